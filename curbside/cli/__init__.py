@@ -1,0 +1,49 @@
+"""The ``curbside`` command.
+
+    curbside init          write config, homeserver config, bridge registration
+    curbside up            start homeserver (embedded), bots, bridge; Ctrl-C stops
+    curbside status        homeserver reachable? bots synced? database at head?
+    curbside user add      create a Matrix account (embedded homeserver)
+    curbside audit verify  check the audit hash chain
+    curbside keys rotate   new PHI data key, re-encrypt, retire the old
+
+Every sub-command has ``--help``. The config file is ``config/curbside.yaml``
+unless ``--config`` or ``CURBSIDE_CONFIG`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from curbside.cli import admin, service, setup
+from curbside.cli.context import AppContext
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("config/curbside.yaml"),
+    envvar="CURBSIDE_CONFIG",
+    show_default=True,
+    help="The Curbside config file.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path) -> None:
+    """Curbside: verified clinician messaging, referrals and fax on Matrix."""
+    ctx.obj = AppContext(config_path=config_path)
+
+
+cli.add_command(setup.init)
+cli.add_command(service.up)
+cli.add_command(service.status)
+cli.add_command(admin.user)
+cli.add_command(admin.audit)
+cli.add_command(admin.keys)
+
+
+def main() -> None:
+    cli()

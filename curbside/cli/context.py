@@ -1,0 +1,85 @@
+"""What every sub-command needs, built once and only when asked for.
+
+Commands that only print help never touch the config; a command that needs
+the database migrates it first, so `curbside` works on a fresh data directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+
+from curbside import phi
+from curbside.audit import AuditLog
+from curbside.cli.wiring import migration_locations
+from curbside.database import make_engine, migrate
+from curbside.homeserver import EmbeddedSynapse, HomeserverLayout
+from curbside.settings import Settings, SettingsError, load_settings
+
+
+@dataclass
+class AppContext:
+    config_path: Path
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    @property
+    def project_dir(self) -> Path:
+        return self.config_path.resolve().parent.parent
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The database as it is (`status` reports whether it is behind)."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return make_engine(self.settings.database.url)
+
+    @cached_property
+    def database(self) -> Engine:
+        """The database, migrated to head of every package's branch first."""
+        migrate(self.engine, migration_locations())
+        return self.engine
+
+    @cached_property
+    def cipher(self) -> phi.FieldCipher:
+        try:
+            cipher = phi.load_cipher(self.database, self.settings.secrets.master_key_bytes)
+        except phi.PhiKeyError as exc:
+            raise click.ClickException(str(exc)) from None
+        phi.install_cipher(cipher)
+        return cipher
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.settings.secrets.audit_key.encode())
+
+    @property
+    def appservice_registration_path(self) -> Path:
+        return self.settings.data_dir / "appservice-fax.yaml"
+
+    def homeserver_layout(self) -> HomeserverLayout:
+        settings = self.settings
+        return HomeserverLayout(
+            data_dir=settings.data_dir / "homeserver",
+            server_name=settings.homeserver.server_name,
+            port=settings.homeserver.port,
+            registration_shared_secret=settings.homeserver.registration_shared_secret,
+            app_service_config_files=(self.appservice_registration_path,),
+        )
+
+    def embedded_homeserver(self) -> EmbeddedSynapse:
+        return EmbeddedSynapse(self.homeserver_layout())
+
+
+pass_app = click.make_pass_decorator(AppContext)

@@ -1,0 +1,187 @@
+"""`curbside up` and `curbside status`.
+
+    up:  settings ─> logging (PHI filter) ─> database (migrate) ─> PHI keys
+         ─> embedded Synapse (unless external) ─> bot accounts ─> bots start
+         ─> print how to connect ─> wait for Ctrl-C ─> stop bots, Synapse
+
+A second `up` finds the same accounts and the runtime restores each bot's
+saved device, so device ids (and the trust Element placed in them) survive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+from pathlib import Path
+
+import aiohttp
+import click
+from sqlalchemy import select
+
+from curbside.cli.context import AppContext, pass_app
+from curbside.cli.wiring import BOTS, migration_locations
+from curbside.database import pending_heads, session_scope
+from curbside.homeserver import HomeserverError, UserExists, register_user, wait_until_healthy
+from curbside.matrix.bot import Bot
+from curbside.matrix.config import BotAccount, RuntimeConfig
+from curbside.matrix.models import MatrixAccount
+from curbside.redaction import configure_logging
+
+DEMO_LOCALPART = "demo-clinician"
+
+
+async def _ensure_account(app: AppContext, localpart: str, password: str, name: str) -> None:
+    hs = app.settings.homeserver
+    with contextlib.suppress(UserExists):
+        await register_user(
+            hs.url, hs.registration_shared_secret, localpart, password, displayname=name
+        )
+
+
+def _demo_credentials_path(app: AppContext) -> Path:
+    return app.settings.data_dir / "demo-clinician.txt"
+
+
+async def _ensure_demo_account(app: AppContext) -> tuple[str, str]:
+    """The demo clinician a person can log in as; password kept in data_dir."""
+    path = _demo_credentials_path(app)
+    if path.exists():
+        return DEMO_LOCALPART, path.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    await _ensure_account(app, DEMO_LOCALPART, password, "Demo Clinician")
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return DEMO_LOCALPART, password
+
+
+def _runtime_config(app: AppContext, bot_name: str) -> RuntimeConfig:
+    return RuntimeConfig(
+        homeserver_url=app.settings.homeserver.url,
+        store_dir=app.settings.data_dir / "bots" / bot_name,
+        pickle_key=app.settings.secrets.pickle_key,
+        engine=app.database,
+        cipher=app.cipher,
+    )
+
+
+def build_bots(app: AppContext) -> list[Bot]:
+    """One instance of every bot, each with its own account and store."""
+    instances: list[Bot] = []
+    for name, bot_class in BOTS.items():
+        bot_settings = app.settings.bots[name]
+        account = BotAccount(
+            user_id=app.settings.bot_user_id(name),
+            password=bot_settings.password,
+            display_name=bot_settings.display_name,
+        )
+        instances.append(bot_class(account, _runtime_config(app, name)))
+    return instances
+
+
+async def _serve(app: AppContext) -> None:
+    settings = app.settings
+    await wait_until_healthy(settings.homeserver.url)
+    for bot_settings in settings.bots.values():
+        await _ensure_account(
+            app, bot_settings.localpart, bot_settings.password, bot_settings.display_name
+        )
+    demo_user, demo_password = await _ensure_demo_account(app)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = build_bots(app)
+    for bot in running:
+        await bot.start()
+        click.echo(f"  bot {bot.account.user_id} on device {bot.client.device_id}")
+    click.echo(
+        "\nCurbside is up. Connect any Matrix client (Element, FluffyChat, …):\n"
+        f"  homeserver:  {settings.homeserver.url}\n"
+        f"  demo login:  {demo_user} / {demo_password}  "
+        f"(@{demo_user}:{settings.homeserver.server_name})\n"
+        f"  then start a chat with {settings.bot_user_id('gatekeeper')} and send !help\n"
+        "  more accounts: curbside user add NAME\n"
+        "Press Ctrl-C to stop."
+    )
+    try:
+        await stop.wait()
+    finally:
+        click.echo("\nstopping bots …")
+        for bot in reversed(running):
+            await bot.stop()
+
+
+@click.command()
+@pass_app
+def up(app: AppContext) -> None:
+    """Start the whole service in this process; Ctrl-C stops it cleanly.
+
+    With `homeserver.mode: embedded` (the default) Synapse runs on loopback
+    with SQLite under data_dir. Bot accounts are created on first start and
+    their devices are restored on every later one.
+    """
+    settings = app.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(settings.logging.level, str(settings.data_dir / "curbside.log"))
+    app.cipher  # noqa: B018 - loads (or creates) the PHI keys and installs them
+    synapse = app.embedded_homeserver() if settings.homeserver.mode == "embedded" else None
+    if synapse is not None:
+        click.echo(f"starting embedded Synapse on {synapse.url} …")
+        try:
+            synapse.start()
+        except HomeserverError as exc:
+            raise click.ClickException(str(exc)) from None
+    try:
+        asyncio.run(_serve(app))
+    finally:
+        if synapse is not None:
+            click.echo("stopping Synapse …")
+            synapse.stop()
+        click.echo("stopped.")
+
+
+async def _homeserver_versions(url: str) -> str:
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as http,
+        http.get(f"{url}/_matrix/client/versions") as response,
+    ):
+        versions = (await response.json())["versions"]
+        return str(versions[-1])
+
+
+@click.command()
+@pass_app
+def status(app: AppContext) -> None:
+    """Is the homeserver reachable, has each bot synced, is the DB at head?"""
+    settings = app.settings
+    healthy = True
+    try:
+        version = asyncio.run(_homeserver_versions(settings.homeserver.url))
+        click.echo(f"homeserver  {settings.homeserver.url}: reachable (spec {version})")
+    except (OSError, aiohttp.ClientError, KeyError, ValueError) as exc:
+        healthy = False
+        click.echo(
+            f"homeserver  {settings.homeserver.url}: NOT reachable ({exc or type(exc).__name__})"
+        )
+    pending = pending_heads(app.engine, migration_locations())
+    click.echo(
+        f"database    {'at head' if not pending else 'behind: ' + ', '.join(sorted(pending))}"
+    )
+    healthy &= not pending
+    with session_scope(app.engine) as session:
+        accounts = {a.user_id: a for a in session.scalars(select(MatrixAccount))}
+    for name in BOTS:
+        account = accounts.get(settings.bot_user_id(name))
+        if account is None:
+            click.echo(f"bot {name:<14} never started")
+            healthy = False
+        elif account.sync_token is None:
+            click.echo(f"bot {name:<14} device {account.device_id}, not synced yet")
+            healthy = False
+        else:
+            click.echo(f"bot {name:<14} device {account.device_id}, synced")
+    if not healthy:
+        raise SystemExit(1)

@@ -1,0 +1,31 @@
+"""The one place that knows every package: bots, migrations, sub-commands.
+
+Packages below ``curbside`` may not import each other upwards; the CLI is the
+composition root that puts them together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bots.gatekeeper.bot import GatekeeperBot
+from bots.medinfo.bot import MedinfoBot
+from bots.referral_desk.bot import ReferralDeskBot
+from curbside.matrix.bot import Bot
+
+# Settings key (config `bots:` section) → bot class. `curbside up` starts them all.
+BOTS: dict[str, type[Bot]] = {
+    "gatekeeper": GatekeeperBot,
+    "referral_desk": ReferralDeskBot,
+    "medinfo": MedinfoBot,
+}
+
+
+def migration_locations() -> list[Path]:
+    """Alembic version folders of every package that owns tables."""
+    locations: list[Path] = []
+    for bot_class in BOTS.values():
+        for location in bot_class.version_locations():
+            if location not in locations:
+                locations.append(location)
+    return locations

@@ -1,0 +1,107 @@
+"""Database engine, declarative base and migrations.
+
+Every package keeps its own tables on the one :class:`Base` and its own Alembic
+version scripts (``<package>/migrations/versions``); they all run through the
+single Alembic environment in ``curbside/migrations``. The CLI module decides
+which packages' scripts take part, so this module imports nothing of ours.
+
+SQLite is the default (one file, WAL journal so the sync loop and handlers can
+read while a writer commits); PostgreSQL is used by URL when one machine is not
+enough.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+KERNEL_VERSIONS = MIGRATIONS_DIR / "versions"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every package's models."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL.
+
+    A plain ``postgresql://`` URL is mapped to the psycopg 3 driver, the one we
+    install. SQLite connections get WAL, foreign keys and a busy timeout, so a
+    second process (the Synapse module, the CLI) can read while a bot writes.
+    """
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine = create_engine(url, future=True, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _tune_sqlite)
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception."""
+    session = sessionmaker(engine, expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _alembic_config(engine: Engine, version_locations: Sequence[Path]) -> Config:
+    locations = [KERNEL_VERSIONS, *(p for p in version_locations if p != KERNEL_VERSIONS)]
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine, version_locations: Sequence[Path] = ()) -> None:
+    """Bring the schema to the head of every participating package's branch."""
+    command.upgrade(_alembic_config(engine, version_locations), "heads")
+
+
+def pending_heads(engine: Engine, version_locations: Sequence[Path] = ()) -> set[str]:
+    """Head revisions the database has not reached yet (empty when up to date)."""
+    script = ScriptDirectory.from_config(_alembic_config(engine, version_locations))
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    applied: set[str] = set()
+    for rev in current:
+        applied.update(r.revision for r in script.iterate_revisions(rev, "base"))
+    return set(script.get_heads()) - applied
