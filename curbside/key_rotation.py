@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Engine, Table, select, update
+from sqlalchemy import Column, Engine, MetaData, Table, Text, select, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 
 from curbside.database import Base
 from curbside.phi import EncryptedText, FieldCipher, PhiKey, add_data_key, load_cipher
@@ -30,9 +32,9 @@ class RotationResult:
     retired_key_ids: tuple[str, ...]
 
 
-def encrypted_columns() -> Iterator[tuple[Table, Column[str], EncryptedText]]:
-    """Every EncryptedText column of every model the process has imported."""
-    for table in Base.metadata.sorted_tables:
+def encrypted_columns(metadata: MetaData) -> Iterator[tuple[Table, Column[str], EncryptedText]]:
+    """Every EncryptedText column of the tables in ``metadata``."""
+    for table in metadata.sorted_tables:
         for column in table.columns:
             if isinstance(column.type, EncryptedText):
                 yield table, column, column.type
@@ -41,37 +43,44 @@ def encrypted_columns() -> Iterator[tuple[Table, Column[str], EncryptedText]]:
 def _reencrypt_column(
     engine: Engine, cipher: FieldCipher, table: Table, column: Column[str], label: bytes
 ) -> int:
-    raw = column.type.impl  # type: ignore[attr-defined]
-    raw_column = Column(column.name, raw)
-    pk = list(table.primary_key.columns)
+    # A plain-Text view of the table: tokens are read and written as stored,
+    # without the EncryptedText type encrypting them a second time.
+    pk_names = [col.name for col in table.primary_key.columns]
+    raw = sa_table(table.name, *(sa_column(n) for n in pk_names), sa_column(column.name, Text()))
+    token_column = raw.c[column.name]
     done = 0
     while True:
         with engine.begin() as conn:
             rows = conn.execute(
-                select(*pk, raw_column)
-                .select_from(table)
-                .where(raw_column.is_not(None))
-                .where(~raw_column.like(f"%.{cipher.primary_key_id}.%"))
+                select(*(raw.c[n] for n in pk_names), token_column)
+                .where(token_column.is_not(None))
+                .where(~token_column.like(f"%.{cipher.primary_key_id}.%"))
                 .limit(BATCH)
             ).all()
             for row in rows:
-                token = row[-1]
-                fresh = cipher.encrypt_bytes(cipher.decrypt_bytes(token, label), label)
-                where = [col == row[i] for i, col in enumerate(pk)]
-                conn.execute(update(table).where(*where).values({raw_column.name: fresh}))
+                fresh = cipher.encrypt_bytes(cipher.decrypt_bytes(row[-1], label), label)
+                where = [raw.c[n] == row[i] for i, n in enumerate(pk_names)]
+                conn.execute(update(raw).where(*where).values({column.name: fresh}))
         done += len(rows)
         if len(rows) < BATCH:
             return done
 
 
 def rotate_keys(
-    engine: Engine, master: bytes, progress: Callable[[str, int], None] | None = None
+    engine: Engine,
+    master: bytes,
+    progress: Callable[[str, int], None] | None = None,
+    metadata: MetaData = Base.metadata,
 ) -> RotationResult:
-    """Add a primary key, re-encrypt all PHI with it, retire unused keys."""
+    """Add a primary key, re-encrypt all PHI with it, retire unused keys.
+
+    ``metadata`` defaults to every model the process imported (the CLI imports
+    them all), so no PHI column is forgotten.
+    """
     new_key_id = add_data_key(engine, master)
     cipher = load_cipher(engine, master)
     total = 0
-    for table, column, kind in encrypted_columns():
+    for table, column, kind in encrypted_columns(metadata):
         count = _reencrypt_column(engine, cipher, table, column, kind.column_label.encode())
         total += count
         if progress:
