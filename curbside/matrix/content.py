@@ -1,0 +1,76 @@
+"""Builders for the event contents bots send.
+
+Bot messages are ``m.notice`` (clients and other bots know not to answer
+them) with an HTML ``formatted_body``. A reply to a command goes into the
+command's thread: ``m.relates_to`` with ``rel_type: m.thread`` plus the
+``m.in_reply_to`` fallback that thread-unaware clients show as a reply.
+Mentions carry both the ``m.mentions`` list (what notifies) and a pill link
+(what a person sees).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from curbside.matrix.events import IncomingEvent
+
+
+def pill(user_id: str, display_name: str | None = None) -> str:
+    """HTML link that clients render as a mention pill."""
+    label = html.escape(display_name or user_id)
+    return f'<a href="https://matrix.to/#/{quote(user_id, safe="@:")}">{label}</a>'
+
+
+def notice(
+    body: str,
+    html_body: str | None = None,
+    *,
+    mentions: Sequence[str] = (),
+) -> dict[str, Any]:
+    """An ``m.notice``; the HTML defaults to the escaped plain body."""
+    formatted = html_body if html_body is not None else html.escape(body).replace("\n", "<br>")
+    return {
+        "msgtype": "m.notice",
+        "body": body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": formatted,
+        "m.mentions": {"user_ids": sorted(set(mentions))},
+    }
+
+
+def thread_root_of(event: IncomingEvent) -> str:
+    """The thread an event belongs to; an event outside a thread starts one."""
+    relates = event.content.get("m.relates_to") or {}
+    if relates.get("rel_type") == "m.thread" and isinstance(relates.get("event_id"), str):
+        return str(relates["event_id"])
+    return event.event_id
+
+
+def in_thread(content: dict[str, Any], event: IncomingEvent) -> dict[str, Any]:
+    """Place ``content`` in ``event``'s thread, replying to ``event``."""
+    placed = dict(content)
+    placed["m.relates_to"] = {
+        "rel_type": "m.thread",
+        "event_id": thread_root_of(event),
+        "is_falling_back": True,
+        "m.in_reply_to": {"event_id": event.event_id},
+    }
+    return placed
+
+
+def file_message(
+    name: str, mimetype: str, size: int, mxc_url: str, file_info: dict[str, Any]
+) -> dict[str, Any]:
+    """An ``m.file`` whose bytes were uploaded encrypted (``file`` replaces ``url``)."""
+    encrypted_file = dict(file_info)
+    encrypted_file["url"] = mxc_url
+    return {
+        "msgtype": "m.file",
+        "body": name,
+        "filename": name,
+        "info": {"mimetype": mimetype, "size": size},
+        "file": encrypted_file,
+    }

@@ -1,0 +1,76 @@
+"""What a handler gets: the event, the transaction, and ways to answer.
+
+Everything a handler does to our database goes through ``ctx.session``; every
+message it sends goes to the outbox in that same session. The runtime commits
+the session together with the "event handled" mark, so effects and replies
+happen once or not at all.
+
+The session does not autoflush: plain ``session.add`` writes reach the
+database at that final commit, so a handler that awaits (network, sleep) holds
+no SQLite write lock meanwhile. Anything that flushes or executes DML
+(``session.flush()``, ``AuditLog.record``) takes the lock until the commit, so
+do those after the handler's last ``await``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nio
+from sqlalchemy.orm import Session
+
+from curbside.matrix import content as build
+from curbside.matrix.events import IncomingEvent
+from curbside.matrix.files import download_decrypted, upload_encrypted
+from curbside.matrix.rooms import require_encrypted
+from curbside.matrix.storage import RuntimeStore
+
+
+@dataclass
+class Context:
+    event: IncomingEvent
+    session: Session
+    client: nio.AsyncClient
+    store: RuntimeStore
+
+    def reply(
+        self,
+        body: str,
+        html: str | None = None,
+        *,
+        mentions: Sequence[str] = (),
+        phi: bool = False,
+    ) -> str:
+        """Answer in the event's thread with an ``m.notice``; returns the txn id.
+
+        ``phi=True`` refuses (raises) when the room is not encrypted.
+        """
+        message = build.in_thread(build.notice(body, html, mentions=mentions), self.event)
+        return self.send(self.event.room_id, message, phi=phi)
+
+    def send(
+        self,
+        room_id: str,
+        message: dict[str, Any],
+        *,
+        event_type: str = "m.room.message",
+        phi: bool = False,
+    ) -> str:
+        """Queue any event content for ``room_id`` in this transaction."""
+        if phi:
+            require_encrypted(self.client, room_id)
+        return self.store.enqueue(self.session, room_id, message, event_type)
+
+    def send_phi(self, room_id: str, message: dict[str, Any]) -> str:
+        """Queue patient data; refused unless the room is end-to-end encrypted."""
+        return self.send(room_id, message, phi=True)
+
+    async def upload_file(self, data: bytes, name: str, mimetype: str) -> dict[str, Any]:
+        """Encrypt and upload a file; returns ``m.file`` content for :meth:`send`."""
+        return await upload_encrypted(self.client, data, name, mimetype)
+
+    async def download_file(self, message: dict[str, Any] | None = None) -> bytes:
+        """Download and decrypt the file of ``message`` (default: this event)."""
+        return await download_decrypted(self.client, message or self.event.content)

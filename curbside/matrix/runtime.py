@@ -1,0 +1,462 @@
+"""The E2EE runtime one bot account runs on.
+
+    start ─► open_client (restore device, keys, cross-signing)
+          ─► first sync, full state, from the stored token
+          ─► replay: pending inbox events, undecryptable events, undelivered outbox
+          ─► tasks: sync loop · outbox sender · room dispatcher workers
+
+    sync response ─► one transaction: new events into the inbox + next token
+                  ─► dispatcher ─► handler (transaction T: effects + outbox rows
+                                    + "event done" commit together)
+                  ─► outbox sender ─► PUT /send/{type}/{txn id from the row}
+
+At-least-once in (the inbox keeps an event until its handler committed),
+exactly-once out (the outbox row's fixed transaction id makes a resend after a
+crash idempotent on the homeserver, which deduplicates per device). An event
+whose room key is missing waits in the inbox as *undecryptable*: the key is
+requested from the sender, the sender is told after a delay, and the event is
+handled once the key arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import nio
+from aiohttp import ClientError
+from sqlalchemy.orm import Session
+
+from curbside.database import session_scope
+from curbside.matrix import content as build
+from curbside.matrix.config import BotAccount, RuntimeConfig
+from curbside.matrix.context import Context
+from curbside.matrix.dispatch import RoomDispatcher
+from curbside.matrix.events import IncomingEvent
+from curbside.matrix.login import open_client
+from curbside.matrix.storage import OutboxItem, RuntimeStore, Undecryptable
+from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES, DeviceTrust
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (ClientError, TimeoutError, nio.SendRetryError, nio.LocalProtocolError)
+TYPING_AFTER = 1.0  # seconds a handler runs before the sender sees "typing…"
+_PERMANENT_SEND_ERRORS = {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE"}
+
+UNDECRYPTABLE_NOTICE = (
+    "I could not decrypt your message: its room key did not reach this bot. "
+    "I asked your client for it and will answer when it arrives. If nothing "
+    "happens, send the message again, and make sure your client shares keys "
+    "with this bot's device."
+)
+
+
+class MatrixRuntime:
+    """Sync, inbox, outbox and dispatch for one account."""
+
+    def __init__(
+        self,
+        account: BotAccount,
+        config: RuntimeConfig,
+        *,
+        handle: Callable[[Context], Awaitable[None]],
+        wants: Callable[[str], bool],
+        should_join: Callable[[str, str | None], Awaitable[bool]],
+    ) -> None:
+        self.account = account
+        self.config = config
+        self.store = RuntimeStore(account.user_id, config.cipher)
+        self._handle = handle
+        self._wants = wants
+        self._should_join = should_join
+        self._client: nio.AsyncClient | None = None
+        self._token: str | None = None
+        self._dispatcher = RoomDispatcher(self._process, config.max_concurrent_handlers)
+        self._outbox_wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._joining: set[str] = set()
+        self._trust: DeviceTrust | None = None
+
+    @property
+    def client(self) -> nio.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("the runtime is not started")
+        return self._client
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Return once the bot is on its device, synced, and replaying its backlog."""
+        client, self._token = await open_client(self.account, self.config, self.store)
+        self._client = client
+        self._trust = DeviceTrust(client, self.config.engine, self.store)
+        client.add_to_device_callback(
+            self._on_room_key, (nio.RoomKeyEvent, nio.ForwardedRoomKeyEvent)
+        )
+        try:
+            while not await self._sync_once(first=True):
+                await asyncio.sleep(1)
+        except BaseException:
+            await client.close()
+            raise
+        self._replay()
+        self._spawn(self._sync_forever(), "sync")
+        self._spawn(self._send_outbox(), "outbox")
+
+    async def stop(self) -> None:
+        """Stop syncing and sending; handlers in flight roll back and replay next start."""
+        await self._dispatcher.stop()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    # -- sync ----------------------------------------------------------------
+
+    async def _sync_forever(self) -> None:
+        backoff = 0.5
+        while True:
+            if await self._sync_once(first=False):
+                backoff = 0.5
+            else:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 15.0)
+
+    async def _sync_once(self, *, first: bool) -> bool:
+        """One sync and its bookkeeping; False on a transient failure."""
+        client = self.client
+        try:
+            response = await client.sync(
+                timeout=0 if first else self.config.sync_timeout_ms,
+                since=self._token,
+                full_state=first or None,
+            )
+        except TRANSIENT as exc:
+            log.warning("sync failed: %s", exc.__class__.__name__)
+            return False
+        if not isinstance(response, nio.SyncResponse):
+            if response.status_code == "M_UNKNOWN_TOKEN":
+                raise RuntimeError(f"{self.account.user_id}: access token revoked")
+            log.warning("sync error: %s", response.message)
+            return False
+        fresh = self._ingest(response)
+        self._token = response.next_batch
+        for event in fresh:
+            self._dispatcher.submit(event)
+        self._join_invites(response)
+        try:
+            await self._key_housekeeping()
+        except TRANSIENT as exc:
+            log.warning("key housekeeping failed: %s", exc.__class__.__name__)
+        return True
+
+    def _ingest(self, response: nio.SyncResponse) -> list[IncomingEvent]:
+        """Keep the sync's new events and its token in one transaction."""
+        fresh: list[IncomingEvent] = []
+        undecryptable: list[nio.MegolmEvent] = []
+        # The very first sync of a new device only sets the starting point: the
+        # history it returns was not addressed to this device.
+        rooms = response.rooms.join.items() if self._token is not None else ()
+        with session_scope(self.config.engine) as session:
+            for room_id, info in rooms:
+                for event in self._after_own_join(info.timeline.events):
+                    if event.sender == self.client.user_id:
+                        continue
+                    if isinstance(event, nio.MegolmEvent):
+                        if self.store.add_undecryptable(
+                            session, room_id, event.source, event.session_id
+                        ):
+                            event.room_id = room_id
+                            undecryptable.append(event)
+                        continue
+                    incoming = _incoming(room_id, event)
+                    if incoming is None or not self._wants(incoming.type):
+                        continue
+                    if self.store.add_event(session, incoming):
+                        fresh.append(incoming)
+            self.store.save_sync_token(session, response.next_batch)
+        for megolm in undecryptable:
+            self._await_key(megolm.event_id, megolm.room_id, megolm, time.time())
+        return fresh
+
+    def _after_own_join(self, events: list[nio.Event]) -> list[nio.Event]:
+        """Drop history from before the bot joined: it was not addressed to the bot."""
+        for i in range(len(events) - 1, -1, -1):
+            event = events[i]
+            if (
+                isinstance(event, nio.RoomMemberEvent)
+                and event.state_key == self.client.user_id
+                and event.membership == "join"
+                and event.prev_membership != "join"
+            ):
+                return events[i + 1:]
+        return events
+
+    async def _key_housekeeping(self) -> None:
+        """What nio's sync_forever does between syncs: keys and to-device traffic."""
+        client = self.client
+        await client.send_to_device_messages()
+        if client.should_upload_keys:
+            await client.keys_upload()
+        await self._query_keys()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+
+    async def _query_keys(self) -> None:
+        """Fetch device lists nio marked stale, then apply the trust policy to them."""
+        if self.client.should_query_keys:
+            response = await self.client.keys_query()
+            if isinstance(response, nio.KeysQueryResponse) and self._trust is not None:
+                self._trust.review(list(response.device_keys))
+
+    def _join_invites(self, response: nio.SyncResponse) -> None:
+        for room_id, info in response.rooms.invite.items():
+            if room_id in self._joining:
+                continue
+            inviter = next(
+                (
+                    e.sender
+                    for e in info.invite_state
+                    if isinstance(e, nio.InviteMemberEvent) and e.state_key == self.client.user_id
+                ),
+                None,
+            )
+            self._joining.add(room_id)
+            self._spawn(self._answer_invite(room_id, inviter), f"invite {room_id}")
+
+    async def _answer_invite(self, room_id: str, inviter: str | None) -> None:
+        try:
+            if await self._should_join(room_id, inviter):
+                response: Any = await self.client.join(room_id)
+            else:
+                response = await self.client.room_leave(room_id)
+            if isinstance(response, nio.ErrorResponse):
+                log.warning("answering invite to %s failed: %s", room_id, response.message)
+        finally:
+            self._joining.discard(room_id)
+
+    # -- handling ------------------------------------------------------------
+
+    def _replay(self) -> None:
+        """After a start: events stored but not handled, keys that may have arrived."""
+        with session_scope(self.config.engine) as session:
+            pending = self.store.pending_events(session)
+            waiting = self.store.undecryptable(session)
+        for event in pending:
+            self._dispatcher.submit(event)
+        for item in waiting:
+            if not self._try_decrypt(item):
+                megolm = _megolm(item)
+                self._await_key(item.event_id, item.room_id, megolm, item.received_at,
+                                notified=item.sender_notified)
+        self._outbox_wake.set()
+
+    async def _process(self, event: IncomingEvent) -> None:
+        """Run the handler and commit its effects with the event's done mark."""
+        session = Session(self.config.engine, autoflush=False, expire_on_commit=False)
+        typing = asyncio.create_task(self._typing_later(event.room_id))
+        try:
+            try:
+                await self._handle(Context(event, session, self.client, self.store))
+                if self.store.claim_event(session, event.event_id):
+                    session.commit()
+                else:
+                    session.rollback()
+            except Exception:
+                session.rollback()
+                log.exception("handler failed on event %s", event.event_id)
+                self._record_failure(event)
+        finally:
+            session.close()
+            typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await typing
+            sent_typing = (
+                typing.done()
+                and not typing.cancelled()
+                and typing.exception() is None
+                and typing.result()
+            )
+            if sent_typing:
+                self._spawn(self._typing(event.room_id, False), "typing off")
+        self._outbox_wake.set()
+
+    def _record_failure(self, event: IncomingEvent) -> None:
+        """A failed handler's one effect: the sender hears that it failed."""
+        with session_scope(self.config.engine) as session:
+            if self.store.claim_event(session, event.event_id):
+                message = build.notice(
+                    "Sorry, something went wrong handling that. It was logged; "
+                    "please try again or contact the operator."
+                )
+                self.store.enqueue(session, event.room_id, build.in_thread(message, event),
+                                   "m.room.message")
+
+    async def _typing_later(self, room_id: str) -> bool:
+        await asyncio.sleep(TYPING_AFTER)
+        return await self._typing(room_id, True)
+
+    async def _typing(self, room_id: str, on: bool) -> bool:
+        try:
+            await self.client.room_typing(room_id, on, timeout=30_000)
+        except TRANSIENT:
+            return False
+        return True
+
+    # -- undecryptable events -----------------------------------------------
+
+    def _await_key(
+        self,
+        event_id: str,
+        room_id: str,
+        megolm: nio.MegolmEvent,
+        received_at: float,
+        *,
+        notified: bool = False,
+    ) -> None:
+        self._spawn(self._request_key(megolm), f"key request {event_id}")
+        if not notified:
+            delay = received_at + self.config.undecryptable_notice_after - time.time()
+            self._spawn(self._notify_later(event_id, room_id, megolm, delay), f"notice {event_id}")
+
+    async def _request_key(self, megolm: nio.MegolmEvent) -> None:
+        """Ask the sender's device for the room key (and our own devices, as nio does)."""
+        client = self.client
+        to_sender = megolm.as_key_request(
+            megolm.sender, str(client.device_id), device_id=megolm.device_id or "*"
+        )
+        with contextlib.suppress(nio.LocalProtocolError, *TRANSIENT):
+            await client.to_device(to_sender)
+        with contextlib.suppress(nio.LocalProtocolError, *TRANSIENT):
+            await client.request_room_key(megolm)
+
+    async def _notify_later(
+        self, event_id: str, room_id: str, megolm: nio.MegolmEvent, delay: float
+    ) -> None:
+        await asyncio.sleep(max(delay, 0.0))
+        relation = megolm.source.get("content", {}).get("m.relates_to")
+        anchor = IncomingEvent(
+            event_id=event_id, room_id=room_id, sender=megolm.sender, type="m.room.encrypted",
+            origin_server_ts=megolm.server_timestamp,
+            content={"m.relates_to": relation} if isinstance(relation, dict) else {},
+        )
+        with session_scope(self.config.engine) as session:
+            if self.store.mark_sender_notified(session, event_id):
+                message = build.notice(
+                    f"{megolm.sender}: {UNDECRYPTABLE_NOTICE}",
+                    f"{build.pill(megolm.sender)}: {UNDECRYPTABLE_NOTICE}",
+                    mentions=[megolm.sender],
+                )
+                self.store.enqueue(session, room_id, build.in_thread(message, anchor),
+                                   "m.room.message")
+        self._outbox_wake.set()
+
+    async def _on_room_key(self, event: nio.RoomKeyEvent | nio.ForwardedRoomKeyEvent) -> None:
+        with session_scope(self.config.engine) as session:
+            waiting = self.store.undecryptable(session, event.session_id)
+        for item in waiting:
+            self._try_decrypt(item)
+
+    def _try_decrypt(self, item: Undecryptable) -> bool:
+        """Decrypt a waiting event if its key is here now; hand it to the dispatcher."""
+        try:
+            decrypted = self.client.decrypt_event(_megolm(item))
+        except nio.EncryptionError:
+            return False
+        incoming = _incoming(item.room_id, decrypted)
+        if incoming is None:
+            return False
+        with session_scope(self.config.engine) as session:
+            moved = self.store.mark_decrypted(session, incoming)
+        if moved and self._wants(incoming.type):
+            self._dispatcher.submit(incoming)
+        elif moved:
+            with session_scope(self.config.engine) as session:
+                self.store.claim_event(session, incoming.event_id)
+        return True
+
+    # -- outbox --------------------------------------------------------------
+
+    async def _send_outbox(self) -> None:
+        backoff = 0.5
+        while True:
+            await self._outbox_wake.wait()
+            self._outbox_wake.clear()
+            with session_scope(self.config.engine) as session:
+                items = self.store.undelivered(session)
+            for item in items:
+                if not await self._deliver(item):
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 15.0)
+                    break
+            else:
+                backoff = 0.5
+            if items:
+                self._outbox_wake.set()
+
+    async def _deliver(self, item: OutboxItem) -> bool:
+        """Send one outbox row; False on a transient failure (retry later)."""
+        if item.room_id not in self.client.rooms:
+            with session_scope(self.config.engine) as session:
+                self.store.mark_failed(session, item.id, "bot is not in the room")
+            return True
+        try:
+            # Fresh member and device lists go through the trust policy here, so
+            # room_send never shares a room key with a device it has not reviewed.
+            if not self.client.rooms[item.room_id].members_synced:
+                await self.client.joined_members(item.room_id)
+            await self._query_keys()
+            response = await self.client.room_send(
+                item.room_id, item.event_type, item.content, tx_id=item.txn_id,
+                ignore_unverified_devices=IGNORE_UNVERIFIED_DEVICES,
+            )
+        except TRANSIENT as exc:
+            log.warning("sending %s failed: %s", item.txn_id, exc.__class__.__name__)
+            return False
+        with session_scope(self.config.engine) as session:
+            if isinstance(response, nio.RoomSendResponse):
+                self.store.mark_sent(session, item.id, response.event_id)
+            elif response.status_code in _PERMANENT_SEND_ERRORS:
+                self.store.mark_failed(session, item.id, f"{response.status_code}")
+            else:
+                return False
+        return True
+
+
+def _incoming(room_id: str, event: nio.Event) -> IncomingEvent | None:
+    """Our handler-side view of a nio event (None for events nio could not parse)."""
+    source = event.source
+    if isinstance(event, nio.BadEvent | nio.UnknownBadEvent) or "event_id" not in source:
+        return None
+    return IncomingEvent(
+        event_id=event.event_id,
+        room_id=room_id,
+        sender=event.sender,
+        type=str(source.get("type", "")),
+        origin_server_ts=int(event.server_timestamp),
+        content=dict(source.get("content") or {}),
+        encrypted=bool(getattr(event, "decrypted", False)),
+    )
+
+
+def _megolm(item: Undecryptable) -> nio.MegolmEvent:
+    megolm = nio.MegolmEvent.from_dict(item.source)
+    megolm.room_id = item.room_id
+    return megolm

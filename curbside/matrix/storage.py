@@ -1,0 +1,318 @@
+"""Storage of the Matrix runtime: accounts, inbox, outbox, device records.
+
+Handlers and the runtime call these functions; they are the only place that
+writes SQL for the runtime's tables. Everything secret or patient-related is
+sealed with the cipher, with the row's identity as associated data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from curbside.matrix.config import Cipher
+from curbside.matrix.events import IncomingEvent
+from curbside.matrix.models import (
+    DONE,
+    PENDING,
+    UNDECRYPTABLE,
+    MatrixAccount,
+    MatrixDeviceRecord,
+    MatrixInboxEvent,
+    MatrixOutboxMessage,
+)
+
+
+def _aad(*parts: str) -> bytes:
+    return "\x1f".join(parts).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLogin:
+    user_id: str
+    device_id: str
+    access_token: str
+    sync_token: str | None
+    cross_signing_seeds: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    txn_id: str
+    room_id: str
+    event_type: str
+    content: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Undecryptable:
+    event_id: str
+    room_id: str
+    sender: str
+    session_id: str | None
+    source: dict[str, Any]
+    received_at: float
+    sender_notified: bool
+
+
+class RuntimeStore:
+    """Storage for one bot account."""
+
+    def __init__(self, account: str, cipher: Cipher) -> None:
+        self.account = account
+        self._cipher = cipher
+
+    # -- login ---------------------------------------------------------------
+
+    def load_login(self, session: Session) -> StoredLogin | None:
+        row = session.get(MatrixAccount, self.account)
+        if row is None:
+            return None
+        seeds = None
+        if row.cross_signing_seeds is not None:
+            seeds = self._cipher.decrypt_bytes(
+                row.cross_signing_seeds, _aad("matrix_accounts.cross_signing_seeds", self.account)
+            )
+        token = self._cipher.decrypt_bytes(
+            row.access_token, _aad("matrix_accounts.access_token", self.account)
+        ).decode()
+        return StoredLogin(row.user_id, row.device_id, token, row.sync_token, seeds)
+
+    def save_login(self, session: Session, device_id: str, access_token: str) -> None:
+        sealed = self._cipher.encrypt_bytes(
+            access_token.encode(), _aad("matrix_accounts.access_token", self.account)
+        )
+        row = session.get(MatrixAccount, self.account)
+        if row is None:
+            session.add(
+                MatrixAccount(user_id=self.account, device_id=device_id, access_token=sealed)
+            )
+        else:
+            row.device_id, row.access_token, row.sync_token = device_id, sealed, None
+
+    def save_cross_signing_seeds(self, session: Session, seeds: bytes) -> None:
+        row = session.get_one(MatrixAccount, self.account)
+        row.cross_signing_seeds = self._cipher.encrypt_bytes(
+            seeds, _aad("matrix_accounts.cross_signing_seeds", self.account)
+        )
+
+    def save_sync_token(self, session: Session, token: str) -> None:
+        session.execute(
+            update(MatrixAccount)
+            .where(MatrixAccount.user_id == self.account)
+            .values(sync_token=token)
+        )
+
+    # -- inbox ---------------------------------------------------------------
+
+    def add_event(self, session: Session, event: IncomingEvent) -> bool:
+        """Keep a received event; False when it was already known (a replayed sync)."""
+        if session.get(MatrixInboxEvent, (self.account, event.event_id)) is not None:
+            return False
+        session.add(
+            MatrixInboxEvent(
+                account=self.account,
+                event_id=event.event_id,
+                room_id=event.room_id,
+                sender=event.sender,
+                state=PENDING,
+                payload=self._seal_event(event.event_id, event.to_json()),
+                session_id=None,
+                received_at=time.time(),
+                sender_notified=False,
+            )
+        )
+        return True
+
+    def add_undecryptable(
+        self, session: Session, room_id: str, source: dict[str, Any], session_id: str | None
+    ) -> bool:
+        event_id = str(source["event_id"])
+        if session.get(MatrixInboxEvent, (self.account, event_id)) is not None:
+            return False
+        session.add(
+            MatrixInboxEvent(
+                account=self.account,
+                event_id=event_id,
+                room_id=room_id,
+                sender=str(source["sender"]),
+                state=UNDECRYPTABLE,
+                payload=self._seal_event(event_id, json.dumps(source).encode()),
+                session_id=session_id,
+                received_at=time.time(),
+                sender_notified=False,
+            )
+        )
+        return True
+
+    def pending_events(self, session: Session) -> list[IncomingEvent]:
+        rows = session.scalars(
+            select(MatrixInboxEvent)
+            .where(MatrixInboxEvent.account == self.account, MatrixInboxEvent.state == PENDING)
+            .order_by(MatrixInboxEvent.received_at)
+        ).all()
+        return [IncomingEvent.from_json(self._open_event(r.event_id, r.payload)) for r in rows]
+
+    def claim_event(self, session: Session, event_id: str) -> bool:
+        """Mark an event done inside the caller's transaction; False if it already was.
+
+        Called in the transaction that holds the handler's effects, so the
+        effects and the mark commit together or not at all.
+        """
+        result = session.execute(
+            update(MatrixInboxEvent)
+            .where(
+                MatrixInboxEvent.account == self.account,
+                MatrixInboxEvent.event_id == event_id,
+                MatrixInboxEvent.state == PENDING,
+            )
+            .values(state=DONE, payload="")
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def undecryptable(self, session: Session, session_id: str | None = None) -> list[Undecryptable]:
+        query = select(MatrixInboxEvent).where(
+            MatrixInboxEvent.account == self.account, MatrixInboxEvent.state == UNDECRYPTABLE
+        )
+        if session_id is not None:
+            query = query.where(MatrixInboxEvent.session_id == session_id)
+        return [
+            Undecryptable(
+                event_id=r.event_id,
+                room_id=r.room_id,
+                sender=r.sender,
+                session_id=r.session_id,
+                source=json.loads(self._open_event(r.event_id, r.payload)),
+                received_at=r.received_at,
+                sender_notified=r.sender_notified,
+            )
+            for r in session.scalars(query.order_by(MatrixInboxEvent.received_at)).all()
+        ]
+
+    def mark_decrypted(self, session: Session, event: IncomingEvent) -> bool:
+        result = session.execute(
+            update(MatrixInboxEvent)
+            .where(
+                MatrixInboxEvent.account == self.account,
+                MatrixInboxEvent.event_id == event.event_id,
+                MatrixInboxEvent.state == UNDECRYPTABLE,
+            )
+            .values(state=PENDING, payload=self._seal_event(event.event_id, event.to_json()))
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def mark_sender_notified(self, session: Session, event_id: str) -> bool:
+        result = session.execute(
+            update(MatrixInboxEvent)
+            .where(
+                MatrixInboxEvent.account == self.account,
+                MatrixInboxEvent.event_id == event_id,
+                MatrixInboxEvent.state == UNDECRYPTABLE,
+                MatrixInboxEvent.sender_notified.is_(False),
+            )
+            .values(sender_notified=True)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def _seal_event(self, event_id: str, data: bytes) -> str:
+        return self._cipher.encrypt_bytes(data, _aad("matrix_inbox", self.account, event_id))
+
+    def _open_event(self, event_id: str, token: str) -> bytes:
+        return self._cipher.decrypt_bytes(token, _aad("matrix_inbox", self.account, event_id))
+
+    # -- outbox --------------------------------------------------------------
+
+    def enqueue(
+        self, session: Session, room_id: str, content: dict[str, Any], event_type: str
+    ) -> str:
+        """Queue a message; its transaction id is fixed now so a resend is deduplicated."""
+        txn_id = f"cs{uuid.uuid4().hex}"
+        session.add(
+            MatrixOutboxMessage(
+                account=self.account,
+                txn_id=txn_id,
+                room_id=room_id,
+                event_type=event_type,
+                content=self._cipher.encrypt_bytes(
+                    json.dumps(content).encode(), _aad("matrix_outbox", self.account, txn_id)
+                ),
+                created_at=time.time(),
+            )
+        )
+        return txn_id
+
+    def undelivered(self, session: Session, limit: int = 50) -> list[OutboxItem]:
+        rows = session.scalars(
+            select(MatrixOutboxMessage)
+            .where(
+                MatrixOutboxMessage.account == self.account,
+                MatrixOutboxMessage.sent_event_id.is_(None),
+                MatrixOutboxMessage.failed_reason.is_(None),
+            )
+            .order_by(MatrixOutboxMessage.id)
+            .limit(limit)
+        ).all()
+        return [
+            OutboxItem(
+                id=r.id,
+                txn_id=r.txn_id,
+                room_id=r.room_id,
+                event_type=r.event_type,
+                content=json.loads(
+                    self._cipher.decrypt_bytes(
+                        r.content, _aad("matrix_outbox", self.account, r.txn_id)
+                    )
+                ),
+            )
+            for r in rows
+        ]
+
+    def mark_sent(self, session: Session, item_id: int, event_id: str) -> None:
+        session.execute(
+            update(MatrixOutboxMessage)
+            .where(MatrixOutboxMessage.id == item_id)
+            .values(sent_event_id=event_id, content="")
+        )
+
+    def mark_failed(self, session: Session, item_id: int, reason: str) -> None:
+        session.execute(
+            update(MatrixOutboxMessage)
+            .where(MatrixOutboxMessage.id == item_id)
+            .values(failed_reason=reason)
+        )
+
+    # -- devices -------------------------------------------------------------
+
+    def device_records(
+        self, session: Session, user_ids: Sequence[str]
+    ) -> dict[tuple[str, str], MatrixDeviceRecord]:
+        rows = session.scalars(
+            select(MatrixDeviceRecord).where(
+                MatrixDeviceRecord.account == self.account,
+                MatrixDeviceRecord.user_id.in_(list(user_ids)),
+            )
+        ).all()
+        return {(r.user_id, r.device_id): r for r in rows}
+
+    def record_device(
+        self, session: Session, user_id: str, device_id: str, ed25519: str, curve25519: str
+    ) -> None:
+        session.add(
+            MatrixDeviceRecord(
+                account=self.account,
+                user_id=user_id,
+                device_id=device_id,
+                ed25519=ed25519,
+                curve25519=curve25519,
+                first_seen=time.time(),
+                blacklisted=False,
+            )
+        )
