@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from matrix_testkit import runtime_config
+from tests.support.matrix_testkit import runtime_config
 
 from curbside.matrix.bot import Bot
 from curbside.matrix.commands import Arg, command

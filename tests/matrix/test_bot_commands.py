@@ -6,7 +6,7 @@ import asyncio
 
 import nio
 import pytest
-from matrix_testkit import MatrixUser, bot_setup, eventually, wait_for
+from tests.support.matrix_testkit import MatrixUser, bot_setup, eventually, wait_for
 
 from curbside.matrix.bot import Bot
 from curbside.matrix.commands import command

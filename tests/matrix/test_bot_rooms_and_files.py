@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nio
 import pytest
-from matrix_testkit import MatrixUser, bot_setup, wait_for
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 from nio.crypto.attachments import decrypt_attachment
 
 from curbside.matrix.bot import Bot

@@ -9,17 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from matrix_testkit import PASSWORD, MatrixUser, bot_setup, wait_for
+from tests.support.matrix_testkit import PASSWORD, MatrixUser, bot_setup, wait_for
 
 pytestmark = pytest.mark.homeserver
 
 SCRIPT = Path(__file__).with_name("slow_bot_process.py")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 async def start_bot_process(params_file: Path) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(SCRIPT), str(params_file),
-        stdout=asyncio.subprocess.PIPE, cwd=SCRIPT.parent,
+        sys.executable, "-m", "tests.matrix.slow_bot_process", str(params_file),
+        stdout=asyncio.subprocess.PIPE, cwd=REPO_ROOT,
     )
     assert process.stdout is not None
     line = await asyncio.wait_for(process.stdout.readline(), timeout=60)

@@ -6,7 +6,7 @@ import asyncio
 
 import nio
 import pytest
-from matrix_testkit import MatrixUser, bot_setup, wait_for
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 from sqlalchemy import select
 
 from curbside.database import session_scope

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from matrix_testkit import MatrixUser, bot_setup, wait_for
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 from sqlalchemy import select
 
 from curbside.database import session_scope
