@@ -1,0 +1,78 @@
+"""Operator commands: `audit verify` on an intact and a tampered chain,
+`keys rotate`, and `user add` against a running homeserver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from curbside.cli import cli
+from curbside.database import make_engine
+from curbside.homeserver import EmbeddedSynapse
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "config/curbside.yaml"), "init"])
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def _run(project: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--config", str(project / "config/curbside.yaml"), *args])
+    return result.exit_code, result.output
+
+
+def test_audit_verify_detects_a_tampered_row(project: Path) -> None:
+    assert _run(project, "keys", "rotate")[0] == 0  # writes an audit entry
+    assert _run(project, "keys", "rotate")[0] == 0
+    code, output = _run(project, "audit", "verify")
+    assert (code, output.strip()) == (0, "audit chain intact")
+
+    engine = make_engine(f"sqlite:///{project / 'data/curbside.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 1"))
+    engine.dispose()
+    code, output = _run(project, "audit", "verify")
+    assert code == 1
+    assert "entry 1: entry was altered after it was written" in output
+
+
+def test_keys_rotate_reports_the_new_key(project: Path) -> None:
+    code, output = _run(project, "keys", "rotate")
+    assert code == 0, output
+    assert "new primary key k" in output
+    assert "retired k" in output  # the key created at init
+
+
+def test_user_add_creates_an_account(
+    project: Path, homeserver: EmbeddedSynapse, unique: str
+) -> None:
+    config_path = project / "config/curbside.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["homeserver"]["url"] = homeserver.url
+    config["homeserver"]["server_name"] = homeserver.server_name
+    config["homeserver"]["registration_shared_secret"] = (
+        homeserver.layout.registration_shared_secret
+    )
+    config_path.write_text(yaml.safe_dump(config))
+    code, output = _run(project, "user", "add", f"dana{unique}", "--display-name", "Dana W")
+    assert code == 0, output
+    assert f"created @dana{unique}:curbside.test" in output
+    code, output = _run(project, "user", "add", f"dana{unique}")
+    assert code == 1
+    assert "already exists" in output
+
+
+def test_user_add_without_a_homeserver_says_what_to_do(project: Path) -> None:
+    config_path = project / "config/curbside.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["homeserver"]["url"] = "http://127.0.0.1:9"
+    config_path.write_text(yaml.safe_dump(config))
+    code, output = _run(project, "user", "add", "nobody")
+    assert code == 1
+    assert "is `curbside up` running?" in output
