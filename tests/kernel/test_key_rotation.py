@@ -16,7 +16,10 @@ patients = Table(
     Column("name", phi.EncryptedText("rotation_test_patients.name")),
 )
 raw_patients = Table(
-    "rotation_test_patients", MetaData(), Column("id", Integer, primary_key=True), Column("name", Text)
+    "rotation_test_patients",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("name", Text),
 )
 
 
