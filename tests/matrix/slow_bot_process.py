@@ -12,12 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-from tests.support.matrix_testkit import runtime_config
-
 from curbside.matrix.bot import Bot
 from curbside.matrix.commands import Arg, command
 from curbside.matrix.config import BotAccount
 from curbside.matrix.context import Context
+from tests.support.matrix_testkit import runtime_config
 
 
 class SlowBot(Bot):

@@ -6,11 +6,11 @@ import asyncio
 
 import nio
 import pytest
-from tests.support.matrix_testkit import MatrixUser, bot_setup, eventually, wait_for
 
 from curbside.matrix.bot import Bot
 from curbside.matrix.commands import command
 from curbside.matrix.context import Context
+from tests.support.matrix_testkit import MatrixUser, bot_setup, eventually, wait_for
 
 pytestmark = pytest.mark.homeserver
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import nio
 import pytest
-from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 from nio.crypto.attachments import decrypt_attachment
 
 from curbside.matrix.bot import Bot
 from curbside.matrix.commands import command
 from curbside.matrix.content import in_thread
 from curbside.matrix.context import Context
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 
 pytestmark = pytest.mark.homeserver
 

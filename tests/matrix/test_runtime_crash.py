@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.support.matrix_testkit import PASSWORD, MatrixUser, bot_setup, wait_for
 
 pytestmark = pytest.mark.homeserver

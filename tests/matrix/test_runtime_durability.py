@@ -6,13 +6,13 @@ import asyncio
 
 import nio
 import pytest
-from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 from sqlalchemy import select
 
 from curbside.database import session_scope
 from curbside.matrix.bot import Bot
 from curbside.matrix.content import notice
 from curbside.matrix.models import MatrixAccount, MatrixOutboxMessage
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 
 pytestmark = pytest.mark.homeserver
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 from sqlalchemy import select
 
 from curbside.database import session_scope
 from curbside.matrix.bot import Bot
 from curbside.matrix.models import MatrixDeviceRecord
 from curbside.matrix.trust import DeviceTrust
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 
 pytestmark = pytest.mark.homeserver
 

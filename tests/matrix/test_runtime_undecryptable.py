@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import nio
 import pytest
-from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 
 from curbside.matrix.bot import Bot
 from curbside.matrix.rooms import MEGOLM
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 
 pytestmark = pytest.mark.homeserver
 
