@@ -114,6 +114,9 @@ class Settings(_Section):
     bots: dict[str, BotSettings]
     bridge: BridgeSettings
     logging: LoggingSettings
+    # Sections owned by other packages, validated by them when they start
+    # (the kernel imports none of them): fax → fax_gateway.gateway.FaxSettings.
+    fax: dict[str, Any] = Field(default_factory=dict)
 
     def bot_user_id(self, name: str) -> str:
         return f"@{self.bots[name].localpart}:{self.homeserver.server_name}"

@@ -6,6 +6,7 @@
     curbside user add      create a Matrix account (embedded homeserver)
     curbside audit verify  check the audit hash chain
     curbside keys rotate   new PHI data key, re-encrypt, retire the old
+    curbside fax …         send, follow and cancel faxes; render PDF to TIFF-F
 
 Every sub-command has ``--help``. The config file is ``config/curbside.yaml``
 unless ``--config`` or ``CURBSIDE_CONFIG`` says otherwise.
@@ -19,6 +20,7 @@ import click
 
 from curbside.cli import admin, service, setup
 from curbside.cli.context import AppContext
+from fax_gateway.cli import fax
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +45,7 @@ cli.add_command(service.status)
 cli.add_command(admin.user)
 cli.add_command(admin.audit)
 cli.add_command(admin.keys)
+cli.add_command(fax)
 
 
 def main() -> None:

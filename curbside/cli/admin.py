@@ -61,7 +61,7 @@ def audit() -> None:
 @pass_app
 def audit_verify(app: AppContext) -> None:
     """Recompute the hash chain; exit 1 and list each break if it was altered."""
-    problems = app.audit.verify(app.database)
+    problems = app.audit.verify(app.engine)
     if not problems:
         click.echo("audit chain intact")
         return
@@ -84,11 +84,11 @@ def keys_rotate(app: AppContext) -> None:
     Runs online: the service may keep running. Interrupted? Run it again.
     """
     result = rotate_keys(
-        app.database,
+        app.engine,
         app.settings.secrets.master_key_bytes,
         progress=lambda column, count: click.echo(f"  {column}: {count} re-encrypted"),
     )
-    with session_scope(app.database) as session:
+    with session_scope(app.engine) as session:
         app.audit.record(
             session,
             actor="operator:cli",

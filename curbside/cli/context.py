@@ -41,20 +41,20 @@ class AppContext:
 
     @cached_property
     def engine(self) -> Engine:
-        """The database as it is (`status` reports whether it is behind)."""
+        """The database, migrated to the head of every package's branch first."""
+        engine = self.unmigrated_engine()
+        migrate(engine, migration_locations())
+        return engine
+
+    def unmigrated_engine(self) -> Engine:
+        """The database as it is, for `status` to report whether it is behind."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         return make_engine(self.settings.database.url)
 
     @cached_property
-    def database(self) -> Engine:
-        """The database, migrated to head of every package's branch first."""
-        migrate(self.engine, migration_locations())
-        return self.engine
-
-    @cached_property
     def cipher(self) -> phi.FieldCipher:
         try:
-            cipher = phi.load_cipher(self.database, self.settings.secrets.master_key_bytes)
+            cipher = phi.load_cipher(self.engine, self.settings.secrets.master_key_bytes)
         except phi.PhiKeyError as exc:
             raise click.ClickException(str(exc)) from None
         phi.install_cipher(cipher)

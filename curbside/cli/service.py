@@ -28,6 +28,8 @@ from curbside.matrix.bot import Bot
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.models import MatrixAccount
 from curbside.redaction import configure_logging
+from fax_gateway.cli import gateway_for, parse_fax_settings
+from fax_gateway.service import run_fax_service
 
 DEMO_LOCALPART = "demo-clinician"
 
@@ -61,7 +63,7 @@ def _runtime_config(app: AppContext, bot_name: str) -> RuntimeConfig:
         homeserver_url=app.settings.homeserver.url,
         store_dir=app.settings.data_dir / "bots" / bot_name,
         pickle_key=app.settings.secrets.pickle_key,
-        engine=app.database,
+        engine=app.engine,
         cipher=app.cipher,
     )
 
@@ -92,6 +94,15 @@ async def _serve(app: AppContext) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    fax_settings = parse_fax_settings(settings.fax)
+    fax_service = asyncio.create_task(
+        run_fax_service(gateway_for(app, fax_settings), fax_settings, stop, "curbside-up", 8)
+    )
+    fax_service.add_done_callback(lambda _: stop.set())  # a failed gateway stops the service
+    click.echo(
+        f"  fax gateway: {fax_settings.transport} line, webhooks on "
+        f"http://{fax_settings.webhook_host}:{fax_settings.webhook_port}"
+    )
     running = build_bots(app)
     for bot in running:
         await bot.start()
@@ -108,9 +119,11 @@ async def _serve(app: AppContext) -> None:
     try:
         await stop.wait()
     finally:
-        click.echo("\nstopping bots …")
+        stop.set()
+        click.echo("\nstopping bots and the fax gateway …")
         for bot in reversed(running):
             await bot.stop()
+        await fax_service
 
 
 @click.command()
@@ -135,6 +148,8 @@ def up(app: AppContext) -> None:
             raise click.ClickException(str(exc)) from None
     try:
         asyncio.run(_serve(app))
+    except OSError as exc:
+        raise click.ClickException(f"could not start: {exc}") from None
     finally:
         if synapse is not None:
             click.echo("stopping Synapse …")

@@ -42,6 +42,6 @@ def init(app: AppContext, force: bool) -> None:
     click.echo(f"wrote {registration}")
     if settings.homeserver.mode == "embedded":
         click.echo(f"wrote {write_config(app.homeserver_layout())}")
-    database = app.database.url.render_as_string(hide_password=True)
+    database = app.engine.url.render_as_string(hide_password=True)
     click.echo(f"database migrated: {database}")
     click.echo(f"PHI data key {app.cipher.primary_key_id} ready")

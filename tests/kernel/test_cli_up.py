@@ -56,12 +56,14 @@ def test_up_twice_keeps_devices_and_prints_how_to_connect(tmp_path: Path) -> Non
     config_path = project / "config" / "curbside.yaml"
     config = yaml.safe_load(config_path.read_text())
     config["homeserver"]["url"] = f"http://127.0.0.1:{free_port()}"
+    config["fax"]["webhook_port"] = free_port()
     config_path.write_text(yaml.safe_dump(config))
 
     first, output = _up_until_ready(project)
     assert len(first) == 3, output
     assert config["homeserver"]["url"] in output
     assert "demo login:  demo-clinician / " in output
+    assert "fax gateway: loopback line" in output
     assert "stopped." in output
 
     second, output = _up_until_ready(project)

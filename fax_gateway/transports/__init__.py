@@ -1,0 +1,1 @@
+"""Fax transports: one interface, several ways a fax leaves and arrives."""
