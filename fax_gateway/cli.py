@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import click
-from aiohttp import web
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
