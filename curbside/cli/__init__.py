@@ -7,6 +7,8 @@
     curbside audit verify  check the audit hash chain
     curbside keys rotate   new PHI data key, re-encrypt, retire the old
     curbside fax …         send, follow and cancel faxes; render PDF to TIFF-F
+    curbside referral …    export a referral as a FHIR R4 Bundle
+    curbside audit disclosures --patient …   HIPAA accounting of disclosures
 
 Every sub-command has ``--help``. The config file is ``config/curbside.yaml``
 unless ``--config`` or ``CURBSIDE_CONFIG`` says otherwise.
@@ -21,6 +23,8 @@ import click
 from curbside.cli import admin, service, setup
 from curbside.cli.context import AppContext
 from fax_gateway.cli import fax
+from referral.cli import referral
+from referral.disclosures import disclosures_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,6 +50,8 @@ cli.add_command(admin.user)
 cli.add_command(admin.audit)
 cli.add_command(admin.keys)
 cli.add_command(fax)
+cli.add_command(referral)
+admin.audit.add_command(disclosures_command)
 
 
 def main() -> None:

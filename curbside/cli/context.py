@@ -70,11 +70,23 @@ class AppContext:
 
     def homeserver_layout(self) -> HomeserverLayout:
         settings = self.settings
+        # The verified-room policy runs inside Synapse and reads the same database
+        # (docs/synapse-module.md); it is named by path so the CLI never imports Synapse.
+        verified_room_policy = {
+            "module": "bots.gatekeeper.synapse_module.VerifiedRoomPolicy",
+            "config": {
+                "database_url": settings.database.url,
+                "gatekeeper_user_id": settings.bot_user_id("gatekeeper"),
+                "allowed_server_names": [settings.homeserver.server_name],
+                "cache_ttl_seconds": 2.0,
+            },
+        }
         return HomeserverLayout(
             data_dir=settings.data_dir / "homeserver",
             server_name=settings.homeserver.server_name,
             port=settings.homeserver.port,
             registration_shared_secret=settings.homeserver.registration_shared_secret,
+            modules=(verified_room_policy,),
             app_service_config_files=(self.appservice_registration_path,),
         )
 

@@ -13,6 +13,7 @@ from bots.medinfo.bot import MedinfoBot
 from bots.referral_desk.bot import ReferralDeskBot
 from curbside.matrix.bot import Bot
 from fax_gateway.gateway import VERSIONS_DIR as FAX_VERSIONS
+from referral import MIGRATIONS as REFERRAL_VERSIONS
 
 # Settings key (config `bots:` section) → bot class. `curbside up` starts them all.
 BOTS: dict[str, type[Bot]] = {
@@ -24,7 +25,7 @@ BOTS: dict[str, type[Bot]] = {
 
 def migration_locations() -> list[Path]:
     """Alembic version folders of every package that owns tables."""
-    locations: list[Path] = [FAX_VERSIONS]
+    locations: list[Path] = [FAX_VERSIONS, REFERRAL_VERSIONS]
     for bot_class in BOTS.values():
         for location in bot_class.version_locations():
             if location not in locations:

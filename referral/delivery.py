@@ -1,0 +1,232 @@
+"""Delivering a sent referral's packet, over Matrix or fax, and recording what happened.
+
+    prepare_delivery (txn 1) ── verify packet hash, open an attempt row ──> DeliveryJob
+    await deliver(channel, job)   the only I/O: DeliveryChannel.deliver(...)
+    record_delivery_outcome (txn 2, and again for each later status update)
+        accepted   the channel took it (event sent, fax queued)
+        delivered  the recipient has it ──> disclosure record + business status "delivered"
+        failed     attempt closed with its detail; the case stays as it was
+
+The database work sits on either side of the one ``await``, never across
+it, so a SQLite write lock is never held while waiting on the network. The
+idempotency key is fixed per attempt and handed to the channel: a crash
+after ``prepare_delivery`` re-opens the same pending attempt and the channel
+(Matrix outbox, fax outbox) de-duplicates the repeat.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from curbside.database import session_scope
+from referral.cases import RECORD_TYPE, ReferralEnv, get_referral, record_business_status
+from referral.disclosures import record_disclosure
+from referral.documents.packet import Packet
+from referral.errors import DeliveryRefused, ReferralNotFound
+from referral.models import DeliveryAttempt, ReferralCase
+from referral.packets import load_packet
+from referral.states import Side, Status
+from referral.validation import RecipientKind
+
+DELIVERABLE = frozenset({Status.REQUESTED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD})
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+_RANK = {
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.ACCEPTED: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.FAILED: 2,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Where a packet goes: a Matrix user or room, or a fax number, and who that is."""
+
+    kind: RecipientKind
+    address: str
+    name: str
+    phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    """A channel's answer; ``provider_ref`` is its own id (event id, fax job id)."""
+
+    status: DeliveryStatus
+    provider_ref: str | None = None
+    detail: str = ""
+
+
+class DeliveryChannel(Protocol):
+    """What the desk bot's Matrix sender and the fax gateway's outbox both provide.
+
+    ``deliver`` must be idempotent on ``idempotency_key``: called twice with
+    the same key it sends once and returns the same receipt. It may answer
+    ``accepted`` and report ``delivered``/``failed`` later through
+    :func:`record_delivery_outcome` with the same key.
+    """
+
+    name: str
+
+    async def deliver(
+        self, packet: Packet, recipient: Recipient, idempotency_key: str
+    ) -> DeliveryReceipt: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryJob:
+    attempt_id: str
+    referral_id: str
+    channel: str
+    idempotency_key: str
+    packet: Packet
+    recipient: Recipient
+
+
+def recipient_of(case: ReferralCase) -> Recipient:
+    return Recipient(case.kind, case.recipient_address, case.recipient_name, case.recipient_phone)
+
+
+def prepare_delivery(
+    session: Session, env: ReferralEnv, referral_id: str, *, channel: str, actor: str
+) -> DeliveryJob:
+    """Check the packet against its stored hash and open (or re-open) an attempt."""
+    case = get_referral(session, referral_id, for_update=True)
+    if case.state not in DELIVERABLE:
+        raise DeliveryRefused(
+            f"referral {case.id} is {case.status}; only a sent, open referral can be delivered"
+        )
+    packet = load_packet(case)
+    pending = session.scalars(
+        select(DeliveryAttempt).where(
+            DeliveryAttempt.referral_id == case.id,
+            DeliveryAttempt.channel == channel,
+            DeliveryAttempt.status == DeliveryStatus.PENDING.value,
+        )
+    ).first()
+    if pending is None:
+        number = (
+            session.scalar(
+                select(func.count())
+                .select_from(DeliveryAttempt)
+                .where(DeliveryAttempt.referral_id == case.id)
+            )
+            or 0
+        ) + 1
+        pending = DeliveryAttempt(
+            id=secrets.token_hex(12),
+            referral_id=case.id,
+            attempt_no=number,
+            channel=channel,
+            idempotency_key=f"referral:{case.id}:{number}:{packet.sha256[:16]}",
+            recipient_kind=case.recipient_kind,
+            recipient_address=case.recipient_address,
+            packet_sha256=packet.sha256,
+            status=DeliveryStatus.PENDING.value,
+            actor=actor,
+            started_at=env.clock(),
+        )
+        session.add(pending)
+        session.flush()
+        env.audit.record(
+            session,
+            actor=actor,
+            action="referral.delivery.start",
+            record_type=RECORD_TYPE,
+            record_id=case.id,
+            details={"attempt": pending.id, "channel": channel, "attempt_no": number},
+        )
+    return DeliveryJob(
+        attempt_id=pending.id,
+        referral_id=case.id,
+        channel=channel,
+        idempotency_key=pending.idempotency_key,
+        packet=packet,
+        recipient=recipient_of(case),
+    )
+
+
+async def deliver(channel: DeliveryChannel, job: DeliveryJob) -> DeliveryReceipt:
+    """Hand the packet to the channel; an exception becomes a ``failed`` receipt."""
+    try:
+        return await channel.deliver(job.packet, job.recipient, job.idempotency_key)
+    except Exception as exc:  # a channel's failure is an outcome to record, not a crash
+        return DeliveryReceipt(DeliveryStatus.FAILED, detail=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def record_delivery_outcome(
+    session: Session,
+    env: ReferralEnv,
+    idempotency_key: str,
+    receipt: DeliveryReceipt,
+    *,
+    actor: str = "system",
+    purpose: str = "treatment",
+) -> DeliveryAttempt:
+    """Apply a channel's status to its attempt; idempotent, and never moves backwards.
+
+    The first ``delivered`` writes the disclosure record (45 CFR 164.528) and
+    sets the business status "delivered" on the case.
+    """
+    attempt = session.scalars(
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.idempotency_key == idempotency_key)
+        .with_for_update()
+    ).one_or_none()
+    if attempt is None:
+        raise ReferralNotFound(f"no delivery attempt has the key {idempotency_key!r}")
+    current = DeliveryStatus(attempt.status)
+    new = receipt.status
+    if _RANK[new] < _RANK[current] or (_RANK[current] == 2 and new is not current):
+        return attempt  # a late or contradicting report about a closed attempt
+    if new is current and attempt.provider_ref == (receipt.provider_ref or attempt.provider_ref):
+        return attempt
+    now = env.clock()
+    attempt.status = new.value
+    attempt.provider_ref = receipt.provider_ref or attempt.provider_ref
+    attempt.detail = receipt.detail or attempt.detail
+    if _RANK[new] == 2:
+        attempt.finished_at = now
+    env.audit.record(
+        session,
+        actor=actor,
+        action="referral.delivery.outcome",
+        record_type=RECORD_TYPE,
+        record_id=attempt.referral_id,
+        details={"attempt": attempt.id, "status": new.value, "channel": attempt.channel},
+    )
+    if new is DeliveryStatus.DELIVERED:
+        case = get_referral(session, attempt.referral_id)
+        record_disclosure(session, env, case, attempt, actor=actor, purpose=purpose)
+        if case.state in DELIVERABLE:
+            record_business_status(
+                session, env, case.id, code="delivered", side=Side.SYSTEM, actor=actor
+            )
+    session.flush()
+    return attempt
+
+
+async def send_referral(
+    engine: Engine, env: ReferralEnv, referral_id: str, channel: DeliveryChannel, *, actor: str
+) -> DeliveryReceipt:
+    """Prepare, deliver and record in three steps, each database step its own transaction."""
+    with session_scope(engine) as session:
+        job = prepare_delivery(session, env, referral_id, channel=channel.name, actor=actor)
+    receipt = await deliver(channel, job)
+    with session_scope(engine) as session:
+        record_delivery_outcome(session, env, job.idempotency_key, receipt, actor=actor)
+    return receipt

@@ -1,0 +1,139 @@
+"""The packet: cover sheet + letter + attachments, merged into one PDF.
+
+    cover (1 page, counts everything) ─┐
+    letter (n pages)                   ├─ pikepdf merge ─> docinfo dated from the
+    images → one page each (reportlab) │   referral, deterministic /ID ─> bytes
+    PDF attachments, pages as they are ┘                                  └─> SHA-256
+
+The same referral always yields the same bytes: reportlab runs with
+``invariant=1``, the PDF's dates come from the referral (never the clock),
+and qpdf writes a content-derived /ID. That is what lets us store only the
+hash and re-render at send time: :func:`referral.cases.verify_packet` checks
+that what goes out is exactly what the referrer approved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import BytesIO
+
+import pikepdf
+from PIL import Image, ImageOps
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
+
+from referral.documents.content import AttachmentFile, ReferralDocument
+from referral.documents.cover_sheet import render_cover_sheet
+from referral.documents.letter import render_letter
+from referral.documents.style import MARGIN, PAGE, SMALL, black
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """A rendered packet and the facts stored about it."""
+
+    referral_id: str
+    data: bytes
+    pages: int
+    letter_pages: int
+    attachment_pages: int
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def sha1(self) -> str:
+        """FHIR ``Attachment.hash`` is SHA-1 (base64 there; hex here)."""
+        return hashlib.sha1(self.data, usedforsecurity=False).hexdigest()
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def filename(self) -> str:
+        return f"referral-{self.referral_id}.pdf"
+
+
+def image_page(attachment: AttachmentFile) -> bytes:
+    """One Letter page with the image fitted inside the margins, in greyscale.
+
+    Colour scans become greyscale here (the fax line makes them 1-bit later);
+    EXIF rotation is applied so a phone photo of a document stands upright.
+    """
+    with Image.open(BytesIO(attachment.data)) as opened:
+        image = ImageOps.exif_transpose(opened).convert("L")
+    buffer = BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE, invariant=1)
+    width, height = PAGE
+    box_w, box_h = width - 2 * MARGIN, height - 2 * MARGIN - 20
+    scale = min(box_w / image.width, box_h / image.height)
+    draw_w, draw_h = image.width * scale, image.height * scale
+    canvas.drawImage(
+        ImageReader(image),
+        MARGIN + (box_w - draw_w) / 2,
+        MARGIN + (box_h - draw_h),
+        draw_w,
+        draw_h,
+    )
+    canvas.setFillColor(black)
+    canvas.setFont("Helvetica", SMALL.fontSize)
+    canvas.drawString(MARGIN, height - MARGIN - 10, f"Enclosure: {attachment.filename}")
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def attachment_pdf(attachment: AttachmentFile) -> bytes:
+    """The attachment as PDF pages (PDFs pass through, images get a page each)."""
+    if attachment.content_type == "application/pdf":
+        return attachment.data
+    return image_page(attachment)
+
+
+def count_pages(pdf: bytes) -> int:
+    with pikepdf.open(BytesIO(pdf)) as document:
+        return len(document.pages)
+
+
+def pdf_date(moment: datetime) -> str:
+    """PDF date string (ISO 32000 7.9.4), in UTC."""
+    return moment.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
+
+
+def build_packet(doc: ReferralDocument) -> Packet:
+    """Render and merge; deterministic for a given ``doc``."""
+    letter = render_letter(doc)
+    letter_pages = count_pages(letter)
+    enclosures = [attachment_pdf(a) for a in doc.attachments]
+    enclosure_pages = sum(count_pages(pdf) for pdf in enclosures)
+    total = 1 + letter_pages + enclosure_pages
+    cover = render_cover_sheet(doc, total)
+
+    merged = pikepdf.new()
+    sources = [pikepdf.open(BytesIO(part)) for part in (cover, letter, *enclosures)]
+    try:
+        for source in sources:
+            merged.pages.extend(source.pages)
+        stamp = pdf_date(doc.document_date)
+        merged.docinfo["/Title"] = f"Referral {doc.referral_id}"
+        merged.docinfo["/Creator"] = "Curbside"
+        merged.docinfo["/Producer"] = "Curbside (reportlab, pikepdf)"
+        merged.docinfo["/CreationDate"] = stamp
+        merged.docinfo["/ModDate"] = stamp
+        out = BytesIO()
+        merged.save(out, deterministic_id=True, compress_streams=True)
+    finally:
+        for source in sources:
+            source.close()
+        merged.close()
+    return Packet(
+        referral_id=doc.referral_id,
+        data=out.getvalue(),
+        pages=total,
+        letter_pages=letter_pages,
+        attachment_pages=enclosure_pages,
+    )

@@ -1,0 +1,188 @@
+"""Packet rendering: content, page counts, fax legibility, QR, byte-for-byte determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from io import BytesIO
+
+import pikepdf
+import pypdfium2
+import pytest
+import zxingcpp
+from PIL import Image
+from pypdf import PdfReader
+
+from referral.documents.content import AttachmentFile, format_date, format_phone
+from referral.documents.cover_sheet import render_cover_sheet
+from referral.documents.letter import render_letter
+from referral.documents.packet import Packet, build_packet
+from tests.referral.samples import lab_pdf, sample_document, scan_png
+
+
+@pytest.fixture(scope="module")
+def packet() -> Packet:
+    return build_packet(sample_document())
+
+
+def _text(pdf: bytes) -> list[str]:
+    return [" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf)).pages]
+
+
+def test_pages_are_cover_letter_and_attachments(packet: Packet) -> None:
+    # cover 1 + letter + image (1 page) + lab PDF (2 pages)
+    assert packet.attachment_pages == 3
+    assert packet.pages == 1 + packet.letter_pages + 3 == len(PdfReader(BytesIO(packet.data)).pages)
+    cover = _text(packet.data)[0]
+    assert f"{packet.pages} (including this cover)" in cover
+
+
+def test_letter_has_every_field_and_page_numbers(packet: Packet) -> None:
+    doc = sample_document()
+    pages = _text(packet.data)
+    letter = " ".join(pages[1 : 1 + packet.letter_pages])
+    expected = [
+        doc.patient_name,
+        format_date(doc.date_of_birth),
+        "Female",
+        doc.mrn,
+        format_phone(doc.patient_phone),
+        doc.payer,
+        doc.member_id,
+        f"{doc.referrer_name}, {doc.referrer_credential}",
+        doc.referrer_npi,
+        doc.referrer_specialty,
+        doc.referring_org_name,
+        doc.recipient.name,
+        format_phone(doc.recipient.address),
+        doc.reason,
+        *doc.icd10_codes,
+        doc.clinical_question,
+        "URGENT",
+        "attests that the patient consented",
+        doc.referral_id,
+        *(a.filename for a in doc.attachments),
+    ]
+    for value in expected:
+        assert value in letter, value
+    for number in range(1, packet.letter_pages + 1):
+        assert f"Page {number} of {packet.letter_pages}" in pages[number]
+
+
+def test_cover_sheet_has_parties_notice_and_no_patient_identifiers(packet: Packet) -> None:
+    doc = sample_document()
+    cover = _text(packet.data)[0]
+    for value in [
+        format_date(doc.document_date),
+        doc.recipient.name,
+        format_phone(doc.recipient.address),
+        format_phone(doc.recipient.phone),
+        doc.sender.name,
+        format_phone(doc.sender.phone),
+        format_phone(doc.sender.fax),
+        "42 CFR Part 2",
+        "HIPAA",
+        "IF YOU RECEIVED THIS FAX IN ERROR",
+        "destroy",
+    ]:
+        assert value in cover, value
+    for phi in [doc.patient_name, doc.mrn, doc.member_id, format_date(doc.date_of_birth)]:
+        assert phi not in cover
+
+
+def test_long_text_flows_onto_more_letter_pages() -> None:
+    doc = replace(sample_document(attachments=()), reason="Palpitations and dyspnoea. " * 300)
+    packet = build_packet(doc)
+    assert packet.letter_pages >= 3
+    assert packet.pages == 1 + packet.letter_pages
+    assert f"Page 3 of {packet.letter_pages}" in _text(packet.data)[3]
+
+
+def test_qr_code_decodes_to_the_referral_id_only() -> None:
+    letter = render_letter(sample_document())
+    page = pypdfium2.PdfDocument(letter)[0]
+    image = page.render(scale=200 / 72).to_pil()  # about fax fine resolution
+    found = [code.text for code in zxingcpp.read_barcodes(image)]
+    assert found == ["CURBSIDE-REFERRAL:RF-7K3M9Q2X"]
+
+
+def _number(operand: object) -> float | None:
+    try:
+        return float(operand)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _drawing_operators(pdf: bytes) -> list[tuple[str, list[float]]]:
+    ops = []
+    with pikepdf.open(BytesIO(pdf)) as document:
+        for page in document.pages:
+            for instruction in pikepdf.parse_content_stream(page):
+                if isinstance(instruction, pikepdf.ContentStreamInstruction):
+                    numbers = [n for n in map(_number, instruction.operands) if n is not None]
+                    ops.append((str(instruction.operator), numbers))
+    return ops
+
+
+@pytest.mark.parametrize("part", ["letter", "cover"])
+def test_fax_legible_black_text_at_least_10pt_no_hairlines(part: str) -> None:
+    doc = sample_document()
+    pdf = render_letter(doc) if part == "letter" else render_cover_sheet(doc, 6)
+    ops = _drawing_operators(pdf)
+    sizes = [nums[-1] for op, nums in ops if op == "Tf"]
+    assert sizes and min(sizes) >= 10
+    width, saved = 1.0, []
+    for op, nums in ops:
+        if op in {"rg", "RG", "g", "G"}:
+            assert set(nums) <= {0.0, 1.0}, (op, nums)  # black or white, never grey
+        elif op == "w":
+            width = nums[0]
+        elif op == "q":
+            saved.append(width)
+        elif op == "Q":
+            width = saved.pop()
+        elif op in {"S", "s", "B", "B*", "b", "b*"}:
+            assert width >= 1.0, width  # thinner strokes vanish at fax resolution
+
+
+def _sha_in_fresh_process() -> str:
+    code = (
+        "import hashlib, sys\n"
+        "from tests.referral.samples import sample_document\n"
+        "from referral.documents.packet import build_packet\n"
+        "sys.stdout.write(build_packet(sample_document()).sha256)\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "random"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=os.getcwd(),
+    )
+    return result.stdout
+
+
+def test_same_referral_same_bytes_across_processes(packet: Packet) -> None:
+    first, second = _sha_in_fresh_process(), _sha_in_fresh_process()
+    assert first == second == packet.sha256 == hashlib.sha256(packet.data).hexdigest()
+
+
+def test_any_change_changes_the_hash(packet: Packet) -> None:
+    other = replace(sample_document(), clinical_question="Rate or rhythm control?")
+    assert build_packet(other).sha256 != packet.sha256
+    jpeg = BytesIO()
+
+    Image.open(BytesIO(scan_png())).convert("RGB").save(jpeg, format="JPEG")
+    with_jpeg = replace(
+        sample_document(),
+        attachments=(
+            AttachmentFile("ecg.jpg", "image/jpeg", jpeg.getvalue()),
+            AttachmentFile("labs.pdf", "application/pdf", lab_pdf(pages=1)),
+        ),
+    )
+    assert build_packet(with_jpeg).pages == 1 + packet.letter_pages + 2
