@@ -1,0 +1,304 @@
+"""The verified-room policy as a decision table: proposed change + facts → verdict.
+
+    Synapse ──(event / createRoom body / directory request)──> synapse_module (adapter)
+        adapter ──(who is verified? is the room verified? blocked?)──> policy_facts (DB)
+        adapter ──(event, facts)──> this module ──> None (allowed) | Refusal(rule, reason)
+
+Nothing here does I/O or knows Synapse, so every rule is tested as a table
+row: requirement → input → expected verdict. Each refusal names the rule it
+enforces (``VR-…`` verified rooms, ``E2E-…`` encryption, ``IB-…`` invite
+blocks); the homeserver returns that id to the client next to the reason, so
+an operator can find the row in docs/synapse-module.md.
+
+Facts are the answers only the database has. The adapter fetches every fact an
+event needs; a fact left at its default fails closed (``member_verified``
+False refuses) except ``member_blocks_sender``, which only ever refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from curbside.matrix.rooms import MEGOLM
+
+ENCRYPTION = "m.room.encryption"
+JOIN_RULES = "m.room.join_rules"
+HISTORY_VISIBILITY = "m.room.history_visibility"
+GUEST_ACCESS = "m.room.guest_access"
+POWER_LEVELS = "m.room.power_levels"
+SERVER_ACL = "m.room.server_acl"
+MEMBER = "m.room.member"
+THIRD_PARTY_INVITE = "m.room.third_party_invite"
+
+# State a verified room's power levels must reserve for the gatekeeper alone.
+GATEKEEPER_STATE = (POWER_LEVELS, JOIN_RULES, HISTORY_VISIBILITY, GUEST_ACCESS, ENCRYPTION,
+                    SERVER_ACL)
+GATEKEEPER_ACTIONS = ("invite", "kick", "ban")
+# Defaults from the Matrix spec when a power-levels field is absent.
+_ACTION_DEFAULTS = {"invite": 0, "kick": 50, "ban": 50}
+_STATE_DEFAULT = 50
+
+# Event types whose verdict can depend on anything; all others are always allowed.
+GOVERNED_TYPES = frozenset({*GATEKEEPER_STATE, MEMBER, THIRD_PARTY_INVITE})
+
+TIGHT_HISTORY = frozenset({"joined", "invited"})
+PUBLIC_PRESET = "public_chat"
+
+
+# Fields the homeserver adds to a refusal's JSON error body.
+RULE_FIELD = "org.curbside.rule"
+REASON_FIELD = "org.curbside.reason"
+
+
+class Rule(StrEnum):
+    """Every refusal the module can give; the value is the id clients see."""
+
+    UNVERIFIED_INVITEE = "VR-01"
+    UNVERIFIED_JOINER = "VR-02"
+    INVITER_NOT_GATEKEEPER = "VR-03"
+    FOREIGN_SERVER = "VR-04"
+    NO_SIDE_DOOR = "VR-05"
+    JOIN_RULE_FIXED = "VR-06"
+    HISTORY_TIGHT = "VR-07"
+    NO_GUESTS = "VR-08"
+    NOT_IN_DIRECTORY = "VR-09"
+    POWER_LEVELS_SENDER = "VR-10"
+    POWER_LEVELS_SHAPE = "VR-11"
+    SERVER_ACL_SCOPE = "VR-12"
+    PRIVATE_ROOM_UNENCRYPTED = "E2E-01"
+    ENCRYPTION_WEAKENED = "E2E-02"
+    INVITER_BLOCKED = "IB-01"
+
+
+REASONS: dict[Rule, str] = {
+    Rule.UNVERIFIED_INVITEE: "Only verified clinicians can be invited into a verified room.",
+    Rule.UNVERIFIED_JOINER: "Only verified clinicians can join a verified room.",
+    Rule.INVITER_NOT_GATEKEEPER: (
+        "Only the gatekeeper invites people into a verified room; ask it with !room invite."
+    ),
+    Rule.FOREIGN_SERVER: "A verified room only admits users of this homeserver's allowed servers.",
+    Rule.NO_SIDE_DOOR: "A verified room admits people only by the gatekeeper's invite.",
+    Rule.JOIN_RULE_FIXED: "A verified room stays invite-only; its join rule cannot change.",
+    Rule.HISTORY_TIGHT: (
+        "A verified room's history is visible to members only ('joined' or 'invited')."
+    ),
+    Rule.NO_GUESTS: "Guests cannot be let into a verified room.",
+    Rule.NOT_IN_DIRECTORY: "A verified room cannot be published to the room directory.",
+    Rule.POWER_LEVELS_SENDER: "Only the gatekeeper changes a verified room's power levels.",
+    Rule.POWER_LEVELS_SHAPE: (
+        "In a verified room only the gatekeeper may invite, kick, ban or change its "
+        "protected state; these power levels would hand that to someone else."
+    ),
+    Rule.SERVER_ACL_SCOPE: "A verified room's server ACL may only allow this homeserver's servers.",
+    Rule.PRIVATE_ROOM_UNENCRYPTED: (
+        "A private room must be end-to-end encrypted: add an m.room.encryption event "
+        f"with algorithm {MEGOLM} to initial_state."
+    ),
+    Rule.ENCRYPTION_WEAKENED: (
+        f"End-to-end encryption cannot be turned off or changed; the algorithm must be {MEGOLM}."
+    ),
+    Rule.INVITER_BLOCKED: "This user does not accept invites from you.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a change is refused: the rule (its id goes to the client) and its reason."""
+
+    rule: Rule
+
+    @property
+    def reason(self) -> str:
+        return REASONS[self.rule]
+
+
+Verdict = Refusal | None
+"""``None`` means allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """Who the gatekeeper is and which servers' users verified rooms admit."""
+
+    gatekeeper: str
+    allowed_servers: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedEvent:
+    """An event about to be sent: the parts of it the policy reads."""
+
+    sender: str
+    event_type: str
+    state_key: str | None
+    content: Mapping[str, Any]
+
+    @property
+    def membership(self) -> str | None:
+        value = self.content.get("membership")
+        return value if self.event_type == MEMBER and isinstance(value, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the database says about the room and the membership event's target."""
+
+    room_verified: bool
+    member_verified: bool = False
+    member_blocks_sender: bool = False
+
+
+def governs(event_type: str, state_key: str | None) -> bool:
+    """Can the policy refuse this event at all? (Messages never need the database.)"""
+    return state_key is not None and event_type in GOVERNED_TYPES
+
+
+def server_of(user_id: str) -> str:
+    return user_id.split(":", 1)[-1]
+
+
+def judge_event(config: PolicyConfig, event: ProposedEvent, facts: Facts) -> Verdict:
+    """The verdict on one event in one room."""
+    if not governs(event.event_type, event.state_key):
+        return None
+    if event.event_type == ENCRYPTION:
+        return _judge_encryption(event.content) if event.state_key == "" else None
+    if event.event_type == MEMBER:
+        return _judge_membership(config, event, facts)
+    if not facts.room_verified:
+        return None
+    if event.event_type == THIRD_PARTY_INVITE:
+        return Refusal(Rule.NO_SIDE_DOOR)
+    if event.state_key != "":
+        return None
+    return _judge_verified_room_state(config, event)
+
+
+def judge_room_creation(
+    body: Mapping[str, Any],
+    encrypted_presets: frozenset[str],
+    invitees_blocking_creator: Sequence[str] = (),
+) -> Verdict:
+    """The verdict on a ``/createRoom`` request body, before anything exists.
+
+    The room's *effective* state decides: an ``initial_state`` entry overrides
+    the preset, and Synapse adds Megolm itself when the effective preset is in
+    ``encrypted_presets`` (its ``encryption_enabled_by_default_for_room_type``)
+    and no encryption event was supplied. A room is private unless its
+    effective join rule is ``public``.
+    """
+    state = _initial_state(body.get("initial_state"))
+    supplied = state.get(ENCRYPTION)
+    if supplied is not None and _judge_encryption(supplied) is not None:
+        return Refusal(Rule.ENCRYPTION_WEAKENED)
+    if invitees_blocking_creator:
+        return Refusal(Rule.INVITER_BLOCKED)
+    preset = body.get("preset") or (
+        "private_chat" if body.get("visibility", "private") == "private" else PUBLIC_PRESET
+    )
+    join_rules = state.get(JOIN_RULES)
+    if join_rules is not None:
+        join_rule = join_rules.get("join_rule")
+    else:
+        join_rule = "public" if preset == PUBLIC_PRESET else "invite"
+    encrypted = supplied is not None or preset in encrypted_presets
+    if join_rule != "public" and not encrypted:
+        return Refusal(Rule.PRIVATE_ROOM_UNENCRYPTED)
+    return None
+
+
+def judge_publication(room_verified: bool) -> Verdict:
+    """The verdict on publishing a room to the room directory."""
+    return Refusal(Rule.NOT_IN_DIRECTORY) if room_verified else None
+
+
+def _initial_state(raw: object) -> dict[str, Mapping[str, Any]]:
+    """``initial_state`` entries with an empty state key by type; the last one wins, as in
+    Synapse. Malformed entries are skipped: Synapse rejects the request itself."""
+    state: dict[str, Mapping[str, Any]] = {}
+    for entry in raw if isinstance(raw, list) else ():
+        if not isinstance(entry, Mapping) or entry.get("state_key", "") != "":
+            continue
+        content = entry.get("content")
+        if isinstance(entry.get("type"), str) and isinstance(content, Mapping):
+            state[entry["type"]] = content
+    return state
+
+
+def _judge_encryption(content: Mapping[str, Any]) -> Verdict:
+    return None if content.get("algorithm") == MEGOLM else Refusal(Rule.ENCRYPTION_WEAKENED)
+
+
+def _judge_membership(config: PolicyConfig, event: ProposedEvent, facts: Facts) -> Verdict:
+    membership = event.membership
+    target = event.state_key or ""
+    blocked = Refusal(Rule.INVITER_BLOCKED) if facts.member_blocks_sender else None
+    if not facts.room_verified:
+        return blocked if membership == "invite" else None
+    if membership == "invite":
+        if event.sender != config.gatekeeper:
+            return Refusal(Rule.INVITER_NOT_GATEKEEPER)
+        if server_of(target) not in config.allowed_servers:
+            return Refusal(Rule.FOREIGN_SERVER)
+        return blocked if facts.member_verified else Refusal(Rule.UNVERIFIED_INVITEE)
+    if membership == "join":
+        if target == config.gatekeeper:
+            return None
+        if server_of(target) not in config.allowed_servers:
+            return Refusal(Rule.FOREIGN_SERVER)
+        return None if facts.member_verified else Refusal(Rule.UNVERIFIED_JOINER)
+    if membership == "knock":
+        return Refusal(Rule.NO_SIDE_DOOR)
+    return None  # leave, kick and ban are always allowed: removing people is never blocked
+
+
+def _judge_verified_room_state(config: PolicyConfig, event: ProposedEvent) -> Verdict:
+    content = event.content
+    if event.event_type == JOIN_RULES:
+        return None if content.get("join_rule") == "invite" else Refusal(Rule.JOIN_RULE_FIXED)
+    if event.event_type == HISTORY_VISIBILITY:
+        visibility = content.get("history_visibility")
+        return None if visibility in TIGHT_HISTORY else Refusal(Rule.HISTORY_TIGHT)
+    if event.event_type == GUEST_ACCESS:
+        return None if content.get("guest_access") == "forbidden" else Refusal(Rule.NO_GUESTS)
+    if event.event_type == SERVER_ACL:
+        allow = content.get("allow")
+        within = isinstance(allow, list) and all(
+            isinstance(server, str) and server in config.allowed_servers for server in allow
+        )
+        return None if within else Refusal(Rule.SERVER_ACL_SCOPE)
+    if event.event_type == POWER_LEVELS:
+        if event.sender != config.gatekeeper:
+            return Refusal(Rule.POWER_LEVELS_SENDER)
+        return None if _reserved_for_gatekeeper(config, content) else Refusal(
+            Rule.POWER_LEVELS_SHAPE
+        )
+    return None
+
+
+def _level(value: object, default: int) -> int:
+    """A power level as Synapse reads it (ints or integer strings; anything else: default)."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return default
+
+
+def _reserved_for_gatekeeper(config: PolicyConfig, content: Mapping[str, Any]) -> bool:
+    """Does nobody but the gatekeeper reach invite/kick/ban and the protected state?"""
+    users = content.get("users")
+    users = users if isinstance(users, Mapping) else {}
+    events = content.get("events")
+    events = events if isinstance(events, Mapping) else {}
+    state_default = _level(content.get("state_default"), _STATE_DEFAULT)
+    required = [_level(content.get(a), _ACTION_DEFAULTS[a]) for a in GATEKEEPER_ACTIONS]
+    required += [_level(events.get(t), state_default) for t in GATEKEEPER_STATE]
+    others = [_level(level, 0) for user, level in users.items() if user != config.gatekeeper]
+    highest_other = max([_level(content.get("users_default"), 0), *others])
+    return highest_other < min(required)

@@ -1,0 +1,104 @@
+"""The database answers the verified-room policy needs, with a short memory.
+
+    VerifiedRoomPolicy (in Synapse, via a worker thread) ──> PolicyFacts ──> curbside.credentials
+
+Every method blocks on the database, so the Synapse adapter calls them through
+``ModuleApi.defer_to_thread``; they are thread-safe.
+
+Only answers that *grant* something are remembered, and only for ``ttl``
+seconds: "this user holds an active credential" and "this room is verified".
+So a revocation takes effect within ``ttl`` (the one delay the design
+accepts), while a new approval, a freshly verified room and a new block take
+effect at once — a remembered "no" could otherwise leave a verified room
+unguarded for a moment right after the gatekeeper created it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from bots.gatekeeper.policy import Facts, ProposedEvent
+from curbside.credentials import active_credential, blocks_invites_from, is_verified_room
+
+
+class _Remembered:
+    """Keys known to be true until a deadline (monotonic clock)."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float]) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def holds(self, key: str) -> bool:
+        with self._lock:
+            deadline = self._until.get(key)
+            if deadline is None:
+                return False
+            if deadline <= self._clock():
+                del self._until[key]
+                return False
+            return True
+
+    def remember(self, key: str) -> None:
+        if self._ttl > 0:
+            with self._lock:
+                self._until[key] = self._clock() + self._ttl
+
+
+class PolicyFacts:
+    """Reads verification state from the Curbside database (blocking calls)."""
+
+    def __init__(
+        self, engine: Engine, ttl: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._engine = engine
+        self._verified_users = _Remembered(ttl, clock)
+        self._verified_rooms = _Remembered(ttl, clock)
+
+    def facts_for(self, room_id: str, event: ProposedEvent) -> Facts:
+        """Every fact :func:`~bots.gatekeeper.policy.judge_event` reads for this event."""
+        room_verified = self.room_is_verified(room_id)
+        membership = event.membership
+        if membership not in ("invite", "join") or not event.state_key:
+            return Facts(room_verified=room_verified)
+        target = event.state_key
+        return Facts(
+            room_verified=room_verified,
+            member_verified=room_verified and self.user_is_verified(target),
+            member_blocks_sender=membership == "invite" and self.blocks(target, event.sender),
+        )
+
+    def room_is_verified(self, room_id: str) -> bool:
+        if self._verified_rooms.holds(room_id):
+            return True
+        with Session(self._engine) as session:
+            verified = is_verified_room(session, room_id)
+        if verified:
+            self._verified_rooms.remember(room_id)
+        return verified
+
+    def user_is_verified(self, user_id: str) -> bool:
+        """Does the user hold a credential that is neither revoked nor expired?"""
+        if self._verified_users.holds(user_id):
+            return True
+        with Session(self._engine) as session:
+            verified = active_credential(session, user_id) is not None
+        if verified:
+            self._verified_users.remember(user_id)
+        return verified
+
+    def blocks(self, user_id: str, inviter: str) -> bool:
+        """Has ``user_id`` blocked invites from ``inviter`` (or from its whole server)?"""
+        with Session(self._engine) as session:
+            return blocks_invites_from(session, user_id, inviter)
+
+    def blocking_invitees(self, invitees: list[str], inviter: str) -> list[str]:
+        """Which of ``invitees`` refuse invites from ``inviter`` (one session for all)."""
+        with Session(self._engine) as session:
+            return [u for u in invitees if blocks_invites_from(session, u, inviter)]

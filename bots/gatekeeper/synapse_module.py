@@ -1,0 +1,199 @@
+"""Synapse module: the verified-room policy, enforced inside the homeserver.
+
+    client ──/createRoom──────> on_create_room ──────────┐
+    client/admin/Synapse ──any event──> check_event_allowed ──┤  facts (DB, worker thread)
+    client ──PUT /directory/list/room──> user_may_publish_room ─┤      │
+    remote ──federated invite──> federated_user_may_invite ──┘      ▼
+                                             bots.gatekeeper.policy (pure verdict)
+                                                     │ refusal
+                                                     ▼
+                                 403 M_FORBIDDEN + "org.curbside.rule": "VR-01" …
+
+The checks run before an event is persisted — before Matrix's own auth rules —
+so a refused invite, join or state change never exists, and no bot has to kick
+an intruder after the fact. ``check_event_allowed`` sees every event this
+server creates, including server admins' and those inside ``/createRoom``;
+room creation is judged once up front from the request body so that a refusal
+never leaves a half-built room. Messages are not looked at (no database).
+
+Load it through ``modules:`` in homeserver.yaml; docs/synapse-module.md lists
+the config keys and every refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from synapse.module_api import NOT_SPAM, EventBase, ModuleApi, Requester, StateMap
+from synapse.module_api.errors import Codes, ConfigError, SynapseError
+
+from bots.gatekeeper.policy import (
+    REASON_FIELD,
+    RULE_FIELD,
+    PolicyConfig,
+    ProposedEvent,
+    Refusal,
+    governs,
+    judge_event,
+    judge_publication,
+    judge_room_creation,
+)
+from bots.gatekeeper.policy_facts import PolicyFacts
+from curbside.database import make_engine
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE_TTL = 2.0
+MAX_CACHE_TTL = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleConfig:
+    """The module's ``config:`` block in homeserver.yaml, validated."""
+
+    database_url: str
+    gatekeeper_user_id: str
+    allowed_server_names: tuple[str, ...] = ()
+    cache_ttl_seconds: float = DEFAULT_CACHE_TTL
+
+
+def parse_module_config(raw: dict[str, Any]) -> ModuleConfig:
+    """Validate the config block; a mistake stops Synapse at start-up with the key named."""
+    database_url = raw.get("database_url")
+    if not isinstance(database_url, str) or not database_url:
+        raise ConfigError("database_url must be the Curbside database URL", ("database_url",))
+    gatekeeper = raw.get("gatekeeper_user_id")
+    if not isinstance(gatekeeper, str) or not gatekeeper.startswith("@") or ":" not in gatekeeper:
+        raise ConfigError(
+            "gatekeeper_user_id must be a full Matrix user id like @gatekeeper:example.org",
+            ("gatekeeper_user_id",),
+        )
+    servers = raw.get("allowed_server_names", [])
+    if not isinstance(servers, list) or not all(isinstance(s, str) and s for s in servers):
+        raise ConfigError(
+            "allowed_server_names must be a list of server names", ("allowed_server_names",)
+        )
+    ttl = raw.get("cache_ttl_seconds", DEFAULT_CACHE_TTL)
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 <= ttl <= MAX_CACHE_TTL:
+        raise ConfigError(
+            f"cache_ttl_seconds must be a number from 0 to {MAX_CACHE_TTL:g}",
+            ("cache_ttl_seconds",),
+        )
+    return ModuleConfig(
+        database_url=database_url,
+        gatekeeper_user_id=gatekeeper,
+        allowed_server_names=tuple(servers),
+        cache_ttl_seconds=float(ttl),
+    )
+
+
+def _server_encrypted_presets(api: ModuleApi) -> frozenset[str]:
+    """The presets this Synapse encrypts when a room is created without encryption.
+
+    That is Synapse's ``encryption_enabled_by_default_for_room_type``. The module
+    API has no accessor for it, so this reads the parsed config. If a future
+    Synapse moves it, the module assumes no preset is encrypted by default:
+    room creation is then judged more strictly, never more loosely.
+    """
+    room_config = getattr(getattr(api, "_hs", None), "config", None)
+    presets = getattr(getattr(room_config, "room", None),
+                      "encryption_enabled_by_default_for_room_presets", None)
+    if presets is None:
+        logger.warning("cannot read Synapse's default-encryption setting; assuming it is off")
+        return frozenset()
+    return frozenset(str(p) for p in presets)
+
+
+def _error_fields(refusal: Refusal) -> dict[str, str]:
+    return {RULE_FIELD: refusal.rule.value, REASON_FIELD: refusal.reason}
+
+
+def _forbidden(refusal: Refusal) -> SynapseError:
+    return SynapseError(
+        403, refusal.reason, Codes.FORBIDDEN, additional_fields=_error_fields(refusal)
+    )
+
+
+class VerifiedRoomPolicy:
+    """The adapter Synapse loads: translates its callbacks into policy verdicts."""
+
+    def __init__(self, config: ModuleConfig, api: ModuleApi) -> None:
+        self._api = api
+        self._policy = PolicyConfig(
+            gatekeeper=config.gatekeeper_user_id,
+            allowed_servers=frozenset(config.allowed_server_names or (api.server_name,)),
+        )
+        self._facts = PolicyFacts(make_engine(config.database_url), ttl=config.cache_ttl_seconds)
+        self._encrypted_presets = _server_encrypted_presets(api)
+        api.register_third_party_rules_callbacks(
+            check_event_allowed=self.check_event_allowed,
+            on_create_room=self.on_create_room,
+        )
+        api.register_spam_checker_callbacks(
+            user_may_publish_room=self.user_may_publish_room,
+            federated_user_may_invite=self.federated_user_may_invite,
+        )
+
+    @staticmethod
+    def parse_config(config: dict[str, Any]) -> ModuleConfig:
+        return parse_module_config(config)
+
+    async def check_event_allowed(
+        self, event: EventBase, state_events: StateMap[EventBase]
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Refuse (raise 403) any event the policy refuses; the event is never persisted."""
+        refusal = await self._judge(event)
+        if refusal is not None:
+            logger.info(
+                "refused %s from %s in %s: %s",
+                event.type, event.sender, event.room_id, refusal.rule.value,
+            )
+            raise _forbidden(refusal)
+        return True, None
+
+    async def on_create_room(
+        self, requester: Requester, request_content: dict[str, Any], is_requester_admin: bool
+    ) -> None:
+        """Judge ``/createRoom`` from its body before the room exists (admins included)."""
+        creator = requester.user.to_string()
+        raw_invites = request_content.get("invite")
+        invitees = [u for u in raw_invites if isinstance(u, str)] if isinstance(
+            raw_invites, list) else []
+        blocking = (
+            await self._api.defer_to_thread(self._facts.blocking_invitees, invitees, creator)
+            if invitees else []
+        )
+        refusal = judge_room_creation(request_content, self._encrypted_presets, blocking)
+        if refusal is not None:
+            logger.info("refused room creation by %s: %s", creator, refusal.rule.value)
+            raise _forbidden(refusal)
+
+    async def user_may_publish_room(
+        self, user_id: str, room_id: str
+    ) -> Literal["NOT_SPAM"] | tuple[Codes, dict[str, str]]:
+        verified = await self._api.defer_to_thread(self._facts.room_is_verified, room_id)
+        refusal = judge_publication(verified)
+        if refusal is None:
+            return NOT_SPAM
+        logger.info("refused publishing %s by %s: %s", room_id, user_id, refusal.rule.value)
+        return Codes.FORBIDDEN, _error_fields(refusal)
+
+    async def federated_user_may_invite(
+        self, event: EventBase
+    ) -> Literal["NOT_SPAM"] | tuple[Codes, dict[str, str]]:
+        """Invites from other servers: the same verdict (blocks, verified rooms) as local ones."""
+        refusal = await self._judge(event)
+        return NOT_SPAM if refusal is None else (Codes.FORBIDDEN, _error_fields(refusal))
+
+    async def _judge(self, event: EventBase) -> Refusal | None:
+        state_key = event.get_state_key()
+        if not governs(event.type, state_key):
+            return None
+        proposed = ProposedEvent(
+            sender=event.sender, event_type=event.type, state_key=state_key,
+            content=event.content,
+        )
+        facts = await self._api.defer_to_thread(self._facts.facts_for, event.room_id, proposed)
+        return judge_event(self._policy, proposed, facts)
