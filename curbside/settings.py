@@ -92,6 +92,8 @@ class BotSettings(_Section):
     localpart: str = Field(pattern=r"^[a-z0-9._=/-]+$")
     display_name: str
     password: str = Field(min_length=12)
+    # The bot's own options, validated by the bot's package when it starts.
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class BridgeSettings(_Section):

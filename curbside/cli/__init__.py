@@ -6,6 +6,8 @@
     curbside user add      create a Matrix account (embedded homeserver)
     curbside audit verify  check the audit hash chain
     curbside keys rotate   new PHI data key, re-encrypt, retire the old
+    curbside registry …    import the NPPES registry and NUCC taxonomy; generate test files
+    curbside verify import roster.csv   an organisation attests its clinicians in bulk
     curbside fax …         send, follow and cancel faxes; render PDF to TIFF-F
     curbside referral …    export a referral as a FHIR R4 Bundle
     curbside audit disclosures --patient …   HIPAA accounting of disclosures
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from bots.gatekeeper.cli import registry, verify
 from curbside.cli import admin, service, setup
 from curbside.cli.context import AppContext
 from fax_gateway.cli import fax
@@ -50,6 +53,8 @@ cli.add_command(admin.user)
 cli.add_command(admin.audit)
 cli.add_command(admin.keys)
 cli.add_command(fax)
+cli.add_command(registry)
+cli.add_command(verify)
 cli.add_command(referral)
 admin.audit.add_command(disclosures_command)
 

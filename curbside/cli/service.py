@@ -15,11 +15,14 @@ import contextlib
 import secrets
 import signal
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
 import click
 from sqlalchemy import select
 
+from bots.gatekeeper.bot import GatekeeperBot
+from bots.gatekeeper.config import GatekeeperConfig
 from curbside.cli.context import AppContext, pass_app
 from curbside.cli.wiring import BOTS, migration_locations
 from curbside.database import pending_heads, session_scope
@@ -32,6 +35,7 @@ from fax_gateway.cli import gateway_for, parse_fax_settings
 from fax_gateway.service import run_fax_service
 
 DEMO_LOCALPART = "demo-clinician"
+T = TypeVar("T")
 
 
 async def _ensure_account(app: AppContext, localpart: str, password: str, name: str) -> None:
@@ -68,8 +72,17 @@ def _runtime_config(app: AppContext, bot_name: str) -> RuntimeConfig:
     )
 
 
+def _bot_options(name: str, options: dict[str, Any], config_type: type[T]) -> T:
+    """A bot's `options:` mapping as its config type; errors name the key."""
+    values = {key: tuple(v) if isinstance(v, list) else v for key, v in options.items()}
+    try:
+        return config_type(**values)
+    except (TypeError, ValueError) as exc:
+        raise click.ClickException(f"bots.{name}.options: {exc}") from None
+
+
 def build_bots(app: AppContext) -> list[Bot]:
-    """One instance of every bot, each with its own account and store."""
+    """One instance of every bot, each with its own account, store and options."""
     instances: list[Bot] = []
     for name, bot_class in BOTS.items():
         bot_settings = app.settings.bots[name]
@@ -78,7 +91,12 @@ def build_bots(app: AppContext) -> list[Bot]:
             password=bot_settings.password,
             display_name=bot_settings.display_name,
         )
-        instances.append(bot_class(account, _runtime_config(app, name)))
+        runtime = _runtime_config(app, name)
+        if bot_class is GatekeeperBot:
+            options = _bot_options(name, bot_settings.options, GatekeeperConfig)
+            instances.append(GatekeeperBot(account, runtime, audit=app.audit, settings=options))
+        else:
+            instances.append(bot_class(account, runtime))
     return instances
 
 

@@ -1,0 +1,87 @@
+"""``curbside verify …`` and ``curbside registry …``: the gatekeeper's operator commands.
+
+The ``curbside`` command adds :data:`verify` and :data:`registry` as
+sub-command groups; each command takes the migrated database and the audit
+key from the shared :class:`~curbside.cli.context.AppContext`.
+
+    curbside verify import roster.csv --by @admin:example.org
+    curbside registry import npidata_pfile_*.csv
+    curbside registry import-taxonomy nucc_taxonomy_*.csv
+    curbside registry generate OUT.csv --rows N [--seed S]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bots.gatekeeper.config import GatekeeperConfig
+from bots.gatekeeper.registry import NppesFormatError, NuccFormatError
+from bots.gatekeeper.registry.cli import generate_command, import_command, taxonomy_command
+from bots.gatekeeper.roster import RosterFormatError, import_roster
+from curbside.cli.context import AppContext, pass_app
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group()
+def verify() -> None:
+    """Clinician verification: bulk attestation from an organisation's roster."""
+
+
+@verify.command("import")
+@click.argument("roster", type=_FILE)
+@click.option("--by", "attested_by", required=True,
+              help="Matrix ID of the organisation admin attesting the roster.")
+@click.option("--days", type=int, default=GatekeeperConfig().credential_days, show_default=True,
+              help="How long the credentials last.")
+@pass_app
+def verify_import(app: AppContext, roster: Path, attested_by: str, days: int) -> None:
+    """Verify every clinician in ROSTER (CSV: matrix_id, npi, licence_state,
+    licence_number, checked). Each row is checked against the provider registry;
+    rows that fail are listed with the reason and change nothing."""
+    try:
+        result = import_roster(app.engine, roster, attested_by, audit=app.audit,
+                               config=GatekeeperConfig(credential_days=days))
+    except (RosterFormatError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"verified {result.imported} clinician(s); {len(result.rejections)} row(s) refused")
+    for rejection in result.rejections:
+        click.echo(f"  line {rejection.line} ({rejection.matrix_id or '-'}): {rejection.reason}")
+
+
+@click.group()
+def registry() -> None:
+    """The provider registry (a copy of CMS NPPES and the NUCC taxonomy)."""
+
+
+@registry.command("import")
+@click.argument("path", type=_FILE)
+@pass_app
+def registry_import(app: AppContext, path: Path) -> None:
+    """Import a monthly or weekly NPPES data file (npidata_pfile_*.csv)."""
+    try:
+        import_command(app.engine, path)
+    except NppesFormatError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@registry.command("import-taxonomy")
+@click.argument("path", type=_FILE)
+@pass_app
+def registry_import_taxonomy(app: AppContext, path: Path) -> None:
+    """Load the NUCC Health Care Provider Taxonomy code set (CSV)."""
+    try:
+        taxonomy_command(app.engine, path)
+    except NuccFormatError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@registry.command("generate")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rows", type=int, required=True, help="Data rows to write.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def registry_generate(output: Path, rows: int, seed: int) -> None:
+    """Write a synthetic NPPES data file (for demos and benchmarks)."""
+    generate_command(output, rows, seed=seed)

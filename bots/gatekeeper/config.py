@@ -1,0 +1,43 @@
+"""What an operator can tune about the gatekeeper, with safe defaults.
+
+The CLI maps the ``bots.gatekeeper`` YAML section onto :class:`GatekeeperConfig`;
+tests build it directly. Nothing here reads files or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GatekeeperConfig:
+    """Settings of the gatekeeper bot.
+
+    ``verifiers_room``: room id of the credentialing staff's room; attestation
+    requests are posted there and ``!approve``/``!deny``/``!revoke`` are only
+    accepted there. ``allowed_servers``: homeservers admitted by the server ACL
+    of verified rooms (the bot's own server is always added).
+    ``credential_days``: how long an approval lasts. ``reminder_days``: days
+    before expiry on which the clinician is reminded. ``sweep_interval``:
+    seconds between sweeps that remove members whose credential ended (keep it
+    well under 60). ``max_attempts``: wrong answers to one question before a
+    verification request is closed (slows guessing names and licences).
+    """
+
+    verifiers_room: str | None = None
+    allowed_servers: tuple[str, ...] = ()
+    credential_days: int = 365
+    reminder_days: tuple[int, ...] = (30, 7)
+    sweep_interval: float = 20.0
+    max_attempts: int = 5
+    directory_limit: int = 20
+
+    def __post_init__(self) -> None:
+        if self.credential_days < 1:
+            raise ValueError("credential_days must be at least 1")
+        if self.sweep_interval <= 0 or self.sweep_interval > 60:
+            raise ValueError("sweep_interval must be between 0 and 60 seconds")
+        if any(days < 1 for days in self.reminder_days):
+            raise ValueError("reminder_days must be positive")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")

@@ -1,0 +1,60 @@
+"""The gatekeeper's own tables (the credential records themselves are the kernel's).
+
+``gatekeeper_requests``: one row per ``!verify`` conversation, holding where it
+stands and the evidence gathered so far, so a restart resumes it.
+``gatekeeper_contacts``: the direct-message room the bot talks to a clinician
+in, so reminders and removal notices reach them.
+``gatekeeper_notices``: a notice (reminder, removal) that was sent, keyed so
+the sweeper sends each one once however often it runs.
+
+These hold professional identity from the public registry, never patient data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from curbside.database import Base
+
+
+class VerificationRequest(Base):
+    __tablename__ = "gatekeeper_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    npi: Mapped[str | None] = mapped_column(String(10))
+    registry_name: Mapped[str | None] = mapped_column(Text)
+    legal_name: Mapped[str | None] = mapped_column(Text)
+    credential_text: Mapped[str | None] = mapped_column(String(64))
+    name_given: Mapped[str | None] = mapped_column(Text)
+    licence_state: Mapped[str | None] = mapped_column(String(2))
+    licence_number: Mapped[str | None] = mapped_column(String(64))
+    taxonomy_code: Mapped[str | None] = mapped_column(String(10))
+    specialty: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Contact(Base):
+    __tablename__ = "gatekeeper_contacts"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SentNotice(Base):
+    __tablename__ = "gatekeeper_notices"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

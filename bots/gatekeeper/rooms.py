@@ -1,0 +1,180 @@
+"""Verified rooms: how they are made, and who the gatekeeper lets in.
+
+A verified room is made so that nobody but the gatekeeper can change who is
+in it or how it is set up:
+
+* join rule ``invite``, guests forbidden, not in the room directory: there is
+  no way in but an invite;
+* power levels: inviting, kicking, banning and every state event need 100,
+  which only the gatekeeper holds (it created the room; the requester is a
+  normal member at 0);
+* a server ACL admitting only the configured homeservers;
+* history visible to members from their join on, encryption from the start.
+
+The gatekeeper invites only holders of an active credential, with their
+verified name ("Dana Whitfield, MD · Cardiology") in the invite's membership
+content; the homeserver module refuses any other invite or join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import nio
+from sqlalchemy.orm import Session
+
+from curbside.audit import AuditLog
+from curbside.credentials import (
+    VerifiedRoom,
+    active_credential,
+    blocks_invites_from,
+    is_verified_room,
+)
+from curbside.matrix.rooms import RoomCreationError, encryption_state
+
+#: Power needed for everything that changes membership or room state.
+GATEKEEPER_POWER = 100
+
+
+class RoomActionError(RuntimeError):
+    """The homeserver refused a room action; the message says which and why."""
+
+
+def server_of(user_id: str) -> str:
+    return user_id.split(":", 1)[-1]
+
+
+def verified_room_state(allowed_servers: Sequence[str]) -> list[dict[str, Any]]:
+    """The initial state events of a verified room."""
+    return [
+        encryption_state(),
+        {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}},
+        {
+            "type": "m.room.history_visibility",
+            "state_key": "",
+            "content": {"history_visibility": "joined"},
+        },
+        {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
+        {
+            "type": "m.room.server_acl",
+            "state_key": "",
+            "content": {"allow": sorted(set(allowed_servers)), "deny": [],
+                        "allow_ip_literals": False},
+        },
+    ]
+
+
+def verified_power_levels() -> dict[str, Any]:
+    """Power levels under which only the gatekeeper (the room's creator) may act.
+
+    ``users`` is left to the homeserver: it lists the creator at 100 in older
+    room versions and omits it in v12, where creators outrank everyone.
+    """
+    return {
+        "users_default": 0,
+        "events_default": 0,
+        "state_default": GATEKEEPER_POWER,
+        "invite": GATEKEEPER_POWER,
+        "kick": GATEKEEPER_POWER,
+        "ban": GATEKEEPER_POWER,
+        "redact": 50,
+        "events": {
+            event_type: GATEKEEPER_POWER
+            for event_type in (
+                "m.room.name", "m.room.topic", "m.room.avatar", "m.room.power_levels",
+                "m.room.history_visibility", "m.room.canonical_alias", "m.room.join_rules",
+                "m.room.guest_access", "m.room.server_acl", "m.room.encryption",
+                "m.room.tombstone", "m.room.pinned_events",
+            )
+        },
+    }
+
+
+async def create_verified_room(
+    client: nio.AsyncClient, *, name: str, allowed_servers: Sequence[str]
+) -> str:
+    """Create the room (not yet recorded, nobody invited); returns its id."""
+    servers = {server_of(str(client.user_id)), *allowed_servers}
+    response = await client.room_create(
+        visibility=nio.RoomVisibility.private,
+        name=name,
+        topic="Verified room: only verified clinicians can be members. Managed by the gatekeeper.",
+        preset=nio.RoomPreset.private_chat,
+        initial_state=verified_room_state(sorted(servers)),
+        power_level_override=verified_power_levels(),
+    )
+    if not isinstance(response, nio.RoomCreateResponse):
+        raise RoomCreationError(f"could not create the verified room: {response.message}")
+    return str(response.room_id)
+
+
+def record_room(
+    session: Session, audit: AuditLog, room_id: str, created_by: str, name: str, now: datetime
+) -> None:
+    session.add(VerifiedRoom(room_id=room_id, created_by=created_by, created_at=now))
+    session.flush()
+    audit.record(
+        session, actor=created_by, action="verified_room.create", record_type="verified_room",
+        record_id=room_id, details={"name": name},
+    )
+
+
+async def invite_with_verified_name(
+    client: nio.AsyncClient, room_id: str, user_id: str, display_name: str
+) -> None:
+    """Invite ``user_id`` with their verified name in the membership content.
+
+    A plain ``/invite`` cannot carry content, so the invite is sent as the
+    ``m.room.member`` state event itself (Synapse routes it through the same
+    membership checks).
+    """
+    response = await client.room_put_state(
+        room_id,
+        "m.room.member",
+        {"membership": "invite", "displayname": display_name},
+        state_key=user_id,
+    )
+    if isinstance(response, nio.RoomPutStateError):
+        raise RoomActionError(f"the homeserver refused the invite: {response.message}")
+
+
+async def resolve_room(client: nio.AsyncClient, text: str) -> str | None:
+    """A room id from '!id:server' or '#alias:server'; None when it does not resolve."""
+    text = text.strip()
+    if text.startswith("!"):
+        return text
+    if text.startswith("#"):
+        response = await client.room_resolve_alias(text)
+        if isinstance(response, nio.RoomResolveAliasResponse):
+            return str(response.room_id)
+    return None
+
+
+def invite_refusal(
+    session: Session, room_id: str, inviter: str, invitee: str
+) -> str | None:
+    """Why the gatekeeper will not invite ``invitee`` on ``inviter``'s behalf (None: it will)."""
+    if not is_verified_room(session, room_id):
+        return f"{room_id} is not a verified room I manage."
+    if active_credential(session, inviter) is None:
+        return "Only verified clinicians can invite to verified rooms; send !verify first."
+    if active_credential(session, invitee) is None:
+        return (
+            f"{invitee} is not a verified clinician, so I cannot invite them to a verified "
+            "room. Ask them to send me !verify in a direct message; once verified, invite "
+            "them again."
+        )
+    if blocks_invites_from(session, invitee, inviter):
+        return f"{invitee} does not accept invites from you."
+    return None
+
+
+def join_refusal(session: Session, room_id: str, user_id: str) -> str | None:
+    """Why the gatekeeper will not invite ``user_id`` into ``room_id`` at their own request."""
+    if not is_verified_room(session, room_id):
+        return f"{room_id} is not a verified room I manage."
+    if active_credential(session, user_id) is None:
+        return "Verified rooms are for verified clinicians; send !verify first."
+    return None
