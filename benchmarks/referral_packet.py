@@ -10,17 +10,24 @@ costs; the ratio column is each row's time over the letter alone. Each row
 runs for at least ``--seconds`` after one warm-up render; the synthetic
 patient and attachments come from ``tests/referral/samples.py``.
 
-Extension point — the second half of this benchmark, ``!send`` → received
-latency over Matrix and the loopback fax line, needs the referral desk bot,
-which does not exist yet. Add it as another function in ``SCENARIOS`` that
-returns a :class:`Row`; until then the script says it is not measured
-rather than printing a number.
+The second half, :func:`send_latency_rows`, starts its own Synapse, the
+referral desk bot and two real E2EE clients, and times ``!send`` → packet
+received: in the cardiologist's DM over Matrix (the first send includes
+creating the DM), and "delivered by fax" posted back over the loopback T.30
+line. Beside them, the foundation's ``!ping`` round trip on the same desk
+(``benchmarks/roundtrip.py`` measures it against a bare nio client) shows
+how much of the latency is the Matrix round trip itself. For these rows the
+time column is the median latency per referral.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,11 +35,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from curbside.homeserver import EmbeddedSynapse, HomeserverLayout, free_port
 from referral.documents.content import AttachmentFile, ReferralDocument
 from referral.documents.cover_sheet import render_cover_sheet
 from referral.documents.letter import render_letter
 from referral.documents.packet import build_packet
 from tests.referral.samples import lab_pdf, sample_document, scan_png
+from tests.referral_desk.desk_world import (
+    Desk,
+    ask,
+    join_invite,
+    prepare_database,
+    thread_says,
+    verify,
+)
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 
 
 @dataclass(frozen=True)
@@ -88,7 +105,101 @@ def packet_rows(budget: float) -> list[Row]:
     ]
 
 
-SCENARIOS: list[Callable[[float], list[Row]]] = [packet_rows]
+def _pasted(recipient: str, name: str = "") -> str:
+    return "\n".join([
+        "patient_name: Maria Q. Testpatient", "date_of_birth: 1957-03-14", "sex: F",
+        "mrn: A-123456", "patient_phone: +16175550134", "payer: BCBS MA",
+        "member_id: XJH123456789", f"recipient: {recipient}", f"recipient_name: {name}",
+        "reason: New atrial fibrillation", "icd10_codes: I48.91", "urgency: routine",
+        "clinical_question: Is anticoagulation indicated?", "consent: yes",
+    ])
+
+
+async def _draft(desk: Desk, coord: MatrixUser, room: str, recipient: str,
+                 name: str = "") -> tuple[str, str]:
+    root = await coord.send(room, "!referral new")
+    await wait_for(lambda: coord.replies_to(root, desk.user_id))
+    done = await ask(coord, desk, room, _pasted(recipient, name), root)
+    return done.split("Draft ", 1)[1].split(" ", 1)[0], root
+
+
+async def _latencies(budget: float, tmp: Path) -> dict[str, list[float]]:
+    synapse = EmbeddedSynapse(HomeserverLayout(
+        data_dir=tmp / "synapse", server_name="bench.test", port=free_port(),
+        registration_shared_secret="bench-secret",
+    ))
+    synapse.start()
+    results: dict[str, list[float]] = {"ping": [], "first": [], "matrix": [], "fax": []}
+    try:
+        setup = await bot_setup(synapse, tmp, "desk")
+        env, gateway = prepare_database(setup)
+        desk = await Desk.start(setup, env, gateway)
+        coord = await MatrixUser.create(synapse, "coordinator")
+        cardio = await MatrixUser.create(synapse, "cardiologist")
+        verify(desk, (coord, "Dana Whitfield", "Family Medicine"),
+               (cardio, "Ravi Okafor", "Cardiology"))
+        stop = asyncio.Event()
+        worker = asyncio.create_task(gateway.worker("bench").run(stop, idle=0.05))
+        try:
+            room = await coord.create_encrypted_room([desk.user_id])
+            await coord.wait_joined(room, desk.user_id, desk.bot.client.device_id)
+            joined: list[str] = []
+
+            async def matrix_send(key: str) -> None:
+                referral_id, root = await _draft(desk, coord, room, cardio.user_id)
+                started = time.perf_counter()
+                await coord.send(room, "!send", thread_root=root)
+                if not joined:
+                    joined.append(await join_invite(cardio))
+                await wait_for(lambda: any(r.body == f"Referral {referral_id}.pdf"
+                                           for r in cardio.received))
+                results[key].append(time.perf_counter() - started)
+
+            async def fax_send() -> None:
+                referral_id, root = await _draft(desk, coord, room, "+15550108000", "Beacon")
+                started = time.perf_counter()
+                await coord.send(room, "!send", thread_root=root)
+                await thread_says(coord, desk, room, root, f"{referral_id} was delivered")
+                results["fax"].append(time.perf_counter() - started)
+
+            async def ping() -> None:
+                started = time.perf_counter()
+                event_id = await coord.send(room, "!ping")
+                await wait_for(lambda: coord.replies_to(event_id, desk.user_id))
+                results["ping"].append(time.perf_counter() - started)
+
+            await matrix_send("first")
+            for name, step in (("ping", ping), ("matrix", lambda: matrix_send("matrix")),
+                               ("fax", fax_send)):
+                begin = time.perf_counter()
+                while time.perf_counter() - begin < budget or len(results[name]) < 3:
+                    await step()
+        finally:
+            stop.set()
+            await worker
+            await desk.bot.stop()
+            await coord.close()
+            await cardio.close()
+            await gateway.close()
+    finally:
+        synapse.stop()
+    return results
+
+
+def send_latency_rows(budget: float) -> list[Row]:
+    """``!send`` → received, over Matrix and fax, beside the desk's ``!ping`` round trip."""
+    logging.getLogger("nio").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = asyncio.run(_latencies(budget, Path(tmp)))
+    return [
+        Row("latency: !ping round trip (desk)", 0, statistics.median(results["ping"])),
+        Row("latency: !send -> DM (first, new DM)", 0, results["first"][0]),
+        Row("latency: !send -> packet in DM", 0, statistics.median(results["matrix"])),
+        Row("latency: !send -> fax delivered", 0, statistics.median(results["fax"])),
+    ]
+
+
+SCENARIOS: list[Callable[[float], list[Row]]] = [packet_rows, send_latency_rows]
 
 
 def main() -> None:
@@ -107,10 +218,6 @@ def main() -> None:
             f"{1 / row.seconds_per_item:>10.1f} {row.pages / row.seconds_per_item:>8.0f} "
             f"{row.seconds_per_item / base:>9.2f}"
         )
-    print(
-        "!send -> received latency: not measured yet (needs the referral desk bot; "
-        "add a scenario to SCENARIOS)"
-    )
 
 
 if __name__ == "__main__":

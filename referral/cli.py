@@ -35,7 +35,7 @@ def export(app: ReferralApp, referral_id: str, output: Path | None, actor: str) 
     """Export referral REFERRAL_ID as a FHIR R4 Bundle (JSON; contains PHI)."""
     env = env_from_app(app)
     try:
-        with session_scope(app.database) as session:
+        with session_scope(app.engine) as session:
             bundle = export_bundle(session, env, referral_id, actor=actor)
     except ReferralNotFound as error:
         raise click.ClickException(str(error)) from None

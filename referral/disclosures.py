@@ -141,7 +141,7 @@ def disclosures_command(app: ReferralApp, name: str, dob: str, actor: str) -> No
     except FieldError as error:
         raise click.BadParameter(error.message) from None
     env = env_from_app(app)
-    with session_scope(app.database) as session:
+    with session_scope(app.engine) as session:
         rows = disclosures_for_patient(session, env, query, actor=actor)
         if not rows:
             click.echo("no disclosures recorded for this patient")

@@ -1,9 +1,567 @@
-"""The medical-information bot: routes clinicians' questions to sponsors' MSL teams."""
+"""The medical-information bot: routes clinicians' questions to sponsors' MSL teams.
+
+    clinician DM / !medinfo ─► intake table (firewall, product, urgency, response,
+        consent, share, confirm) ─► thread root in the sponsor's MSL room
+    MSL: !claim or a reaction ─► answer in the thread ─► relayed privately to the
+        clinician's thread ◄─► follow-ups (through the firewall) ─► !close <outcome>
+        ─► "did the answer help?"
+    every clinician message ─► AE / complaint screen ─► PV intake in the sponsor's
+        PV room at once, receipt-to-forward time kept
+    review_service_levels() (timer, or a test with a manual clock) ─► reminder in the
+        MSL thread, then escalation to the medical-information lead
+
+Only clinicians with an active verified credential may ask. Nothing reaches a
+sponsor room that has not passed the PHI firewall, and the bot posts into a
+sponsor room only while every member there is one the sponsor admitted.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bots.medinfo import ae_screen, intake, phi_firewall, routing, service_levels
+from bots.medinfo.models import RequestRow
+from bots.medinfo.products import Catalog
+from bots.medinfo.sponsors import Directory, Sponsor, load_directory
+from bots.medinfo.store import (
+    CANCELLED,
+    CLAIMED,
+    CLOSED,
+    INTAKE,
+    OPEN_STATES,
+    ROUTED,
+    Envelope,
+    RequestStore,
+)
+from curbside.audit import AuditLog
+from curbside.credentials import Credential, active_credential
+from curbside.database import session_scope
+from curbside.matrix import content as build
 from curbside.matrix.bot import Bot
+from curbside.matrix.commands import Arg, command, on_event
+from curbside.matrix.config import BotAccount, RuntimeConfig
+from curbside.matrix.context import Context
+
+log = logging.getLogger(__name__)
+
+REVIEW_EVERY = 60.0  # seconds between service-level reviews
+_FILE_TYPES = {"m.file", "m.image", "m.video", "m.audio"}
+_NO_PHI = {"no phi", "confirm no phi", "it holds no phi"}
+NOT_VERIFIED = (
+    "Only verified clinicians can send medical-information requests. Verify your "
+    "credential with the gatekeeper first, then ask again."
+)
+
+
+def _reference(row: RequestRow) -> str:
+    return f"MI-{row.id[:6].upper()}"
 
 
 class MedinfoBot(Bot):
-    """The MSL consult desk's Matrix presence; intake commands are declared here."""
+    """The MSL consult desk's Matrix presence; everything it answers to is declared here."""
+
+    migrations_location: ClassVar[Path | None] = Path(__file__).parent / "migrations" / "versions"
+
+    def __init__(self, account: BotAccount, config: RuntimeConfig, *, audit_key: bytes,
+                 clock: service_levels.Clock | None = None) -> None:
+        super().__init__(account, config)
+        self.audit = AuditLog(audit_key)
+        self.clock = clock or service_levels.SystemClock()
+        self.requests = RequestStore(account.user_id, config.cipher)
+        self._review_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        self._review_task = asyncio.create_task(self._review_forever(), name="service levels")
+
+    async def stop(self) -> None:
+        if self._review_task is not None:
+            self._review_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._review_task
+        await super().stop()
+
+    def directory(self, ctx: Context) -> Directory:
+        return load_directory(ctx.session)
+
+    # -- membership ------------------------------------------------------------
+
+    async def should_join(self, room_id: str, inviter: str | None) -> bool:
+        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician."""
+        with session_scope(self.config.engine) as session:
+            sponsor = load_directory(session).by_room(room_id)
+            if sponsor is not None:
+                return inviter is not None and sponsor.admitted(inviter, room_id)
+            return inviter is not None and active_credential(session, inviter) is not None
+
+    def _intruders(self, sponsor: Sponsor, room_id: str) -> list[str]:
+        """Members and invitees of a sponsor room whom the sponsor did not admit there."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return []
+        people = (set(room.users) | set(room.invited_users)) - {self.account.user_id}
+        return sorted(user for user in people if not sponsor.admitted(user, room_id))
+
+    def _room_is_clean(self, sponsor: Sponsor, room_id: str) -> bool:
+        return room_id in self.client.rooms and not self._intruders(sponsor, room_id)
+
+    @on_event("m.room.member")
+    async def member(self, ctx: Context) -> None:
+        """Anyone not admitted (a sales role, a stranger) invited to or joining a sponsor
+        room is removed, and nothing is posted there while they are in (see _send_to_team)."""
+        sponsor = self.directory(ctx).by_room(ctx.event.room_id)
+        if sponsor is None or ctx.event.content.get("membership") not in ("invite", "join"):
+            return
+        intruders = self._intruders(sponsor, ctx.event.room_id)
+        for user in intruders:
+            await self.client.room_kick(ctx.event.room_id, user, reason="not admitted")
+        for user in intruders:
+            self.audit.record(ctx.session, actor=self.account.user_id,
+                              action="medinfo.refuse_member", record_type="room",
+                              record_id=ctx.event.room_id,
+                              reason="not admitted by the sponsor", details={"user": user})
+
+    # -- commands ----------------------------------------------------------------
+
+    @command("medinfo", help="ask a sponsor's medical team a question (verified clinicians)",
+             args=[Arg("question", help="your question, verbatim", rest=True)])
+    async def medinfo(self, ctx: Context, question: str) -> None:
+        directory = self.directory(ctx)
+        if directory.by_room(ctx.event.room_id) is not None:
+            ctx.reply("Requests are made from a clinician's chat with me, not in sponsor rooms.")
+            return
+        self._start_request(ctx, directory, question, thread_root=ctx.event.event_id)
+
+    @command("claim", help="(MSL) take the request of this thread")
+    async def claim(self, ctx: Context) -> None:
+        found = self._sponsor_request(ctx, build.thread_root_of(ctx.event))
+        if found is not None:
+            self._claim(ctx, found[0], found[1], ctx.event.sender)
+
+    @command("close", help="(MSL) close the request of this thread with its outcome",
+             args=[Arg("outcome", help="e.g. answered, referred, no data", rest=True)])
+    async def close(self, ctx: Context, outcome: str) -> None:
+        found = self._sponsor_request(ctx, build.thread_root_of(ctx.event))
+        if found is None:
+            return
+        sponsor, row = found
+        if row.state not in OPEN_STATES:
+            ctx.reply(f"Request {_reference(row)} is already {row.state}.")
+            return
+        row.state, row.outcome, row.closed_at = CLOSED, outcome[:255], self.clock.now()
+        self._to_clinician(ctx, row, (
+            f"{sponsor.name}'s medical team closed request {_reference(row)} ({outcome}). "
+            "Did the answer help? Reply `yes` or `no`."))
+        ctx.reply(f"Closed {_reference(row)}: {outcome}.")
+        self._audit(ctx, "medinfo.close", row, outcome=outcome)
+
+    @on_event("m.reaction")
+    async def reaction(self, ctx: Context) -> None:
+        relates = ctx.event.content.get("m.relates_to") or {}
+        if relates.get("rel_type") != "m.annotation" or not relates.get("event_id"):
+            return
+        found = self._sponsor_request(ctx, str(relates["event_id"]), quiet=True)
+        if found is not None:
+            self._claim(ctx, found[0], found[1], ctx.event.sender)
+
+    # -- messages ----------------------------------------------------------------
+
+    @on_event("m.room.message")
+    async def message(self, ctx: Context) -> None:
+        event = ctx.event
+        if event.body.startswith("!") or event.msgtype == "m.notice":
+            return
+        directory = self.directory(ctx)
+        if directory.by_room(event.room_id) is not None:
+            self._from_sponsor(ctx)
+            return
+        root = build.thread_root_of(event)
+        row = self.requests.by_clinician_thread(ctx.session, event.room_id, root)
+        if row is None and root == event.event_id:
+            row = self.requests.intake_in_room(ctx.session, event.room_id, event.sender)
+        if row is None:
+            if self._is_direct_chat(event.room_id) and event.msgtype == "m.text":
+                self._start_request(ctx, directory, event.body, thread_root=root)
+            return
+        if row.clinician_id != event.sender:
+            return
+        if row.state == INTAKE:
+            self._intake_answer(ctx, directory, row)
+        elif row.state in OPEN_STATES:
+            self._follow_up(ctx, directory, row)
+        elif row.state == CLOSED and row.helped is None:
+            self._feedback(ctx, row)
+
+    def _is_direct_chat(self, room_id: str) -> bool:
+        room = self.client.rooms.get(room_id)
+        return room is not None and room.member_count <= 2
+
+    # -- intake ------------------------------------------------------------------
+
+    def _credential(self, ctx: Context) -> Credential | None:
+        credential = active_credential(ctx.session, ctx.event.sender, self.clock.now())
+        if credential is None:
+            ctx.reply(NOT_VERIFIED, mentions=[ctx.event.sender])
+        return credential
+
+    def _start_request(self, ctx: Context, directory: Directory, text: str, *,
+                       thread_root: str) -> None:
+        credential = self._credential(ctx)
+        if credential is None:
+            return
+        catalog = Catalog(directory)
+        envelope = Envelope(intake.start(text, catalog))
+        row = self.requests.new(
+            ctx.session, clinician=ctx.event.sender, room_id=ctx.event.room_id,
+            thread_root=thread_root, envelope=envelope, received_at=self.clock.now(),
+        )
+        self._screen_safety(ctx, directory, row, envelope, credential, envelope.draft.question)
+        self._advance(ctx, directory, row, envelope, credential)
+        self._audit(ctx, "medinfo.request", row)
+
+    def _intake_answer(self, ctx: Context, directory: Directory, row: RequestRow) -> None:
+        credential = self._credential(ctx)
+        if credential is None:
+            return
+        envelope = self.requests.open(row)
+        result = intake.answer(envelope.draft, ctx.event.body, Catalog(directory))
+        envelope.draft = result.draft
+        self._screen_safety(ctx, directory, row, envelope, credential, ctx.event.body)
+        if result.error is not None:
+            self.requests.seal(row, envelope)
+            self._to_clinician(ctx, row, result.error)
+            return
+        self._advance(ctx, directory, row, envelope, credential)
+
+    def _advance(self, ctx: Context, directory: Directory, row: RequestRow,
+                 envelope: Envelope, credential: Credential) -> None:
+        """Ask the next question, or route once the clinician confirmed."""
+        self._flush_pending_safety(ctx, directory, row, envelope, credential)
+        state = intake.state_of(envelope.draft)
+        self.requests.seal(row, envelope)
+        if state == intake.CANCELLED:
+            row.state = CANCELLED
+            self._to_clinician(ctx, row, "Request cancelled; nothing was sent to a sponsor.")
+            self._audit(ctx, "medinfo.cancel", row)
+            return
+        if state != intake.READY:
+            preview = self._preview(row, credential)
+            self._to_clinician(ctx, row, intake.prompt(envelope.draft, preview))
+            return
+        self._send_to_team(ctx, directory, row, envelope.draft, credential)
+
+    def _preview(self, row: RequestRow, credential: Credential) -> intake.Preview:
+        def render(draft: intake.Draft) -> str:
+            who = routing.requester(credential, share_identity=bool(draft.share_identity))
+            return routing.request_text(_reference(row), draft, who)
+
+        return render
+
+    def _send_to_team(self, ctx: Context, directory: Directory, row: RequestRow,
+               draft: intake.Draft, credential: Credential) -> None:
+        assert draft.product is not None and draft.urgency is not None
+        sponsor = directory.get(draft.product.sponsor_key)
+        if sponsor is None:
+            self._to_clinician(ctx, row, "That sponsor is no longer served by this desk.")
+            return
+        try:
+            team = routing.team_for(sponsor, draft.product, credential.licence_state)
+        except routing.NoTeamError as error:
+            self._to_clinician(ctx, row, f"{error}. Your request was not sent.")
+            row.state = CANCELLED
+            return
+        if phi_firewall.screen(draft.question) or not self._room_is_clean(sponsor, team.room_id):
+            log.warning("request %s held: sponsor room %s not safe to post", row.id, team.room_id)
+            self._to_clinician(ctx, row, "I could not deliver this safely to the sponsor's team "
+                                         "right now; the desk operator has been told.")
+            return
+        now = self.clock.now()
+        who = routing.requester(credential, share_identity=bool(draft.share_identity))
+        text = routing.request_text(_reference(row), draft, who)
+        row.root_txn_id = ctx.send_phi(team.room_id, build.notice(text))
+        calendar = service_levels.BusinessCalendar(sponsor.hours)
+        row.due_at = calendar.due(now, sponsor.targets[draft.urgency])
+        row.state, row.routed_at, row.team_room_id = ROUTED, now, team.room_id
+        row.sponsor_key, row.product, row.requester = sponsor.key, draft.product.brand, who
+        row.priority, row.response_mode = draft.urgency, draft.response
+        expect = service_levels.expectation(row.due_at, sponsor.hours)
+        self._to_clinician(ctx, row, (
+            f"Sent to {sponsor.name}'s medical team as request {_reference(row)}. "
+            f"Expect an answer by {expect}. Their answer will come to this thread, privately; "
+            "write here to add to your question."))
+        self._audit(ctx, "medinfo.route", row, sponsor=sponsor.key, team=team.name,
+                    priority=draft.urgency)
+
+    # -- safety --------------------------------------------------------------------
+
+    def _screen_safety(self, ctx: Context, directory: Directory, row: RequestRow,
+                       envelope: Envelope, credential: Credential, text: str) -> None:
+        """Screen one clinician message; forward to PV at once when the product is known."""
+        catalog = Catalog(directory)
+        mentions = catalog.recognise(text)
+        screening = ae_screen.screen(text, names_product=bool(mentions) or (
+            envelope.draft.product is not None))
+        if not screening.flagged:
+            return
+        pending = {"event_id": ctx.event.event_id, "text": text,
+                   "received": ctx.event.origin_server_ts / 1000,
+                   "adverse_event": screening.adverse_event,
+                   "sponsor": next((m.candidates[0].sponsor_key for m in mentions
+                                    if not m.ambiguous), None)}
+        envelope.pending_safety.append(pending)
+        self._flush_pending_safety(ctx, directory, row, envelope, credential)
+        if envelope.pending_safety:
+            self._to_clinician(ctx, row, (
+                "This may describe an adverse event or a product complaint. Safety information "
+                "goes to the sponsor's pharmacovigilance team as soon as I know which product "
+                "it concerns, and they may follow up with you."))
+
+    def _flush_pending_safety(self, ctx: Context, directory: Directory, row: RequestRow,
+                              envelope: Envelope, credential: Credential) -> None:
+        waiting = []
+        draft = envelope.draft
+        for item in envelope.pending_safety:
+            key = item["sponsor"] or (draft.product.sponsor_key if draft.product else None)
+            sponsor = directory.get(key) if key else None
+            if sponsor is None:
+                waiting.append(item)
+                continue
+            product = (draft.product if draft.product and draft.product.sponsor_key == key
+                       else self._product_in(sponsor, item["text"], directory))
+            if product is None:
+                waiting.append(item)
+                continue
+            self._forward_to_pv(ctx, sponsor, row, item, product, credential, draft)
+        envelope.pending_safety = waiting
+
+    @staticmethod
+    def _product_in(sponsor: Sponsor, text: str, directory: Directory) -> intake.Choice | None:
+        for mention in Catalog(directory).recognise(text):
+            for offer in mention.candidates:
+                if offer.sponsor_key == sponsor.key:
+                    return intake.Choice.of(offer)
+        return None
+
+    def _forward_to_pv(self, ctx: Context, sponsor: Sponsor, row: RequestRow,
+                       item: dict[str, Any], product: intake.Choice, credential: Credential,
+                       draft: intake.Draft) -> None:
+        received = datetime.fromtimestamp(item["received"], UTC)
+        screening = ae_screen.screen(item["text"], names_product=True)
+        report = routing.pv_intake(
+            _reference(row), item["text"], screening, product, credential,
+            share_identity=bool(draft.share_identity), contact_consent=bool(draft.consent),
+            day_zero=received,
+        )
+        txn = ctx.send_phi(sponsor.pv_room_id, build.notice(report.text()))
+        forwarded = datetime.now(UTC)
+        seconds = max(0.0, time.time() - item["received"])
+        self.requests.add_pv_report(
+            ctx.session, source_event_id=item["event_id"], request_id=row.id,
+            sponsor_key=sponsor.key, kind=report.kind, received_at=received,
+            forwarded_at=forwarded, seconds_to_forward=seconds, txn_id=txn,
+        )
+        row.ae_reports += 1
+        self._to_clinician(ctx, row, (
+            f"Safety information in your message has gone to {sponsor.name}'s "
+            "pharmacovigilance team, as the law requires; they may follow up with you."))
+        self._audit(ctx, "medinfo.pv_forward", row, sponsor=sponsor.key, kind=report.kind,
+                    seconds_to_forward=round(seconds, 3))
+
+    # -- after routing ---------------------------------------------------------------
+
+    def _follow_up(self, ctx: Context, directory: Directory, row: RequestRow) -> None:
+        credential = self._credential(ctx)
+        sponsor = directory.get(row.sponsor_key or "")
+        if credential is None or sponsor is None:
+            return
+        envelope = self.requests.open(row)
+        event = ctx.event
+        if event.msgtype in _FILE_TYPES:
+            envelope.pending_file = dict(event.content)
+            self.requests.seal(row, envelope)
+            self._to_clinician(ctx, row, (
+                "Files go to the sponsor only if they hold no patient information. Reply "
+                "`no phi` to confirm that, or `discard`."))
+            return
+        reply = event.body.strip().lower()
+        if envelope.pending_file is not None and reply in _NO_PHI | {"discard"}:
+            if reply != "discard":
+                self._relay_to_sponsor(ctx, row, envelope.pending_file, kind="file")
+            envelope.pending_file = None
+            self.requests.seal(row, envelope)
+            return
+        self._screen_safety(ctx, directory, row, envelope, credential, event.body)
+        if envelope.pending_text is not None and reply == "redact":
+            text = phi_firewall.redact(envelope.pending_text)
+            envelope.pending_text = None
+        elif phi_firewall.screen(event.body):
+            envelope.pending_text = event.body
+            self.requests.seal(row, envelope)
+            findings = phi_firewall.screen(event.body)
+            self._to_clinician(ctx, row, (
+                f"Not sent: this seems to contain patient identifiers "
+                f"({phi_firewall.describe(findings)}). Write it again without them, or reply "
+                f"`redact` to send:\n\n{phi_firewall.redact(event.body, findings)}"))
+            return
+        else:
+            text, envelope.pending_text = event.body, None
+        self.requests.seal(row, envelope)
+        self._relay_to_sponsor(ctx, row, build.notice(f"Follow-up from the requester: {text}"),
+                               kind="follow_up")
+
+    def _relay_to_sponsor(self, ctx: Context, row: RequestRow, content: dict[str, Any], *,
+                          kind: str) -> None:
+        root = self.requests.sponsor_root_event(ctx.session, row)
+        if root is None or row.team_room_id is None:
+            self._to_clinician(ctx, row, "The sponsor has not received your request yet; "
+                                         "try again in a moment.")
+            return
+        message = dict(content)
+        message["m.relates_to"] = {"rel_type": "m.thread", "event_id": root,
+                                   "is_falling_back": True,
+                                   "m.in_reply_to": {"event_id": root}}
+        ctx.send_phi(row.team_room_id, message)
+        row.follow_ups += 1
+        self._audit(ctx, "medinfo.relay_to_sponsor", row, kind=kind)
+
+    def _feedback(self, ctx: Context, row: RequestRow) -> None:
+        word = ctx.event.body.strip().lower().rstrip(".!")
+        if word not in ("yes", "no"):
+            self._to_clinician(ctx, row, "Reply `yes` or `no`: did the answer help?")
+            return
+        row.helped = word == "yes"
+        self._to_clinician(ctx, row, "Thank you — noted.")
+        self._audit(ctx, "medinfo.feedback", row, helped=row.helped)
+
+    # -- sponsor side ------------------------------------------------------------------
+
+    def _sponsor_request(self, ctx: Context, root: str, *, quiet: bool = False
+                         ) -> tuple[Sponsor, RequestRow] | None:
+        """The request of a sponsor-room thread, if the sender may act on it."""
+        sponsor = self.directory(ctx).by_room(ctx.event.room_id)
+        row = self.requests.by_sponsor_thread(ctx.session, root) if sponsor else None
+        if sponsor is None or row is None or row.sponsor_key != sponsor.key:
+            if not quiet:
+                ctx.reply("Use this in the thread of a request, in your team's room.")
+            return None
+        if not sponsor.may_answer(ctx.event.sender):
+            if not quiet:
+                ctx.reply("Only the sponsor's MSLs and medical information may act on requests.")
+            return None
+        return sponsor, row
+
+    def _claim(self, ctx: Context, sponsor: Sponsor, row: RequestRow, who: str) -> None:
+        if row.state != ROUTED:
+            if row.claimed_by != who:
+                ctx.reply(f"{_reference(row)} is {row.state}"
+                          f"{' by ' + row.claimed_by if row.claimed_by else ''}.")
+            return
+        row.state, row.claimed_by = CLAIMED, who
+        message = build.notice(f"{who} claimed {_reference(row)}.", mentions=[who])
+        root = self.requests.sponsor_root_event(ctx.session, row) or ctx.event.event_id
+        message["m.relates_to"] = {"rel_type": "m.thread", "event_id": root,
+                                   "is_falling_back": True, "m.in_reply_to": {"event_id": root}}
+        ctx.send(ctx.event.room_id, message)
+        self._audit(ctx, "medinfo.claim", row, by=who)
+
+    def _from_sponsor(self, ctx: Context) -> None:
+        """An MSL's message in a request thread: relayed privately to the clinician."""
+        event = ctx.event
+        root = build.thread_root_of(event)
+        if root == event.event_id:
+            return
+        found = self._sponsor_request(ctx, root, quiet=True)
+        if found is None:
+            return
+        sponsor, row = found
+        if row.state not in OPEN_STATES:
+            ctx.reply(f"{_reference(row)} is {row.state}; the requester was not sent this.")
+            return
+        if row.state == ROUTED:
+            row.state, row.claimed_by = CLAIMED, event.sender
+        if event.msgtype in _FILE_TYPES:
+            relayed = {k: v for k, v in event.content.items() if k != "m.relates_to"}
+        else:
+            relayed = build.notice(f"{sponsor.name} medical team ({_reference(row)}): "
+                                   f"{event.body}")
+        self._to_clinician(ctx, row, relayed)
+        row.answers += 1
+        row.first_answer_at = row.first_answer_at or self.clock.now()
+        self._audit(ctx, "medinfo.relay_to_clinician", row, kind=event.msgtype or "")
+
+    # -- service levels --------------------------------------------------------------------
+
+    async def _review_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REVIEW_EVERY)
+            try:
+                self.review_service_levels()
+            except Exception:
+                log.exception("service-level review failed")
+
+    def review_service_levels(self) -> list[service_levels.Nudge]:
+        """Remind teams of requests nearing their target; escalate overdue ones to the lead."""
+        now = self.clock.now()
+        nudges = []
+        with session_scope(self.config.engine) as session:
+            directory = load_directory(session)
+            for row in self.requests.awaiting_answer(session):
+                sponsor = directory.get(row.sponsor_key or "")
+                root = self.requests.sponsor_root_event(session, row)
+                if sponsor is None or root is None or row.routed_at is None or not row.due_at:
+                    continue
+                nudge = service_levels.review(
+                    row.id, _utc(row.routed_at), _utc(row.due_at), now,
+                    reminded=row.reminded_at is not None, escalated=row.escalated_at is not None)
+                if nudge is None:
+                    continue
+                due = service_levels.expectation(_utc(row.due_at), sponsor.hours)
+                if nudge.kind == "remind":
+                    row.reminded_at = now
+                    mentions = [row.claimed_by] if row.claimed_by else []
+                    body = f"Reminder: {_reference(row)} ({row.priority}) is due by {due}."
+                else:
+                    row.escalated_at = now
+                    mentions = [sponsor.medical_information_lead]
+                    body = (f"Escalation to {sponsor.medical_information_lead}: "
+                            f"{_reference(row)} ({row.priority}) passed its target of {due} "
+                            "without an answer.")
+                message = build.notice(body, mentions=mentions)
+                message["m.relates_to"] = {"rel_type": "m.thread", "event_id": root,
+                                           "is_falling_back": True,
+                                           "m.in_reply_to": {"event_id": root}}
+                self.runtime.store.enqueue(session, row.team_room_id or "", message,
+                                           "m.room.message")
+                self.audit.record(session, actor=self.account.user_id,
+                                  action=f"medinfo.{nudge.kind}", record_type="medinfo_request",
+                                  record_id=row.id)
+                nudges.append(nudge)
+        if nudges:
+            self.runtime.wake_outbox()
+        return nudges
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _to_clinician(self, ctx: Context, row: RequestRow, message: str | dict[str, Any]) -> None:
+        """Privately into the clinician's request thread."""
+        content = build.notice(message) if isinstance(message, str) else dict(message)
+        reply_to = (ctx.event.event_id if ctx.event.room_id == row.clinician_room_id
+                    else row.clinician_thread_root)
+        content["m.relates_to"] = {"rel_type": "m.thread", "event_id": row.clinician_thread_root,
+                                   "is_falling_back": True,
+                                   "m.in_reply_to": {"event_id": reply_to}}
+        ctx.send_phi(row.clinician_room_id, content)
+
+    def _audit(self, ctx: Context, action: str, row: RequestRow, **details: Any) -> None:
+        self.audit.record(ctx.session, actor=ctx.event.sender, action=action,
+                          record_type="medinfo_request", record_id=row.id, details=details)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -8,6 +8,8 @@
     curbside keys rotate   new PHI data key, re-encrypt, retire the old
     curbside registry …    import the NPPES registry and NUCC taxonomy; generate test files
     curbside verify import roster.csv   an organisation attests its clinicians in bulk
+    curbside sponsor import sponsors.yaml   sponsors, products and MSL teams for medinfo
+    curbside medinfo export --sponsor X      a sponsor's request log (CSV/JSON, no PHI)
     curbside fax …         send, follow and cancel faxes; render PDF to TIFF-F
     curbside referral …    export a referral as a FHIR R4 Bundle
     curbside audit disclosures --patient …   HIPAA accounting of disclosures
@@ -23,6 +25,7 @@ from pathlib import Path
 import click
 
 from bots.gatekeeper.cli import registry, verify
+from bots.medinfo.cli import medinfo, sponsor
 from curbside.cli import admin, service, setup
 from curbside.cli.context import AppContext
 from fax_gateway.cli import fax
@@ -55,6 +58,8 @@ cli.add_command(admin.keys)
 cli.add_command(fax)
 cli.add_command(registry)
 cli.add_command(verify)
+cli.add_command(sponsor)
+cli.add_command(medinfo)
 cli.add_command(referral)
 admin.audit.add_command(disclosures_command)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import signal
 from pathlib import Path
@@ -19,10 +20,14 @@ from typing import Any, TypeVar
 
 import aiohttp
 import click
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from bots.gatekeeper.bot import GatekeeperBot
 from bots.gatekeeper.config import GatekeeperConfig
+from bots.medinfo.bot import MedinfoBot
+from bots.referral_desk.bot import ReferralDeskBot
+from bots.referral_desk.config import ReferralDeskConfig
 from curbside.cli.context import AppContext, pass_app
 from curbside.cli.wiring import BOTS, migration_locations
 from curbside.database import pending_heads, session_scope
@@ -32,7 +37,9 @@ from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.models import MatrixAccount
 from curbside.redaction import configure_logging
 from fax_gateway.cli import gateway_for, parse_fax_settings
+from fax_gateway.gateway import Gateway
 from fax_gateway.service import run_fax_service
+from referral.app import env_from_app
 
 DEMO_LOCALPART = "demo-clinician"
 T = TypeVar("T")
@@ -73,15 +80,25 @@ def _runtime_config(app: AppContext, bot_name: str) -> RuntimeConfig:
 
 
 def _bot_options(name: str, options: dict[str, Any], config_type: type[T]) -> T:
-    """A bot's `options:` mapping as its config type; errors name the key."""
-    values = {key: tuple(v) if isinstance(v, list) else v for key, v in options.items()}
+    """A bot's `options:` mapping as its config dataclass; errors name the key.
+
+    pydantic validates the dataclass's own field types, so YAML like
+    `urgent_after: PT2H` or `business_hours: ["08:00", "17:00"]` just works.
+    """
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(config_type)})  # type: ignore[arg-type]
+    if unknown:
+        raise click.ClickException(f"bots.{name}.options: unknown key(s) {', '.join(unknown)}")
     try:
-        return config_type(**values)
-    except (TypeError, ValueError) as exc:
-        raise click.ClickException(f"bots.{name}.options: {exc}") from None
+        return TypeAdapter(config_type).validate_python(options)
+    except ValidationError as exc:
+        problems = [
+            f"bots.{name}.options.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems)) from None
 
 
-def build_bots(app: AppContext) -> list[Bot]:
+def build_bots(app: AppContext, fax_gateway: Gateway) -> list[Bot]:
     """One instance of every bot, each with its own account, store and options."""
     instances: list[Bot] = []
     for name, bot_class in BOTS.items():
@@ -95,6 +112,16 @@ def build_bots(app: AppContext) -> list[Bot]:
         if bot_class is GatekeeperBot:
             options = _bot_options(name, bot_settings.options, GatekeeperConfig)
             instances.append(GatekeeperBot(account, runtime, audit=app.audit, settings=options))
+        elif bot_class is ReferralDeskBot:
+            desk = _bot_options(name, bot_settings.options, ReferralDeskConfig)
+            instances.append(
+                ReferralDeskBot(
+                    account, runtime, env=env_from_app(app), settings=desk, gateway=fax_gateway
+                )
+            )
+        elif bot_class is MedinfoBot:
+            audit_key = app.settings.secrets.audit_key.encode()
+            instances.append(MedinfoBot(account, runtime, audit_key=audit_key))
         else:
             instances.append(bot_class(account, runtime))
     return instances
@@ -113,15 +140,16 @@ async def _serve(app: AppContext) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     fax_settings = parse_fax_settings(settings.fax)
+    fax_gateway = gateway_for(app, fax_settings)
     fax_service = asyncio.create_task(
-        run_fax_service(gateway_for(app, fax_settings), fax_settings, stop, "curbside-up", 8)
+        run_fax_service(fax_gateway, fax_settings, stop, "curbside-up", 8)
     )
     fax_service.add_done_callback(lambda _: stop.set())  # a failed gateway stops the service
     click.echo(
         f"  fax gateway: {fax_settings.transport} line, webhooks on "
         f"http://{fax_settings.webhook_host}:{fax_settings.webhook_port}"
     )
-    running = build_bots(app)
+    running = build_bots(app, fax_gateway)
     for bot in running:
         await bot.start()
         click.echo(f"  bot {bot.account.user_id} on device {bot.client.device_id}")

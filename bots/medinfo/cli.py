@@ -1,0 +1,64 @@
+"""Operator commands for the medinfo desk, for the lead to attach to ``curbside``.
+
+    curbside sponsor import sponsors.yaml
+    curbside medinfo export --sponsor northwind --format json > log.json
+
+Both work on the ``curbside`` command's database (its context object's
+``engine``, migrated to head before use).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import click
+from sqlalchemy import Engine
+
+from bots.medinfo.records import FORMATS, export
+from bots.medinfo.sponsors import SponsorConfigError, import_sponsors
+
+
+class Host(Protocol):
+    """What the ``curbside`` command's context object provides."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+def _engine(ctx: click.Context) -> Engine:
+    host: Host = ctx.find_root().obj
+    return host.engine
+
+
+@click.group("sponsor")
+def sponsor() -> None:
+    """Sponsors the medinfo desk routes questions to."""
+
+
+@sponsor.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def import_command(ctx: click.Context, file: Path) -> None:
+    """Validate FILE (YAML) and store its sponsors, replacing earlier versions."""
+    try:
+        sponsors = import_sponsors(_engine(ctx), file)
+    except SponsorConfigError as error:
+        raise click.ClickException(str(error)) from error
+    for item in sponsors:
+        click.echo(f"imported {item.key}: {len(item.products)} products, "
+                   f"{len(item.teams)} team(s), {len(item.members)} members")
+
+
+@click.group("medinfo")
+def medinfo() -> None:
+    """The medical-information desk's records."""
+
+
+@medinfo.command("export")
+@click.option("--sponsor", "sponsor_key", required=True, help="sponsor key from the YAML")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.pass_context
+def export_command(ctx: click.Context, sponsor_key: str, fmt: str) -> None:
+    """Write the sponsor's request log (no PHI) to standard output."""
+    click.echo(export(_engine(ctx), sponsor_key, fmt), nl=False)

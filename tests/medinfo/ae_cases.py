@@ -1,0 +1,91 @@
+"""A labelled set for the adverse-event screen: "ae", "complaint" or "none".
+
+Includes negations ("no side effects so far"), hypothetical questions ("is rash
+a known side effect?") and quality complaints, the cases a keyword match gets
+wrong.
+"""
+
+from __future__ import annotations
+
+AE, COMPLAINT, NONE = "ae", "complaint", "none"
+
+CASES: list[tuple[str, str]] = [
+    # -- adverse events -----------------------------------------------------------
+    ("My patient developed a diffuse rash two weeks after starting Cardiova.", AE),
+    ("A 67-year-old man on velostatin presented with myalgia and CK of 4000.", AE),
+    ("Our patient on Glucera was hospitalized with severe hypoglycemia last night.", AE),
+    ("She developed angioedema after her second dose of Cardiova.", AE),
+    ("The patient had breakthrough seizures after switching to Neurexa.", AE),
+    ("My patient on Velocor fainted at work yesterday; syncope workup negative so far.", AE),
+    ("A 54 yo woman taking metrafide reports nausea and vomiting since the dose increase.", AE),
+    ("Patient on lamozepine has new hair loss; is it the drug?", AE),
+    ("My patient died suddenly three days after starting Neurexa.", AE),
+    ("He had elevated liver enzymes (ALT 5x ULN) on velostatin.", AE),
+    ("My patient on Cardiova has orthostatic hypotension and fell twice.", AE),
+    ("A patient of mine taking Glucera developed pancreatitis.", AE),
+    ("The patient reports blurred vision since starting Neurexa 100 mg.", AE),
+    ("Our patient on Velocor was admitted with bradycardia, heart rate 38.", AE),
+    ("My patient had no problems for a year, but now has jaundice on velostatin.", AE),
+    ("Mrs. K on Cardiova has a persistent cough; we stopped the drug.", AE),
+    ("She had an anaphylactic reaction within minutes of the first Glucera injection.", AE),
+    ("A 72-year-old on metrafide developed acute kidney injury.", AE),
+    ("Patient took double the dose of Neurexa by mistake: overdose, now drowsy.", AE),
+    ("My patient is on Cardiova and has palpitations since last week.", AE),
+    ("The patient on lamozepine developed Stevens-Johnson syndrome.", AE),
+    ("Our patient on velostatin has muscle pain and weakness in both legs.", AE),
+    ("My patient's seizures stopped working being controlled; Neurexa did not work.", AE),
+    ("Patient who started Velocor last month now has tremor.", AE),
+    ("My patient on Glucera had a stroke on Sunday.", AE),
+    ("A 45-year-old woman on Neurexa reports insomnia and depression.", AE),
+    ("He experienced chest pain an hour after the Cardiova dose.", AE),
+    ("My patient on velostatin reported dizziness, no rash, no nausea.", AE),
+    ("Our patient had thrombocytopenia after three months of metrafide.", AE),
+    ("The patient on Velocor has ankle edema, which is new.", AE),
+    # -- product complaints ------------------------------------------------------
+    ("The Glucera pen cracked when the patient attached the needle.", COMPLAINT),
+    ("A bottle of Cardiova 20 mg had discolored tablets.", COMPLAINT),
+    ("The Neurexa oral solution looked cloudy with particles in it.", COMPLAINT),
+    ("Our pharmacy received Velocor with damaged packaging and the blister leaking.",
+     COMPLAINT),
+    ("The velostatin tablets crumbled in the blister.", COMPLAINT),
+    ("The Glucera pen malfunctioned and did not dispense the full dose.", COMPLAINT),
+    ("The Cardiova box was mislabeled as 10 mg but held 20 mg tablets.", COMPLAINT),
+    ("A patient brought in Neurexa that looks counterfeit, wrong font on the box.",
+     COMPLAINT),
+    ("The metrafide bottle had a strange smell when opened.", COMPLAINT),
+    ("Two Glucera pens from the same lot jammed.", COMPLAINT),
+    # -- no AE, no complaint -------------------------------------------------------
+    ("My patient has been on Cardiova for six months with no side effects so far.", NONE),
+    ("Is rash a known side effect of Cardiova?", NONE),
+    ("What is the incidence of myalgia with velostatin in the trials?", NONE),
+    ("Can Glucera cause hypoglycemia when combined with insulin?", NONE),
+    ("The patient denies nausea, dizziness or headache on Neurexa.", NONE),
+    ("No evidence of liver injury after a year on velostatin.", NONE),
+    ("What should I monitor before starting Velocor?", NONE),
+    ("What is the recommended starting dose of Cardiova in renal impairment?", NONE),
+    ("Is there data on Neurexa in pregnancy?", NONE),
+    ("My patient on Glucera is doing well, without hypoglycemia.", NONE),
+    ("Does metrafide cause weight gain compared with sulfonylureas?", NONE),
+    ("How should Cardiova be stored once opened?", NONE),
+    ("Pancreatitis was ruled out in my patient on Glucera.", NONE),
+    ("My patient on lamozepine has not had any seizures since the switch.", NONE),
+    ("I am worried about bleeding risk if my patient combines Velocor with aspirin.", NONE),
+    ("How common is hair loss with Neurexa?", NONE),
+    ("The patient had no reaction to the first Cardiova dose.", NONE),
+    ("Any interaction between velostatin and clarithromycin?", NONE),
+    ("What is the half-life of lamozepine?", NONE),
+    ("The patient tolerates Glucera well; any data on long-term use?", NONE),
+    ("Can Cardiova be crushed for a feeding tube?", NONE),
+    ("If a patient develops a rash on Neurexa, should it be stopped?", NONE),
+    ("What were the exclusion criteria in the Velocor trials?", NONE),
+    ("Is there a link between velostatin and diabetes onset?", NONE),
+    ("My patient never had hypotension on Cardiova, can I increase the dose?", NONE),
+    ("What is the risk of QT prolongation with Velocor?", NONE),
+    ("Is there a patient assistance program for Glucera?", NONE),
+    ("The pen works fine and the patient is happy with Glucera.", NONE),
+    ("My patient is free of seizures on Neurexa for two years.", NONE),
+    ("Please send the Cardiova renal dosing table.", NONE),
+    # -- events without a product or patient: not reportable by the four criteria
+    ("My patient developed a rash after the amoxicillin course.", NONE),
+    ("Rash and itching in a patient; which antihistamine do you prefer?", NONE),
+]

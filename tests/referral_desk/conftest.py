@@ -1,0 +1,39 @@
+"""Fixtures: a running desk with a verified coordinator and cardiologist in rooms."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.referral_desk.desk_world import Desk, prepare_database, verify
+from tests.support.matrix_testkit import MatrixUser, bot_setup
+
+
+@dataclass
+class World:
+    desk: Desk
+    coordinator: MatrixUser
+    cardiologist: MatrixUser
+    room: str  # the coordinator's encrypted room with the desk
+
+
+@pytest.fixture
+async def world(homeserver, tmp_path, unique) -> AsyncIterator[World]:
+    setup = await bot_setup(homeserver, tmp_path, f"desk{unique}")
+    env, gateway = prepare_database(setup)
+    desk = await Desk.start(setup, env, gateway)
+    coordinator = await MatrixUser.create(homeserver, f"coord{unique}")
+    cardiologist = await MatrixUser.create(homeserver, f"cardio{unique}")
+    verify(desk, (coordinator, "Dana Whitfield", "Family Medicine"),
+           (cardiologist, "Ravi Okafor", "Cardiology"))
+    try:
+        room = await coordinator.create_encrypted_room([desk.user_id])
+        await coordinator.wait_joined(room, desk.user_id, desk.bot.client.device_id)
+        yield World(desk, coordinator, cardiologist, room)
+    finally:
+        await desk.bot.stop()
+        await coordinator.close()
+        await cardiologist.close()
+        await gateway.close()
