@@ -402,10 +402,6 @@ class GatekeeperBot(Bot):
         self.runtime.store.enqueue(session, room_id, message, MESSAGE)
 
     def _wake_outbox(self) -> None:
-        """Deliver what the sweeper queued now rather than after the next handled event.
-
-        The runtime has no public call for this yet; handlers never need it
-        because the runtime wakes its outbox after each of them.
-        """
-        self.runtime._outbox_wake.set()
+        """Deliver what the sweeper queued now rather than after the next handled event."""
+        self.runtime.wake_outbox()
 

@@ -26,11 +26,17 @@ class Cipher(Protocol):
 class BotAccount:
     """A bot's Matrix account. The password is used for the first login only
     (and for cross-signing user-interactive auth); later starts restore the
-    stored device."""
+    stored device.
+
+    An application-service user (a bridge puppet) has no password: it sets
+    ``appservice_token`` (the registration's as_token) and logs in with
+    ``m.login.application_service`` instead; ``password`` stays empty.
+    """
 
     user_id: str
     password: str
     display_name: str
+    appservice_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

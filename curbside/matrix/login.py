@@ -1,6 +1,7 @@
 """Log a bot in once; restore the same device on every later start.
 
-    first start:  password login ─► device id + access token (sealed) in DB
+    first start:  password login (appservice users: m.login.application_service)
+                  ─► device id + access token (sealed) in DB
                   ─► upload device keys ─► cross-sign with fresh seeds (sealed)
     later starts: restore device from DB + nio store (pickle key) ─► whoami
                   ─► upload keys if nio says so ─► ensure cross-signed again
@@ -74,7 +75,7 @@ async def open_client(
                 raise LoginError(f"device key upload failed: {uploaded.message}")
         await ensure_cross_signed(
             client, _seeds(engine, store, stored.cross_signing_seeds if stored else None),
-            password=account.password,
+            password=account.password or None,
         )
     except BaseException:
         await client.close()
@@ -91,7 +92,7 @@ async def _first_login(
         store_path=str(config.store_dir),
         config=client_config(config),
     )
-    response = await client.login(account.password, device_name=account.display_name)
+    response = await _login(client, account)
     if not isinstance(response, nio.LoginResponse):
         await client.close()
         raise LoginError(
@@ -103,6 +104,23 @@ async def _first_login(
     await client.set_displayname(account.display_name)
     log.info("logged in as %s on new device %s", account.user_id, response.device_id)
     return client
+
+
+async def _login(
+    client: nio.AsyncClient, account: BotAccount
+) -> nio.LoginResponse | nio.LoginError:
+    """Password login, or ``m.login.application_service`` for an appservice user."""
+    if account.appservice_token is None:
+        return await client.login(account.password, device_name=account.display_name)
+    client.access_token = account.appservice_token  # the appservice authenticates the login
+    localpart = account.user_id[1:].split(":", 1)[0]
+    return await client.login_raw(
+        {
+            "type": "m.login.application_service",
+            "identifier": {"type": "m.id.user", "user": localpart},
+            "initial_device_display_name": account.display_name,
+        }
+    )
 
 
 async def _check_token(client: nio.AsyncClient) -> None:

@@ -118,6 +118,10 @@ class MatrixRuntime:
             await self._client.close()
             self._client = None
 
+    def wake_outbox(self) -> None:
+        """Deliver rows queued outside a handler (call after their transaction committed)."""
+        self._outbox_wake.set()
+
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
