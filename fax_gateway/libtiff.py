@@ -62,13 +62,17 @@ class LibTiffError(RuntimeError):
 
 
 def _load() -> ctypes.CDLL:
-    name = ctypes.util.find_library("tiff") or "libtiff.so.6"
+    # The soname first: find_library runs ldconfig in a subprocess.
     try:
-        lib = ctypes.CDLL(name)
-    except OSError as exc:
-        raise LibTiffError(
-            f"libtiff not found ({name}); install the Debian package libtiff6"
-        ) from exc
+        lib = ctypes.CDLL("libtiff.so.6")
+    except OSError:
+        name = ctypes.util.find_library("tiff")
+        if name is None:
+            raise LibTiffError("libtiff not found; install the Debian package libtiff6") from None
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError as exc:
+            raise LibTiffError(f"libtiff {name} cannot be loaded: {exc}") from exc
     lib.TIFFOpen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     lib.TIFFOpen.restype = ctypes.c_void_p
     lib.TIFFClose.argtypes = [ctypes.c_void_p]
@@ -136,13 +140,23 @@ class CcittTiffWriter:
             raise LibTiffError(f"libtiff rejected tag {tag}")
 
     def write_page(
-        self, bits: bytes, geometry: PageGeometry, *, page_index: int, page_count: int
+        self,
+        bits: bytes | bytearray | memoryview,
+        geometry: PageGeometry,
+        *,
+        page_index: int,
+        page_count: int,
     ) -> None:
-        """Encode one page. ``bits``: packed rows, MSB first, 1 = black."""
+        """Encode one page. ``bits``: packed rows, MSB first, 1 = black.
+
+        Any C-contiguous buffer will do (a numpy array too); a writable one
+        is handed to libtiff without a copy, and libtiff may scribble on it.
+        """
         if self._tif is None:
             raise LibTiffError("writer already closed")
+        data = memoryview(bits).cast("B")
         stride = (geometry.width + 7) // 8
-        if len(bits) != stride * geometry.rows:
+        if data.nbytes != stride * geometry.rows:
             raise ValueError("bit buffer does not match the page geometry")
         i = ctypes.c_int
         self._set(_TAG_SUBFILETYPE, i(_FILETYPE_PAGE))
@@ -167,8 +181,11 @@ class CcittTiffWriter:
         self._set(_TAG_ROWSPERSTRIP, i(geometry.rows))
         self._set(_TAG_PAGENUMBER, i(page_index), i(page_count))
         self._set(_TAG_SOFTWARE, _SOFTWARE)
-        buf = ctypes.create_string_buffer(bits, len(bits))
-        written = self._lib.TIFFWriteEncodedStrip(ctypes.c_void_p(self._tif), 0, buf, len(bits))
+        if data.readonly:
+            buf = ctypes.create_string_buffer(data.tobytes(), data.nbytes)
+        else:
+            buf = (ctypes.c_char * data.nbytes).from_buffer(data)
+        written = self._lib.TIFFWriteEncodedStrip(ctypes.c_void_p(self._tif), 0, buf, data.nbytes)
         if written < 0:
             raise LibTiffError(f"libtiff failed to encode page {page_index + 1}")
         if not self._lib.TIFFWriteDirectory(ctypes.c_void_p(self._tif)):

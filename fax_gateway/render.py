@@ -1,21 +1,25 @@
-"""PDF -> TIFF Class F, one page at a time.
+"""PDF -> TIFF Class F: the next pages render while this one is encoded.
 
-    pdfium (pypdfium2) renders a page in grey at 204 dpi square pixels
-      -> portrait: landscape pages are turned a quarter, then scaled to fit the
-         1728-pixel line below a header band, aspect kept
-      -> resampled to the fax line density (98 or 196 lines per inch)
-      -> header line drawn into the band ("date  sender ... Page x/y", like a
-         fax machine's TTI line)
-      -> bilevel: photo-like regions Floyd-Steinberg dithered, everything
-         else hard-thresholded so text stays crisp
-      -> libtiff CCITT encoder (T.6 by default, or T.4 MH/MR), one strip and
-         the profile-F tags per page
+    render thread (pdfium, <= 2 pages ahead)      caller's thread
+    ------------------------------------------    --------------------------------
+    pdfium draws the page straight into a grey    Binarizer.to_bits: text thresholded,
+    buffer of the fax geometry: 1728 px wide,     photos screened, rows packed
+    98/196 rows per inch, landscape turned a  ->  libtiff CCITT encoder (T.6, or
+    quarter, shrunk to fit below the header       T.4 MH/MR), one strip and the
+    band; then the header line ("date  sender     profile-F tags per page
+    ... Page x/y", a fax machine's TTI line)      progress(page, total)
 
-Photo detection works on 32x32-pixel tiles: a tile is photo-like when a
-good share of its pixels are mid-grey *and* in a smooth neighbourhood.
-Anti-aliased text also has mid-grey pixels, but only on edges beside black
-and white ones, so its local contrast is high and it stays thresholded.
-Everything is done by Pillow and pdfium in C; no per-pixel Python.
+Why this shape: pdfium renders with a matrix whose x and y scales differ, so
+the page lands in its final pixels with no intermediate image, resize or
+paste; text and line art are drawn without anti-aliasing (a fax page is
+black or white, and a page of text then has no grey pixels to search for
+photos). pdfium and libtiff run in C and release the GIL, so rendering page
+n+1 overlaps encoding page n and a long document keeps both cores busy,
+while at most a few pages are held in memory (their buffers are reused).
+Progress is reported from the caller's thread, in page order. A process
+pool (two workers rendering, the parent encoding) was measured too and was
+slower on two cores: the work is the same, pages must cross processes, and
+workers must start.
 
 The API is synchronous and CPU bound; callers run it in a worker thread.
 pdfium is not thread-safe, so a module lock serialises its calls.
@@ -23,15 +27,23 @@ pdfium is not thread-safe, so a module lock serialises its calls.
 
 from __future__ import annotations
 
+import ctypes
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 import pypdfium2
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
+import pypdfium2.raw as pdfium_c
+from PIL import Image, ImageDraw, ImageFont
 
+from fax_gateway.bilevel import TEXT_THRESHOLD, Binarizer, Grey
 from fax_gateway.libtiff import CcittTiffWriter, PageGeometry
 from fax_gateway.profile_f import Coding, Resolution
 
@@ -40,16 +52,21 @@ FAX_WIDTH = 1728
 
 ProgressCallback = Callable[[int, int], None]
 
-_TEXT_THRESHOLD = 150  # grey levels below this become black in text regions
-_TILE = 32  # photo-detection tile, in square pixels
-_MID_LOW, _MID_HIGH = 40, 215  # "mid-grey" band
-_SMOOTH_RANGE = 48  # max 3x3 grey-level range of a "smooth" pixel
-_PHOTO_SHARE = 0.3  # share of smooth mid-grey pixels that makes a tile photo-like
 _HEADER_PT = 8.0  # header text size, points
 _HEADER_BAND_IN = 0.16  # header band height, inches
 _HEADER_MARGIN_IN = 0.12  # left/right margin of the header text, inches
+_PAGES_AHEAD = 2  # rendered pages waiting for the encoder, at most
+# Annotations drawn (stamps, signatures), grey output, no anti-aliasing for
+# text and paths; images keep smooth scaling so photos keep their tones.
+_RENDER_FLAGS = (
+    pdfium_c.FPDF_ANNOT
+    | pdfium_c.FPDF_GRAYSCALE
+    | pdfium_c.FPDF_RENDER_NO_SMOOTHTEXT
+    | pdfium_c.FPDF_RENDER_NO_SMOOTHPATH
+)
 
 _pdfium_lock = threading.Lock()
+_T = TypeVar("_T")
 
 
 class RenderError(ValueError):
@@ -90,11 +107,11 @@ def render_pdf_to_tiff_f(
 ) -> RenderResult:
     """Render every page of ``pdf`` into the TIFF Class F file ``out``.
 
-    ``progress(page_done, total)`` is called after each page is written.
-    Raises :class:`RenderError` for PDFs that cannot be opened or have no
-    pages; ``out`` is then removed rather than left half-written.
+    ``progress(page_done, total)`` is called after each page is written, in
+    the calling thread. Raises :class:`RenderError` for PDFs that cannot be
+    opened or have no pages; ``out`` is then removed rather than left
+    half-written.
     """
-    header = FaxHeader(sender=sender, date=date)
     with _pdfium_lock:
         try:
             document = pypdfium2.PdfDocument(pdf)
@@ -104,15 +121,20 @@ def render_pdf_to_tiff_f(
     try:
         if total == 0:
             raise RenderError("PDF has no pages")
+        painter = _PagePainter(document, resolution, FaxHeader(sender=sender, date=date), total)
+        binarizer = Binarizer(resolution.y_dpi / resolution.x_dpi)
         try:
-            with CcittTiffWriter(out, coding) as writer:
-                for index in range(total):
-                    grey = _render_page_grey(document, index, resolution, header, total)
-                    bits = _to_bilevel(grey).tobytes("raw", "1;I")
-                    geometry = PageGeometry(
-                        grey.width, grey.height, resolution.x_dpi, resolution.y_dpi
-                    )
-                    writer.write_page(bits, geometry, page_index=index, page_count=total)
+            with (
+                CcittTiffWriter(out, coding) as writer,
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="fax-render") as pool,
+                closing(_in_order(pool, painter.page, total)) as pages,
+            ):
+                for index, grey in enumerate(pages):
+                    rows = grey.shape[0]
+                    geometry = PageGeometry(FAX_WIDTH, rows, resolution.x_dpi, resolution.y_dpi)
+                    bits = binarizer.to_bits(grey)
+                    painter.recycle(grey)
+                    writer.write_page(bits.data, geometry, page_index=index, page_count=total)
                     if progress is not None:
                         progress(index + 1, total)
         except BaseException:
@@ -124,109 +146,173 @@ def render_pdf_to_tiff_f(
     return RenderResult(path=out, pages=total, resolution=resolution, coding=coding)
 
 
-def _render_page_grey(
-    document: pypdfium2.PdfDocument,
-    index: int,
-    resolution: Resolution,
-    header: FaxHeader,
-    total: int,
-) -> Image.Image:
-    """The page as an "L" image at fax geometry, header band included."""
-    x_dpi, y_dpi = resolution.x_dpi, resolution.y_dpi
-    with _pdfium_lock:
-        page = document[index]
-        try:
-            width_pt, height_pt = page.get_size()
-            rotation = 90 if width_pt > height_pt else 0
-            if rotation:
-                width_pt, height_pt = height_pt, width_pt
-            # Pages are faxed at their physical size, shrunk only if wider
-            # than the 215 mm fax line; the content then shrinks a little
-            # more to leave room for the header band, aspect kept.
-            paper_scale = min(FAX_WIDTH / width_pt, x_dpi / 72)
-            paper_rows = round(height_pt * paper_scale * y_dpi / x_dpi)
-            band_rows = round(_HEADER_BAND_IN * y_dpi)
-            box_rows_square = (paper_rows - band_rows) * x_dpi / y_dpi
-            scale = min(paper_scale, box_rows_square / height_pt)
-            bitmap = page.render(scale=scale, rotation=rotation, grayscale=True)
-            try:
-                content = bitmap.to_pil().convert("L")
-            finally:
-                bitmap.close()
-        finally:
-            page.close()
-    content_rows = min(paper_rows - band_rows, round(content.height * y_dpi / x_dpi))
-    content = content.resize((min(content.width, FAX_WIDTH), content_rows), Image.Resampling.BOX)
-    canvas = Image.new("L", (FAX_WIDTH, paper_rows), 255)
-    canvas.paste(content, ((FAX_WIDTH - content.width) // 2, band_rows))
-    canvas.paste(_header_band(header, index + 1, total, band_rows, x_dpi, y_dpi), (0, 0))
-    return canvas
+def _in_order(
+    pool: ThreadPoolExecutor, work: Callable[[int], _T], count: int
+) -> Generator[_T, None, None]:
+    """``work(0) .. work(count - 1)`` run in ``pool``, yielded in order.
 
-
-def _header_band(
-    header: FaxHeader, page: int, total: int, band_rows: int, x_dpi: int, y_dpi: int
-) -> Image.Image:
-    """The header line drawn in square pixels, then squeezed to ``y_dpi``."""
-    square_rows = round(band_rows * x_dpi / y_dpi)
-    band = Image.new("L", (FAX_WIDTH, square_rows), 255)
-    draw = ImageDraw.Draw(band)
-    font = ImageFont.load_default(size=round(_HEADER_PT * x_dpi / 72))
-    margin = round(_HEADER_MARGIN_IN * x_dpi)
-    left, right = header.line(page, total)
-    middle_y = square_rows / 2
-    draw.text((margin, middle_y), left, fill=0, font=font, anchor="lm")
-    draw.text((FAX_WIDTH - margin, middle_y), right, fill=0, font=font, anchor="rm")
-    return band.resize((FAX_WIDTH, band_rows), Image.Resampling.BOX)
-
-
-def _photo_mask(grey: Image.Image) -> Image.Image | None:
-    """Mask ("L", 255 = dither) of photo-like tiles, or None for a text-only page.
-
-    Runs at half size (text edges are still sharp there). First the cheap
-    test: tiles where mid-grey pixels alone reach the share; a page without
-    any (most letters) stops here. Only inside those tiles is the local
-    contrast measured, as the larger of the horizontal and vertical
-    two-pixel differences, made from shifted copies (all C, no rank filter).
+    At most ``_PAGES_AHEAD`` submitted items wait unclaimed, which bounds
+    memory; when the generator is closed early, work not yet started is
+    cancelled.
     """
-    small = grey.reduce(2)
-    tile = _TILE // 2
-    tiles = (max(1, small.width // tile), max(1, small.height // tile))
-    mid = small.point(lambda v: 255 if _MID_LOW <= v <= _MID_HIGH else 0)
-    candidates = _tiles_over_share(mid, tiles)
-    box = candidates.getbbox()
-    if box is None:
-        return None
-    # Measure contrast only over the candidate tiles (plus one pixel of context).
-    scale_x, scale_y = small.width / tiles[0], small.height / tiles[1]
-    left, right = round(box[0] * scale_x), round(box[2] * scale_x)
-    top, bottom = round(box[1] * scale_y), round(box[3] * scale_y)
-    region = small.crop((left - 1, top - 1, right + 1, bottom + 1))
-    contrast = ImageChops.lighter(
-        ImageChops.difference(ImageChops.offset(region, 1, 0), ImageChops.offset(region, -1, 0)),
-        ImageChops.difference(ImageChops.offset(region, 0, 1), ImageChops.offset(region, 0, -1)),
-    ).crop((1, 1, region.width - 1, region.height - 1))
-    smooth = contrast.point(lambda v: 255 if v <= _SMOOTH_RANGE else 0)
-    smooth_mid = Image.new("L", small.size, 0)
-    smooth_mid.paste(ImageChops.multiply(mid.crop((left, top, right, bottom)), smooth), (left, top))
-    photo_tiles = _tiles_over_share(smooth_mid, tiles)
-    if photo_tiles.getbbox() is None:
-        return None
-    # Grow by one tile so the photo's own edges are dithered, not cut off.
-    photo_tiles = photo_tiles.filter(ImageFilter.MaxFilter(3))
-    return photo_tiles.resize(grey.size, Image.Resampling.NEAREST)
+    pending: deque[Future[_T]] = deque()
+    submitted = 0
+    try:
+        for _ in range(count):
+            while submitted < count and len(pending) < _PAGES_AHEAD:
+                pending.append(pool.submit(work, submitted))
+                submitted += 1
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
-def _tiles_over_share(pixels: Image.Image, tiles: tuple[int, int]) -> Image.Image:
-    """Tile map: 255 where at least ``_PHOTO_SHARE`` of the tile's pixels are set."""
-    share = pixels.resize(tiles, Image.Resampling.BOX)
-    return share.point(lambda v: 255 if v >= _PHOTO_SHARE * 255 else 0)
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """Where a page lands in the fax image: rows, header band, pdfium matrix.
+
+    ``clip`` (left, top, right, bottom, in pixels) is the page's own box, so
+    content lying outside the page does not spill into the margins.
+    """
+
+    rows: int
+    band_rows: int
+    matrix: tuple[float, float, float, float, float, float]
+    clip: tuple[float, float, float, float]
 
 
-def _to_bilevel(grey: Image.Image) -> Image.Image:
-    """Threshold text, dither photos; returns a mode "1" image (0 = black)."""
-    text = grey.point(lambda v: 255 if v >= _TEXT_THRESHOLD else 0, mode="1")
-    mask = _photo_mask(grey)
-    if mask is None:
-        return text
-    dithered = grey.convert("1", dither=Image.Dither.FLOYDSTEINBERG)
-    return Image.composite(dithered, text, mask)
+def _placement(width_pt: float, height_pt: float, resolution: Resolution) -> _Placement:
+    """Fit a page of ``width_pt`` x ``height_pt`` (as displayed) to the fax line.
+
+    Pages are faxed at their physical size, shrunk only if wider than the
+    215 mm fax line; the content then shrinks a little more to leave room
+    for the header band, aspect kept, centred across the line. A landscape
+    page is turned a quarter clockwise first.
+    """
+    x_dpi, y_dpi = resolution.x_dpi, resolution.y_dpi
+    turned = width_pt > height_pt
+    if turned:
+        width_pt, height_pt = height_pt, width_pt
+    y_per_x = y_dpi / x_dpi
+    paper_scale = min(FAX_WIDTH / width_pt, x_dpi / 72)
+    rows = round(height_pt * paper_scale * y_per_x)
+    band_rows = round(_HEADER_BAND_IN * y_dpi)
+    scale_x = min(paper_scale, (rows - band_rows) / y_per_x / height_pt)
+    scale_y = scale_x * y_per_x
+    left = (FAX_WIDTH - width_pt * scale_x) / 2
+    if turned:
+        # Displayed (x, y) -> fax (left + scale_x * (width - y), band + scale_y * x).
+        matrix = (0.0, scale_y, -scale_x, 0.0, left + scale_x * width_pt, float(band_rows))
+    else:
+        matrix = (scale_x, 0.0, 0.0, scale_y, left, float(band_rows))
+    clip = (left, float(band_rows), left + width_pt * scale_x, band_rows + height_pt * scale_y)
+    return _Placement(rows, band_rows, matrix, clip)
+
+
+class _PagePainter:
+    """Draws page ``n`` of one document as a grey fax page, header included."""
+
+    def __init__(
+        self,
+        document: pypdfium2.PdfDocument,
+        resolution: Resolution,
+        header: FaxHeader,
+        total: int,
+    ) -> None:
+        self._document = document
+        self._resolution = resolution
+        self._header = header
+        self._total = total
+        self._free: deque[Grey] = deque()
+        x_dpi = resolution.x_dpi
+        self._band_square_rows = round(
+            round(_HEADER_BAND_IN * resolution.y_dpi) * x_dpi / resolution.y_dpi
+        )
+        self._font = ImageFont.load_default(size=round(_HEADER_PT * x_dpi / 72))
+        self._margin = round(_HEADER_MARGIN_IN * x_dpi)
+        # The left part (date, sender) is the same on every page: drawn once.
+        self._band = Image.new("L", (FAX_WIDTH, self._band_square_rows), 255)
+        left, _ = header.line(1, total)
+        ImageDraw.Draw(self._band).text(
+            (self._margin, self._band_square_rows / 2), left, fill=0, font=self._font, anchor="lm"
+        )
+
+    def page(self, index: int) -> Grey:
+        """Page ``index`` (0-based) as a uint8 array of FAX_WIDTH columns.
+
+        Hand the array back with :meth:`recycle` once it is no longer needed.
+        """
+        with _pdfium_lock:
+            try:
+                page = self._document[index]
+            except pypdfium2.PdfiumError as exc:
+                raise RenderError(f"cannot read page {index + 1}: {exc}") from exc
+            try:
+                width_pt, height_pt = page.get_size()
+                placement = _placement(width_pt, height_pt, self._resolution)
+                grey = self._blank(placement.rows)
+                _draw(page, grey, placement)
+            finally:
+                page.close()
+        grey[: placement.band_rows] = self._header_band(index + 1, placement.band_rows)
+        return grey
+
+    def recycle(self, grey: Grey) -> None:
+        """Take back a page from :meth:`page`; its memory is reused for a later page."""
+        base = grey.base
+        if isinstance(base, np.ndarray):
+            self._free.append(base)
+
+    def _blank(self, rows: int) -> Grey:
+        """A white page of ``rows`` rows, in recycled memory where there is some.
+
+        Fresh page-sized memory costs the kernel's zeroing of every page of
+        it again; the few buffers in flight are reused instead. ``deque``'s
+        append and pop are atomic, so the two threads need no lock here.
+        """
+        size = rows * FAX_WIDTH
+        try:
+            buffer = self._free.pop()
+        except IndexError:
+            buffer = np.empty(size, dtype=np.uint8)
+        if buffer.size < size:
+            buffer = np.empty(size, dtype=np.uint8)
+        grey = buffer[:size].reshape(rows, FAX_WIDTH)
+        grey.fill(255)
+        return grey
+
+    def _header_band(self, page: int, band_rows: int) -> Grey:
+        """The header line drawn in square pixels, squeezed to the line density.
+
+        It is thresholded here, being text: the anti-aliased grey of its
+        edges would otherwise make every page look like it might hold a
+        photo and cost each one the full photo search.
+        """
+        band = self._band.copy()
+        _, right = self._header.line(page, self._total)
+        ImageDraw.Draw(band).text(
+            (FAX_WIDTH - self._margin, self._band_square_rows / 2),
+            right,
+            fill=0,
+            font=self._font,
+            anchor="rm",
+        )
+        squeezed = np.asarray(band.resize((FAX_WIDTH, band_rows), Image.Resampling.BOX))
+        return np.where(squeezed < TEXT_THRESHOLD, np.uint8(0), np.uint8(255))
+
+
+def _draw(page: pypdfium2.PdfPage, grey: Grey, placement: _Placement) -> None:
+    """pdfium draws ``page`` into ``grey`` (white, C-contiguous) below the band."""
+    rows, width = grey.shape
+    bitmap = pdfium_c.FPDFBitmap_CreateEx(
+        width, rows, pdfium_c.FPDFBitmap_Gray, grey.ctypes.data_as(ctypes.c_void_p), width
+    )
+    if not bitmap:
+        raise RenderError("pdfium could not create a page bitmap")
+    try:
+        matrix = pdfium_c.FS_MATRIX(*placement.matrix)
+        clip = pdfium_c.FS_RECTF(*placement.clip)
+        pdfium_c.FPDF_RenderPageBitmapWithMatrix(bitmap, page.raw, matrix, clip, _RENDER_FLAGS)
+    finally:
+        pdfium_c.FPDFBitmap_Destroy(bitmap)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import threading
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageSequence
+from reportlab.lib.pagesizes import A4, landscape, letter
+from reportlab.pdfgen import canvas
 
+from fax_gateway.libtiff import CcittTiffWriter, PageGeometry
 from fax_gateway.profile_f import Coding, Resolution, check_tiff_f
 from fax_gateway.render import FAX_WIDTH, RenderError, render_pdf_to_tiff_f
 
@@ -146,3 +151,67 @@ def test_damaged_pdf_is_refused_and_nothing_is_written(tmp_path):
     with pytest.raises(RenderError):
         render_pdf_to_tiff_f(bad, out, sender="Curbside Clinic", date=DATE)
     assert not out.exists()
+
+
+def test_progress_comes_from_the_calling_thread(thirty_page_pdf, tmp_path):
+    threads: set[int] = set()
+    render_pdf_to_tiff_f(
+        thirty_page_pdf,
+        tmp_path / "t.tif",
+        sender="Curbside Clinic",
+        date=DATE,
+        progress=lambda done, total: threads.add(threading.get_ident()),
+    )
+    assert threads == {threading.get_ident()}
+
+
+def test_failure_mid_document_stops_rendering_and_removes_the_file(thirty_page_pdf, tmp_path):
+    out = tmp_path / "stopped.tif"
+    seen: list[int] = []
+
+    def stop_at_three(done: int, total: int) -> None:
+        seen.append(done)
+        if done == 3:
+            raise RuntimeError("operator cancelled")
+
+    with pytest.raises(RuntimeError, match="operator cancelled"):
+        render_pdf_to_tiff_f(
+            thirty_page_pdf, out, sender="Curbside Clinic", date=DATE, progress=stop_at_three
+        )
+    assert seen == [1, 2, 3]
+    assert not out.exists()
+    assert not [t for t in threading.enumerate() if t.name.startswith("fax-render")]
+
+
+def test_pages_of_different_sizes_in_one_document(tmp_path):
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    for size in (letter, A4, landscape(letter), letter):
+        pdf.setPageSize(size)
+        pdf.setFont("Helvetica", 12)
+        pdf.drawString(72, size[1] - 72, f"A page of {size[0]:.0f} x {size[1]:.0f} points")
+        pdf.showPage()
+    pdf.save()
+    frames = render(buffer.getvalue(), tmp_path / "mixed.tif")
+    assert [frame.size for frame in frames] == [
+        (FAX_WIDTH, 2149),
+        (FAX_WIDTH, 2292),
+        (FAX_WIDTH, 2149),
+        (FAX_WIDTH, 2149),
+    ]
+    assert check_tiff_f(tmp_path / "mixed.tif", decode=True) == []
+    # Recycled page memory is blanked: the short pages carry no rows of the tall one.
+    assert black_share(frames[3], (0, 1000, FAX_WIDTH, 2149)) == 0
+
+
+def test_tiff_writer_takes_bytes_and_writable_buffers_alike(tmp_path):
+    rows = 100
+    bits = bytes([0b10100000] * (rows * FAX_WIDTH // 8))
+    written = []
+    for name, data in (("bytes", bits), ("buffer", memoryview(bytearray(bits)))):
+        path = tmp_path / f"{name}.tif"
+        with CcittTiffWriter(path, Coding.T6) as writer:
+            geometry = PageGeometry(FAX_WIDTH, rows, 204, 196)
+            writer.write_page(data, geometry, page_index=0, page_count=1)
+        written.append(path.read_bytes())
+    assert written[0] == written[1]
