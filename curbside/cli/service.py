@@ -28,6 +28,10 @@ from bots.gatekeeper.config import GatekeeperConfig
 from bots.medinfo.bot import MedinfoBot
 from bots.referral_desk.bot import ReferralDeskBot
 from bots.referral_desk.config import ReferralDeskConfig
+from bridge.bridge import Bridge
+from bridge.config import BridgeConfig
+from bridge.errors import BridgeStartupError
+from bridge.registration import PUPPET_PREFIX
 from curbside.cli.context import AppContext, pass_app
 from curbside.cli.wiring import BOTS, migration_locations
 from curbside.database import pending_heads, session_scope
@@ -127,7 +131,23 @@ def build_bots(app: AppContext, fax_gateway: Gateway) -> list[Bot]:
     return instances
 
 
+def _bridge(app: AppContext, fax_gateway: Gateway) -> Bridge:
+    settings = app.settings
+    return Bridge(
+        BridgeConfig(
+            server_name=settings.homeserver.server_name,
+            sender_localpart=settings.bridge.sender_localpart,
+            as_token=settings.bridge.as_token,
+            hs_token=settings.bridge.hs_token,
+            port=settings.bridge.port,
+            runtime=_runtime_config(app, "fax-bridge"),
+        ),
+        fax_gateway,
+    )
+
+
 async def _serve(app: AppContext) -> None:
+    """Run everything until SIGINT/SIGTERM; whatever started is stopped on the way out."""
     settings = app.settings
     await wait_until_healthy(settings.homeserver.url)
     for bot_settings in settings.bots.values():
@@ -141,35 +161,41 @@ async def _serve(app: AppContext) -> None:
         loop.add_signal_handler(sig, stop.set)
     fax_settings = parse_fax_settings(settings.fax)
     fax_gateway = gateway_for(app, fax_settings)
-    fax_service = asyncio.create_task(
-        run_fax_service(fax_gateway, fax_settings, stop, "curbside-up", 8)
-    )
-    fax_service.add_done_callback(lambda _: stop.set())  # a failed gateway stops the service
-    click.echo(
-        f"  fax gateway: {fax_settings.transport} line, webhooks on "
-        f"http://{fax_settings.webhook_host}:{fax_settings.webhook_port}"
-    )
-    running = build_bots(app, fax_gateway)
-    for bot in running:
-        await bot.start()
-        click.echo(f"  bot {bot.account.user_id} on device {bot.client.device_id}")
-    click.echo(
-        "\nCurbside is up. Connect any Matrix client (Element, FluffyChat, …):\n"
-        f"  homeserver:  {settings.homeserver.url}\n"
-        f"  demo login:  {demo_user} / {demo_password}  "
-        f"(@{demo_user}:{settings.homeserver.server_name})\n"
-        f"  then start a chat with {settings.bot_user_id('gatekeeper')} and send !help\n"
-        "  more accounts: curbside user add NAME\n"
-        "Press Ctrl-C to stop."
-    )
-    try:
+    async with contextlib.AsyncExitStack() as running:
+        fax_service = asyncio.create_task(
+            run_fax_service(fax_gateway, fax_settings, stop, "curbside-up", 8)
+        )
+        fax_service.add_done_callback(lambda _: stop.set())  # a failed gateway stops all
+        running.push_async_callback(lambda: fax_service)
+        running.callback(stop.set)
+        click.echo(
+            f"  fax gateway: {fax_settings.transport} line, webhooks on "
+            f"http://{fax_settings.webhook_host}:{fax_settings.webhook_port}"
+        )
+        for bot in build_bots(app, fax_gateway):
+            await bot.start()
+            running.push_async_callback(bot.stop)
+            click.echo(f"  bot {bot.account.user_id} on device {bot.client.device_id}")
+        bridge = _bridge(app, fax_gateway)
+        await bridge.start()
+        running.push_async_callback(bridge.stop)
+        click.echo(
+            f"  fax bridge: @{PUPPET_PREFIX}<number>:{settings.homeserver.server_name} "
+            f"(appservice on port {settings.bridge.port})"
+        )
+        click.echo(
+            "\nCurbside is up. Connect any Matrix client (Element, FluffyChat, …):\n"
+            f"  homeserver:  {settings.homeserver.url}\n"
+            f"  demo login:  {demo_user} / {demo_password}  "
+            f"(@{demo_user}:{settings.homeserver.server_name})\n"
+            f"  then start a chat with {settings.bot_user_id('gatekeeper')} and send !help\n"
+            f"  fax someone: invite @{PUPPET_PREFIX}15551234567:{settings.homeserver.server_name}"
+            " and send a PDF\n"
+            "  more accounts: curbside user add NAME\n"
+            "Press Ctrl-C to stop."
+        )
         await stop.wait()
-    finally:
-        stop.set()
-        click.echo("\nstopping bots and the fax gateway …")
-        for bot in reversed(running):
-            await bot.stop()
-        await fax_service
+        click.echo("\nstopping the bridge, the bots and the fax gateway …")
 
 
 @click.command()
@@ -196,6 +222,9 @@ def up(app: AppContext) -> None:
         asyncio.run(_serve(app))
     except OSError as exc:
         raise click.ClickException(f"could not start: {exc}") from None
+    except BridgeStartupError as exc:
+        click.echo(f"Error: the fax bridge cannot start: {exc}", err=True)
+        raise SystemExit(int(exc.code)) from None
     finally:
         if synapse is not None:
             click.echo("stopping Synapse …")

@@ -11,6 +11,7 @@ from pathlib import Path
 from bots.gatekeeper.bot import GatekeeperBot
 from bots.medinfo.bot import MedinfoBot
 from bots.referral_desk.bot import ReferralDeskBot
+from bridge.bridge import Bridge
 from curbside.matrix.bot import Bot
 from fax_gateway.gateway import VERSIONS_DIR as FAX_VERSIONS
 from referral import MIGRATIONS as REFERRAL_VERSIONS
@@ -25,9 +26,7 @@ BOTS: dict[str, type[Bot]] = {
 
 def migration_locations() -> list[Path]:
     """Alembic version folders of every package that owns tables."""
-    locations: list[Path] = [FAX_VERSIONS, REFERRAL_VERSIONS]
+    candidates = [FAX_VERSIONS, REFERRAL_VERSIONS, *Bridge.version_locations()]
     for bot_class in BOTS.values():
-        for location in bot_class.version_locations():
-            if location not in locations:
-                locations.append(location)
-    return locations
+        candidates.extend(bot_class.version_locations())
+    return list(dict.fromkeys(candidates))

@@ -1,0 +1,168 @@
+"""The fax bridge's lifecycle: everything starts and stops here.
+
+    start ─► appservice HTTP server listening (so the ping can reach it)
+          ─► ping through the homeserver: registration, tokens, both directions
+             (any failure: BridgeStartupError with its exit code)
+          ─► the bridge bot's account (the appservice sender: no device, no sync)
+          ─► every puppet that has a portal, on its own cross-signed device
+          ─► tasks: appservice event router · status relay · inbound relay
+    stop  ─► tasks, puppets, bot, HTTP server — in reverse
+
+Run it with :func:`run_bridge` (``curbside up`` does) or hold a
+:class:`Bridge` (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from bridge.appservice import AppserviceServer
+from bridge.bot import BridgeBot
+from bridge.config import BridgeConfig
+from bridge.errors import BridgeStartupError, ExitCode
+from bridge.homeserver import AppserviceClient
+from bridge.matrix import MatrixHandler
+from bridge.numbers import number_of
+from bridge.puppet import Puppet
+from bridge.relay import Relay
+from bridge.services import Services
+from bridge.store import BridgeStore
+from curbside.database import KERNEL_VERSIONS, session_scope
+from curbside.matrix.login import LoginError
+from fax_gateway.gateway import VERSIONS_DIR as FAX_VERSIONS
+from fax_gateway.gateway import Gateway
+
+log = logging.getLogger(__name__)
+
+VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
+
+
+class Bridge:
+    def __init__(self, config: BridgeConfig, gateway: Gateway) -> None:
+        self.config = config
+        self.store = BridgeStore()
+        self.services = Services(config, gateway, self.store, self)
+        self.homeserver = AppserviceClient(
+            config.runtime.homeserver_url, config.as_token, config.appservice_id
+        )
+        self.handler = MatrixHandler(self.services, self.puppet, self._bot_invited)
+        self.server = AppserviceServer(
+            hs_token=config.hs_token, engine=config.runtime.engine, store=self.store,
+            on_events=self.handler.notify, user_exists=self.user_exists,
+        )
+        self.relay = Relay(self.services, self.puppet)
+        self.bot = BridgeBot(config.bot_user_id, config.server_name, self.homeserver)
+        self.puppets: dict[str, Puppet] = {}
+        self._starting: dict[str, asyncio.Task[Puppet]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @staticmethod
+    def version_locations() -> list[Path]:
+        """Alembic version folders to migrate before :meth:`start`."""
+        return [KERNEL_VERSIONS, FAX_VERSIONS, VERSIONS_DIR]
+
+    async def start(self) -> None:
+        await self.server.start(self.config.host, self.config.port)
+        try:
+            txn_id = await self.homeserver.ping()
+            if txn_id not in self.server.pings:
+                raise BridgeStartupError(
+                    ExitCode.BRIDGE_UNREACHABLE,
+                    "the homeserver's ping reached another service at the registration's url, "
+                    f"not this bridge: check that port {self.config.port} is this bridge's",
+                )
+            with session_scope(self.config.runtime.engine) as session:
+                known = self.store.puppets_with_portals(session)
+            for user_id in known:
+                await self.puppet(user_id)
+        except BaseException:
+            await self.stop()
+            raise
+        self._spawn(self.handler.run(), "appservice events")
+        self._spawn(self.relay.run_status(), "status relay")
+        self._spawn(self.relay.run_inbound(), "inbound relay")
+        log.info("fax bridge up: %d puppets", len(self.puppets))
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks) + list(self._starting.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for puppet in list(self.puppets.values()):
+            await puppet.stop()
+        self.puppets.clear()
+        await self.server.stop()
+        await self.homeserver.close()
+
+    # -- puppets ---------------------------------------------------------------
+
+    async def puppet(self, user_id: str) -> Puppet:
+        """The running puppet of a fax-number user id, registered and started on first use."""
+        running = self.puppets.get(user_id)
+        if running is not None:
+            return running
+        task = self._starting.get(user_id)
+        if task is None:
+            task = asyncio.create_task(self._start_puppet(user_id), name=f"start {user_id}")
+            self._starting[user_id] = task
+            task.add_done_callback(lambda _: self._starting.pop(user_id, None))
+        return await asyncio.shield(task)
+
+    async def _start_puppet(self, user_id: str) -> Puppet:
+        number = number_of(user_id, self.config.server_name)
+        if number is None:
+            raise ValueError(f"{user_id} is not a fax puppet of this bridge")
+        await self.homeserver.ensure_user(user_id[1:].split(":", 1)[0])
+        puppet = Puppet(number, self.services)
+        try:
+            await puppet.start()
+        except LoginError as exc:
+            raise BridgeStartupError(ExitCode.LOGIN_FAILED, str(exc)) from None
+        self.puppets[user_id] = puppet
+        return puppet
+
+    async def _bot_invited(self, room_id: str, inviter: str) -> None:
+        if self.bot.accepts_invite_from(inviter):
+            problem = await self.bot.join(room_id)
+            if problem is not None:
+                log.warning("the bridge bot could not join %s: %s", room_id, problem)
+
+    async def user_exists(self, user_id: str) -> bool:
+        """The homeserver asks about an unknown user in our namespace: a valid number exists."""
+        if number_of(user_id, self.config.server_name) is None:
+            return False
+        await self.homeserver.ensure_user(user_id[1:].split(":", 1)[0])
+        return True
+
+    async def invite_puppet(self, room_id: str, number: str) -> str | None:
+        puppet = await self.puppet(self.services.puppet_id(number))
+        if room_id in puppet.client.rooms:
+            return None
+        return await self.bot.invite(room_id, puppet.user_id)
+
+    # -- background tasks ------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("bridge task %s failed", task.get_name(), exc_info=task.exception())
+
+
+async def run_bridge(config: BridgeConfig, gateway: Gateway, stop: asyncio.Event) -> None:
+    """Run the bridge until ``stop`` is set. Raises :class:`BridgeStartupError` (with
+    ``.code``, an :class:`ExitCode`) when it cannot start."""
+    bridge = Bridge(config, gateway)
+    await bridge.start()
+    try:
+        await stop.wait()
+    finally:
+        await bridge.stop()

@@ -1,0 +1,135 @@
+"""A puppet: one fax number as a Matrix user, ``@fax_<digits>:server``.
+
+Each puppet is a full E2EE account on the foundation runtime: its own device
+(logged in with ``m.login.application_service``, no password), cross-signed
+by its own identity, so Element trusts what it posts; its own sync, so it
+receives the room keys clients share with it and decrypts what is sent to
+the number ("end-to-bridge" encryption).
+
+    invite from a user      ─► should_join: portal(room, number, owner = user)
+    invite from the bot     ─► should_join: portal(room, number, owner = room)
+    ``!fax …``              ─► bridge.commands
+    first sync showing room ─► welcome notice (once: ``welcomed`` flag)
+    file event in a portal  ─► bridge.portal.send_document
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import nio
+from sqlalchemy.orm import Session
+
+from bridge.commands import USAGE, FaxCommands, is_fax_command
+from bridge.numbers import display, number_of
+from bridge.portal import DOCUMENT_MSGTYPES, send_document, welcome_text
+from bridge.services import Services
+from bridge.store import ROOM_OWNER, USER_OWNER
+from curbside.database import session_scope
+from curbside.matrix import content as build
+from curbside.matrix.bot import MESSAGE, Bot
+from curbside.matrix.commands import command, on_event
+from curbside.matrix.config import BotAccount
+from curbside.matrix.context import Context
+from curbside.matrix.rooms import create_encrypted_room
+
+
+class Puppet(Bot):
+    def __init__(self, number: str, services: Services) -> None:
+        config = services.config
+        user_id = services.puppet_id(number)
+        localpart = user_id[1:].split(":", 1)[0]
+        account = BotAccount(user_id, "", f"Fax {display(number)}",
+                              appservice_token=config.as_token)
+        super().__init__(account, config.runtime_for(localpart))
+        self.services = services
+        self.number = number
+        self.fax_commands = FaxCommands(services)
+
+    @property
+    def user_id(self) -> str:
+        return self.account.user_id
+
+    async def start(self) -> None:
+        await super().start()
+        self.client.add_event_callback(self._on_member, nio.RoomMemberEvent)
+        self._welcome()
+
+    async def should_join(self, room_id: str, inviter: str | None) -> bool:
+        """Join invites from people of this server (a DM) and from the bridge bot (a room)."""
+        config = self.services.config
+        if inviter is None or not inviter.endswith(":" + config.server_name):
+            return False
+        if number_of(inviter, config.server_name) is not None:
+            return False  # another fax number
+        kind, owner = (ROOM_OWNER, room_id) if inviter == config.bot_user_id \
+            else (USER_OWNER, inviter)
+        with session_scope(config.runtime.engine) as session:
+            self.services.store.add_portal(session, room_id, self.user_id, kind, owner)
+        return True
+
+    @command("help", help="list the commands this number understands")
+    async def help(self, ctx: Context) -> None:
+        plain, _ = self.table.help_text()
+        ctx.reply(f"{plain}\n{USAGE}")
+
+    async def _route(self, ctx: Context) -> None:
+        """``!fax`` bodies go to :class:`FaxCommands` (see bridge.commands for why)."""
+        event = ctx.event
+        if event.type == MESSAGE and event.msgtype == "m.text" and is_fax_command(event.body):
+            await self.fax_commands.handle(ctx)
+            return
+        await super()._route(ctx)
+
+    @on_event(MESSAGE)
+    async def document(self, ctx: Context) -> None:
+        if ctx.event.msgtype in DOCUMENT_MSGTYPES:
+            await send_document(ctx, self.services, self.number)
+
+    # -- posting from outside a handler (status and inbound relays) -------------
+
+    def post(self, session: Session, room_id: str, content: dict[str, Any]) -> str:
+        """Queue a message in ``session``; call :meth:`flush` after it commits."""
+        return self.runtime.store.enqueue(session, room_id, content, MESSAGE)
+
+    def flush(self) -> None:
+        self.runtime.wake_outbox()
+
+    async def open_dm(self, user_id: str) -> str:
+        """A new encrypted DM with ``user_id``, recorded as this number's portal for them."""
+        room_id = await create_encrypted_room(
+            self.client, name=f"Fax {display(self.number)}", invite=[user_id], is_direct=True
+        )
+        with session_scope(self.services.config.runtime.engine) as session:
+            self.services.store.add_portal(session, room_id, self.user_id, USER_OWNER, user_id,
+                                           welcomed=True)
+        await self.wait_in_room(room_id)
+        return room_id
+
+    async def wait_in_room(self, room_id: str, timeout: float = 60.0) -> None:
+        """Wait until a sync showed the room: the outbox only sends to rooms it knows."""
+        deadline = time.monotonic() + timeout
+        while room_id not in self.client.rooms:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.user_id} did not see {room_id} in its sync")
+            await asyncio.sleep(0.05)
+
+    async def _on_member(self, room: nio.MatrixRoom, event: nio.RoomMemberEvent) -> None:
+        """nio runs this while applying a sync, after the room entered ``client.rooms``."""
+        if event.state_key == self.user_id and event.membership == "join":
+            self._welcome()
+
+    def _welcome(self) -> None:
+        """Greet each new portal once, when the sync shows the puppet in it."""
+        store, queued = self.services.store, False
+        with session_scope(self.services.config.runtime.engine) as session:
+            for portal in store.unwelcomed(session, self.user_id):
+                if portal.room_id in self.client.rooms and \
+                        store.mark_welcomed(session, portal.room_id, self.user_id):
+                    self.post(session, portal.room_id,
+                              build.notice(welcome_text(portal, self.number)))
+                    queued = True
+        if queued:
+            self.flush()
