@@ -25,12 +25,11 @@ import nio
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "matrix"))
-
-from matrix_testkit import MatrixUser, bot_setup, wait_for
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curbside.homeserver import EmbeddedSynapse, HomeserverLayout, free_port
 from curbside.matrix.bot import Bot
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 
 
 class EchoClient:

@@ -24,6 +24,11 @@ class IncomingEvent:
     encrypted: bool = False
 
     @property
+    def work_key(self) -> str:
+        """Names the event once in the dispatcher (a replayed sync is not queued twice)."""
+        return self.event_id
+
+    @property
     def body(self) -> str:
         body = self.content.get("body")
         return body if isinstance(body, str) else ""

@@ -8,7 +8,8 @@
     sync response ─► one transaction: new events into the inbox + next token
                   ─► dispatcher ─► handler (transaction T: effects + outbox rows
                                     + "event done" commit together)
-                  ─► outbox sender ─► PUT /send/{type}/{txn id from the row}
+                  ─► outbox loader ─► per-room sender (rooms concurrently, each
+                                    room in order) ─► PUT /send/{type}/{txn id from the row}
 
 At-least-once in (the inbox keeps an event until its handler committed),
 exactly-once out (the outbox row's fixed transaction id makes a resend after a
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (ClientError, TimeoutError, nio.SendRetryError, nio.LocalProtocolError)
 TYPING_AFTER = 1.0  # seconds a handler runs before the sender sees "typing…"
+# Sends in flight at once over all rooms: each send waits a homeserver round
+# trip (event persisted), so one at a time caps a busy bot at 1/round-trip.
+MAX_CONCURRENT_SENDS = 16
+OUTBOX_IN_MEMORY = 500  # rows the sender holds at most; the rest wait in the table
 _PERMANENT_SEND_ERRORS = {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE"}
 
 UNDECRYPTABLE_NOTICE = (
@@ -75,8 +80,15 @@ class MatrixRuntime:
         self._should_join = should_join
         self._client: nio.AsyncClient | None = None
         self._token: str | None = None
-        self._dispatcher = RoomDispatcher(self._process, config.max_concurrent_handlers)
+        self._dispatcher: RoomDispatcher[IncomingEvent] = RoomDispatcher(
+            self._process, config.max_concurrent_handlers
+        )
+        self._sender: RoomDispatcher[OutboxItem] = RoomDispatcher(
+            self._send_one, MAX_CONCURRENT_SENDS, noun="outbox message"
+        )
         self._outbox_wake = asyncio.Event()
+        self._outbox_backlog = False
+        self._key_query_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._joining: set[str] = set()
         self._trust: DeviceTrust | None = None
@@ -110,6 +122,7 @@ class MatrixRuntime:
     async def stop(self) -> None:
         """Stop syncing and sending; handlers in flight roll back and replay next start."""
         await self._dispatcher.stop()
+        await self._sender.stop()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -224,11 +237,17 @@ class MatrixRuntime:
             await client.keys_claim(client.get_users_for_key_claiming())
 
     async def _query_keys(self) -> None:
-        """Fetch device lists nio marked stale, then apply the trust policy to them."""
-        if self.client.should_query_keys:
-            response = await self.client.keys_query()
-            if isinstance(response, nio.KeysQueryResponse) and self._trust is not None:
-                self._trust.review(list(response.device_keys))
+        """Fetch device lists nio marked stale, then apply the trust policy to them.
+
+        Sends run concurrently; the lock makes a send that finds a query in
+        flight wait for it and its review instead of sending (or querying)
+        alongside it.
+        """
+        async with self._key_query_lock:
+            if self.client.should_query_keys:
+                response = await self.client.keys_query()
+                if isinstance(response, nio.KeysQueryResponse) and self._trust is not None:
+                    self._trust.review(list(response.device_keys))
 
     def _join_invites(self, response: nio.SyncResponse) -> None:
         for room_id, info in response.rooms.invite.items():
@@ -399,21 +418,29 @@ class MatrixRuntime:
     # -- outbox --------------------------------------------------------------
 
     async def _send_outbox(self) -> None:
-        backoff = 0.5
+        """Hand undelivered rows to the per-room sender whenever new ones may exist."""
         while True:
             await self._outbox_wake.wait()
             self._outbox_wake.clear()
+            queued = self._sender.queued()
+            space = OUTBOX_IN_MEMORY - len(queued)
+            if space <= 0:
+                self._outbox_backlog = True
+                continue
             with session_scope(self.config.engine) as session:
-                items = self.store.undelivered(session)
+                items = self.store.undelivered(session, limit=space, skip=queued)
+            self._outbox_backlog = len(items) == space
             for item in items:
-                if not await self._deliver(item):
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 15.0)
-                    break
-            else:
-                backoff = 0.5
-            if items:
-                self._outbox_wake.set()
+                self._sender.submit(item)
+
+    async def _send_one(self, item: OutboxItem) -> None:
+        """Deliver one row, retrying transient failures; the room's next row waits."""
+        backoff = 0.5
+        while not await self._deliver(item):
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 15.0)
+        if self._outbox_backlog:
+            self._outbox_wake.set()
 
     async def _deliver(self, item: OutboxItem) -> bool:
         """Send one outbox row; False on a transient failure (retry later)."""

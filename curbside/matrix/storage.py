@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,11 @@ class OutboxItem:
     room_id: str
     event_type: str
     content: dict[str, Any]
+
+    @property
+    def work_key(self) -> str:
+        """Names the row once in the sender, whichever load found it."""
+        return self.txn_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,17 +254,18 @@ class RuntimeStore:
         )
         return txn_id
 
-    def undelivered(self, session: Session, limit: int = 50) -> list[OutboxItem]:
-        rows = session.scalars(
-            select(MatrixOutboxMessage)
-            .where(
-                MatrixOutboxMessage.account == self.account,
-                MatrixOutboxMessage.sent_event_id.is_(None),
-                MatrixOutboxMessage.failed_reason.is_(None),
-            )
-            .order_by(MatrixOutboxMessage.id)
-            .limit(limit)
-        ).all()
+    def undelivered(
+        self, session: Session, limit: int = 50, skip: Collection[str] = ()
+    ) -> list[OutboxItem]:
+        """Rows still to send, oldest first; ``skip`` names txn ids the sender already has."""
+        query = select(MatrixOutboxMessage).where(
+            MatrixOutboxMessage.account == self.account,
+            MatrixOutboxMessage.sent_event_id.is_(None),
+            MatrixOutboxMessage.failed_reason.is_(None),
+        )
+        if skip:
+            query = query.where(MatrixOutboxMessage.txn_id.not_in(list(skip)))
+        rows = session.scalars(query.order_by(MatrixOutboxMessage.id).limit(limit)).all()
         return [
             OutboxItem(
                 id=r.id,

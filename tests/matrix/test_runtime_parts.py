@@ -22,6 +22,7 @@ from curbside.matrix.rooms import UnencryptedRoomError
 from curbside.matrix.runtime import MatrixRuntime
 from curbside.matrix.storage import RuntimeStore
 from curbside.phi import decode_master_key, load_cipher, new_master_key
+from tests.support.matrix_testkit import wait_for
 
 
 def event(room: str, n: int, body: str = "!ping") -> IncomingEvent:
@@ -209,3 +210,52 @@ async def test_handler_effects_commit_with_the_event_or_not_at_all(store_and_eng
     assert bodies[0] == "ok" and bodies[1].startswith("Sorry, something went wrong")
     assert len(bodies) == 2
     await runtime._client.close()
+
+
+async def test_the_outbox_sends_rooms_concurrently_each_in_order_and_once(
+    store_and_engine, tmp_path
+):
+    """A room whose send hangs holds up only its own later messages, not other rooms'."""
+    store, engine = store_and_engine
+    sent: list[tuple[str, str, str | None]] = []
+    release = asyncio.Event()
+
+    class Homeserver(nio.AsyncClient):
+        async def room_send(self, room_id, message_type, content, tx_id=None,  # type: ignore[override]
+                            ignore_unverified_devices=False):
+            if content["body"] == "slow 0":
+                await release.wait()
+            sent.append((room_id, content["body"], tx_id))
+            return nio.RoomSendResponse(f"$sent{len(sent)}", room_id)
+
+    async def never(room_id: str, inviter: str | None) -> bool:
+        return False
+
+    config = RuntimeConfig("http://127.0.0.1:1", tmp_path, "k" * 16, engine, store._cipher)
+    runtime = MatrixRuntime(BotAccount("@bot:x", "pw", "Bot"), config, handle=lambda _: None,  # type: ignore[arg-type,return-value]
+                            wants=lambda _: True, should_join=never)
+    runtime._client = Homeserver("http://127.0.0.1:1", "@bot:x")
+    for room_id in ("!slow:x", "!fast:x"):
+        room = nio.MatrixRoom(room_id, "@bot:x")
+        room.members_synced = True
+        runtime._client.rooms[room_id] = room
+    with session_scope(engine) as session:
+        for n in range(3):
+            store.enqueue(session, "!slow:x", {"body": f"slow {n}"}, "m.room.message")
+            store.enqueue(session, "!fast:x", {"body": f"fast {n}"}, "m.room.message")
+    runtime._spawn(runtime._send_outbox(), "outbox")
+    runtime.wake_outbox()
+
+    await wait_for(lambda: len(sent) == 3, timeout=5, what="the other room's messages")
+    assert [body for _, body, _ in sent] == ["fast 0", "fast 1", "fast 2"]
+    for _ in range(3):  # reloads while a send hangs do not queue it again
+        runtime.wake_outbox()
+        await asyncio.sleep(0.01)
+    release.set()
+    await wait_for(lambda: len(sent) == 6, timeout=5, what="the slow room's messages")
+    await asyncio.sleep(0.05)
+    assert [body for room, body, _ in sent if room == "!slow:x"] == ["slow 0", "slow 1", "slow 2"]
+    assert len({txn for _, _, txn in sent}) == 6, "each row sent once, with its own txn id"
+    with session_scope(engine) as session:
+        assert store.undelivered(session) == []
+    await runtime.stop()
