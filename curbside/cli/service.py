@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import secrets
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -102,32 +103,47 @@ def _bot_options(name: str, options: dict[str, Any], config_type: type[T]) -> T:
         raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems)) from None
 
 
+def _gatekeeper(app: AppContext, account: BotAccount, runtime: RuntimeConfig, _: Gateway) -> Bot:
+    options = _bot_options("gatekeeper", app.settings.bots["gatekeeper"].options, GatekeeperConfig)
+    return GatekeeperBot(account, runtime, audit=app.audit, settings=options)
+
+
+def _referral_desk(
+    app: AppContext, account: BotAccount, runtime: RuntimeConfig, fax_gateway: Gateway
+) -> Bot:
+    options = app.settings.bots["referral_desk"].options
+    desk = _bot_options("referral_desk", options, ReferralDeskConfig)
+    return ReferralDeskBot(
+        account, runtime, env=env_from_app(app), settings=desk, gateway=fax_gateway
+    )
+
+
+def _medinfo(app: AppContext, account: BotAccount, runtime: RuntimeConfig, _: Gateway) -> Bot:
+    return MedinfoBot(account, runtime, audit_key=app.settings.secrets.audit_key.encode())
+
+
+# How each bot of `wiring.BOTS` is built from the settings: what it needs beyond
+# its account and runtime (audit log, options, the fax gateway) differs per bot.
+BotFactory = Callable[[AppContext, BotAccount, RuntimeConfig, Gateway], Bot]
+BOT_FACTORIES: dict[str, BotFactory] = {
+    "gatekeeper": _gatekeeper,
+    "referral_desk": _referral_desk,
+    "medinfo": _medinfo,
+}
+
+
 def build_bots(app: AppContext, fax_gateway: Gateway) -> list[Bot]:
     """One instance of every bot, each with its own account, store and options."""
     instances: list[Bot] = []
-    for name, bot_class in BOTS.items():
+    for name in BOTS:
         bot_settings = app.settings.bots[name]
         account = BotAccount(
             user_id=app.settings.bot_user_id(name),
             password=bot_settings.password,
             display_name=bot_settings.display_name,
         )
-        runtime = _runtime_config(app, name)
-        if bot_class is GatekeeperBot:
-            options = _bot_options(name, bot_settings.options, GatekeeperConfig)
-            instances.append(GatekeeperBot(account, runtime, audit=app.audit, settings=options))
-        elif bot_class is ReferralDeskBot:
-            desk = _bot_options(name, bot_settings.options, ReferralDeskConfig)
-            instances.append(
-                ReferralDeskBot(
-                    account, runtime, env=env_from_app(app), settings=desk, gateway=fax_gateway
-                )
-            )
-        elif bot_class is MedinfoBot:
-            audit_key = app.settings.secrets.audit_key.encode()
-            instances.append(MedinfoBot(account, runtime, audit_key=audit_key))
-        else:
-            instances.append(bot_class(account, runtime))
+        build = BOT_FACTORIES[name]
+        instances.append(build(app, account, _runtime_config(app, name), fax_gateway))
     return instances
 
 
