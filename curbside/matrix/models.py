@@ -61,7 +61,7 @@ class MatrixOutboxMessage(Base):
     event_type: Mapped[str] = mapped_column(String(255))
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
-    sent_event_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sent_event_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     failed_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
