@@ -10,6 +10,11 @@ enforces (``VR-…`` verified rooms, ``E2E-…`` encryption, ``IB-…`` invite
 blocks); the homeserver returns that id to the client next to the reason, so
 an operator can find the row in docs/synapse-module.md.
 
+Besides verdicts, :func:`verified_membership` says how to *amend* an allowed
+event: in a verified room a member's name is their verified name and
+credential, whatever their client put in the membership event (the adapter
+hands Synapse the amended content before the event exists).
+
 Facts are the answers only the database has. The adapter fetches every fact an
 event needs; a fact left at its default fails closed (``member_verified``
 False refuses) except ``member_blocks_sender``, which only ever refuses.
@@ -149,6 +154,8 @@ class Facts:
     room_verified: bool
     member_verified: bool = False
     member_blocks_sender: bool = False
+    member_verified_name: str | None = None
+    """The target's verified display name ("Dana Whitfield, MD · Cardiology") when verified."""
 
 
 def governs(event_type: str, state_key: str | None) -> bool:
@@ -175,6 +182,33 @@ def judge_event(config: PolicyConfig, event: ProposedEvent, facts: Facts) -> Ver
     if event.state_key != "":
         return None
     return _judge_verified_room_state(config, event)
+
+
+# Memberships that show the member in the room under a name.
+NAMED_MEMBERSHIPS = frozenset({"invite", "join"})
+DISPLAYNAME = "displayname"
+
+
+def verified_membership(
+    config: PolicyConfig, event: ProposedEvent, facts: Facts
+) -> dict[str, Any] | None:
+    """The content an allowed membership event must carry instead, or ``None`` to keep it.
+
+    In a verified room an invite or join of a verified clinician (not the
+    gatekeeper) shows their verified name: the client's ``displayname`` (its
+    profile name, or a per-room name) is replaced; every other field, the
+    avatar included, is kept. Call it only for events :func:`judge_event` allows.
+    """
+    name = facts.member_verified_name
+    if (
+        not facts.room_verified
+        or event.membership not in NAMED_MEMBERSHIPS
+        or event.state_key == config.gatekeeper
+        or name is None
+        or event.content.get(DISPLAYNAME) == name
+    ):
+        return None
+    return {**event.content, DISPLAYNAME: name}
 
 
 def judge_room_creation(

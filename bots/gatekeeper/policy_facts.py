@@ -6,7 +6,8 @@ Every method blocks on the database, so the Synapse adapter calls them through
 ``ModuleApi.defer_to_thread``; they are thread-safe.
 
 Only answers that *grant* something are remembered, and only for ``ttl``
-seconds: "this user holds an active credential" and "this room is verified".
+seconds: "this user holds an active credential (shown as this name)" and
+"this room is verified".
 So a revocation takes effect within ``ttl`` (the one delay the design
 accepts), while a new approval, a freshly verified room and a new block take
 effect at once — a remembered "no" could otherwise leave a verified room
@@ -18,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -25,30 +27,33 @@ from sqlalchemy.orm import Session
 from bots.gatekeeper.policy import Facts, ProposedEvent
 from curbside.credentials import active_credential, blocks_invites_from, is_verified_room
 
+T = TypeVar("T")
 
-class _Remembered:
-    """Keys known to be true until a deadline (monotonic clock)."""
+
+class _Remembered(Generic[T]):
+    """Values known to hold until a deadline (monotonic clock)."""
 
     def __init__(self, ttl: float, clock: Callable[[], float]) -> None:
         self._ttl = ttl
         self._clock = clock
-        self._until: dict[str, float] = {}
+        self._until: dict[str, tuple[float, T]] = {}
         self._lock = threading.Lock()
 
-    def holds(self, key: str) -> bool:
+    def get(self, key: str) -> T | None:
         with self._lock:
-            deadline = self._until.get(key)
-            if deadline is None:
-                return False
+            remembered = self._until.get(key)
+            if remembered is None:
+                return None
+            deadline, value = remembered
             if deadline <= self._clock():
                 del self._until[key]
-                return False
-            return True
+                return None
+            return value
 
-    def remember(self, key: str) -> None:
+    def remember(self, key: str, value: T) -> None:
         if self._ttl > 0:
             with self._lock:
-                self._until[key] = self._clock() + self._ttl
+                self._until[key] = (self._clock() + self._ttl, value)
 
 
 class PolicyFacts:
@@ -58,8 +63,8 @@ class PolicyFacts:
         self, engine: Engine, ttl: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._engine = engine
-        self._verified_users = _Remembered(ttl, clock)
-        self._verified_rooms = _Remembered(ttl, clock)
+        self._verified_names: _Remembered[str] = _Remembered(ttl, clock)
+        self._verified_rooms: _Remembered[bool] = _Remembered(ttl, clock)
 
     def facts_for(self, room_id: str, event: ProposedEvent) -> Facts:
         """Every fact :func:`~bots.gatekeeper.policy.judge_event` reads for this event."""
@@ -68,30 +73,41 @@ class PolicyFacts:
         if membership not in ("invite", "join") or not event.state_key:
             return Facts(room_verified=room_verified)
         target = event.state_key
+        name = self.verified_name(target) if room_verified else None
         return Facts(
             room_verified=room_verified,
-            member_verified=room_verified and self.user_is_verified(target),
+            member_verified=name is not None,
             member_blocks_sender=membership == "invite" and self.blocks(target, event.sender),
+            member_verified_name=name,
         )
 
     def room_is_verified(self, room_id: str) -> bool:
-        if self._verified_rooms.holds(room_id):
+        if self._verified_rooms.get(room_id):
             return True
         with Session(self._engine) as session:
             verified = is_verified_room(session, room_id)
         if verified:
-            self._verified_rooms.remember(room_id)
+            self._verified_rooms.remember(room_id, True)
         return verified
 
     def user_is_verified(self, user_id: str) -> bool:
         """Does the user hold a credential that is neither revoked nor expired?"""
-        if self._verified_users.holds(user_id):
-            return True
+        return self.verified_name(user_id) is not None
+
+    def verified_name(self, user_id: str) -> str | None:
+        """The display name of the user's active credential; ``None`` if they hold none.
+
+        A re-issued credential (say, a new specialty) shows within ``ttl``, like a revocation.
+        """
+        remembered = self._verified_names.get(user_id)
+        if remembered is not None:
+            return remembered
         with Session(self._engine) as session:
-            verified = active_credential(session, user_id) is not None
-        if verified:
-            self._verified_users.remember(user_id)
-        return verified
+            credential = active_credential(session, user_id)
+        if credential is None:
+            return None
+        self._verified_names.remember(user_id, credential.display_name)
+        return credential.display_name
 
     def blocks(self, user_id: str, inviter: str) -> bool:
         """Has ``user_id`` blocked invites from ``inviter`` (or from its whole server)?"""

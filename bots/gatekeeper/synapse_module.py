@@ -16,6 +16,11 @@ server creates, including server admins' and those inside ``/createRoom``;
 room creation is judged once up front from the request body so that a refusal
 never leaves a half-built room. Messages are not looked at (no database).
 
+The same callback also amends: an allowed invite or join in a verified room is
+replaced by one whose ``displayname`` is the member's verified name, so no
+client — and no later profile change, which Synapse re-sends as a join into
+every room — can show a member under another name there.
+
 Load it through ``modules:`` in homeserver.yaml; docs/synapse-module.md lists
 the config keys and every refusal.
 """
@@ -32,6 +37,7 @@ from synapse.module_api.errors import Codes, ConfigError, SynapseError
 from bots.gatekeeper.policy import (
     REASON_FIELD,
     RULE_FIELD,
+    Facts,
     PolicyConfig,
     ProposedEvent,
     Refusal,
@@ -39,6 +45,7 @@ from bots.gatekeeper.policy import (
     judge_event,
     judge_publication,
     judge_room_creation,
+    verified_membership,
 )
 from bots.gatekeeper.policy_facts import PolicyFacts
 from curbside.database import make_engine
@@ -143,15 +150,28 @@ class VerifiedRoomPolicy:
     async def check_event_allowed(
         self, event: EventBase, state_events: StateMap[EventBase]
     ) -> tuple[bool, dict[str, Any] | None]:
-        """Refuse (raise 403) any event the policy refuses; the event is never persisted."""
-        refusal = await self._judge(event)
+        """Refuse (raise 403) any event the policy refuses; the event is never persisted.
+
+        An allowed invite or join in a verified room comes back with the member's
+        verified name as its ``displayname``: Synapse then builds and persists the
+        amended event in place of the original (only content changes; type, room
+        and state key stay, as Synapse requires of a replacement).
+        """
+        judged = await self._judge(event)
+        if judged is None:
+            return True, None
+        proposed, facts = judged
+        refusal = judge_event(self._policy, proposed, facts)
         if refusal is not None:
             logger.info(
                 "refused %s from %s in %s: %s",
                 event.type, event.sender, event.room_id, refusal.rule.value,
             )
             raise _forbidden(refusal)
-        return True, None
+        content = verified_membership(self._policy, proposed, facts)
+        if content is None:
+            return True, None
+        return True, {**event.get_dict(), "content": content}
 
     async def on_create_room(
         self, requester: Requester, request_content: dict[str, Any], is_requester_admin: bool
@@ -184,10 +204,12 @@ class VerifiedRoomPolicy:
         self, event: EventBase
     ) -> Literal["NOT_SPAM"] | tuple[Codes, dict[str, str]]:
         """Invites from other servers: the same verdict (blocks, verified rooms) as local ones."""
-        refusal = await self._judge(event)
+        judged = await self._judge(event)
+        refusal = None if judged is None else judge_event(self._policy, *judged)
         return NOT_SPAM if refusal is None else (Codes.FORBIDDEN, _error_fields(refusal))
 
-    async def _judge(self, event: EventBase) -> Refusal | None:
+    async def _judge(self, event: EventBase) -> tuple[ProposedEvent, Facts] | None:
+        """The event as the policy sees it and its facts; ``None`` if the policy ignores it."""
         state_key = event.get_state_key()
         if not governs(event.type, state_key):
             return None
@@ -196,4 +218,4 @@ class VerifiedRoomPolicy:
             content=event.content,
         )
         facts = await self._api.defer_to_thread(self._facts.facts_for, event.room_id, proposed)
-        return judge_event(self._policy, proposed, facts)
+        return proposed, facts

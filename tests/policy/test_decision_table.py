@@ -20,6 +20,7 @@ from bots.gatekeeper.policy import (
     judge_event,
     judge_publication,
     judge_room_creation,
+    verified_membership,
 )
 from curbside.matrix.rooms import MEGOLM
 
@@ -223,3 +224,51 @@ def test_every_rule_has_a_reason_and_a_unique_id() -> None:
     assert len(ids) == len(set(ids))
     for rule in Rule:
         assert Refusal(rule).reason.endswith(".")
+
+
+# --- names: requirement → proposed membership + facts → content the event must carry instead
+NAME = "Dana Whitfield, MD · Cardiology"
+NAMED = Facts(True, member_verified=True, member_verified_name=NAME)
+
+
+def named(sender: str, target: str, membership: str, **content: Any) -> ProposedEvent:
+    return ProposedEvent(sender, "m.room.member", target, {"membership": membership, **content})
+
+
+NAME_CASES = [
+    ("a join under the profile name shows the verified name",
+     named(DANA, DANA, "join", displayname="dana"), NAMED,
+     {"membership": "join", "displayname": NAME}),
+    ("a join without any name gets the verified name",
+     named(DANA, DANA, "join"), NAMED, {"membership": "join", "displayname": NAME}),
+    ("a per-room name is replaced, the avatar kept",
+     named(DANA, DANA, "join", displayname="Dr D", avatar_url="mxc://x/y"), NAMED,
+     {"membership": "join", "displayname": NAME, "avatar_url": "mxc://x/y"}),
+    ("the gatekeeper's invite shows the verified name",
+     named(GK, DANA, "invite", displayname="dana"), NAMED,
+     {"membership": "invite", "displayname": NAME}),
+    ("a join already showing the verified name is kept as it is",
+     named(DANA, DANA, "join", displayname=NAME), NAMED, None),
+    ("names outside verified rooms are the member's own",
+     named(DANA, DANA, "join", displayname="Dr D"),
+     Facts(False, member_verified_name=NAME), None),
+    ("the gatekeeper's own join keeps its name",
+     named(GK, GK, "join", displayname="gatekeeper"),
+     Facts(True, member_verified=True, member_verified_name=NAME), None),
+    ("a leave is not renamed",
+     named(DANA, DANA, "leave", displayname="dana"), NAMED, None),
+    ("a ban is not renamed",
+     named(GK, DANA, "ban", displayname="dana"), NAMED, None),
+    ("no verified name, nothing to show",
+     named(MAL, MAL, "join", displayname="mallory"), VERIFIED, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "facts", "expected"),
+    [pytest.param(e, f, x, id=i) for i, e, f, x in NAME_CASES],
+)
+def test_verified_membership_content(
+    event: ProposedEvent, facts: Facts, expected: dict[str, Any] | None
+) -> None:
+    assert verified_membership(CONFIG, event, facts) == expected

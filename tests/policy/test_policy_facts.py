@@ -118,3 +118,31 @@ def test_facts_for_a_join_of_an_unverified_user(engine, facts):
     got = facts.facts_for(ROOM, join)
 
     assert got.room_verified and not got.member_verified and not got.member_blocks_sender
+
+
+def test_facts_for_a_join_carry_the_verified_name(engine, facts):
+    mark_room_verified(engine, ROOM, "@gatekeeper:curbside.test")
+    grant_credential(engine, DANA)
+    join = ProposedEvent(DANA, "m.room.member", DANA, {"membership": "join"})
+
+    got = facts.facts_for(ROOM, join)
+
+    assert got.member_verified and got.member_verified_name == "Dana Whitfield, MD · Cardiology"
+
+
+def test_no_verified_name_is_looked_up_outside_verified_rooms(engine, facts):
+    grant_credential(engine, DANA)
+    join = ProposedEvent(DANA, "m.room.member", DANA, {"membership": "join"})
+
+    got = facts.facts_for(ROOM, join)
+
+    assert not got.room_verified and got.member_verified_name is None
+
+
+def test_a_revoked_credential_stops_naming_within_the_ttl(engine, facts, clock):
+    grant_credential(engine, DANA)
+    assert facts.verified_name(DANA) == "Dana Whitfield, MD · Cardiology"
+
+    revoke_credential(engine, DANA)
+    clock.now += TTL + 0.01
+    assert facts.verified_name(DANA) is None

@@ -22,10 +22,11 @@ from urllib.parse import quote
 import pytest
 
 from curbside.matrix.rooms import MEGOLM
-from tests.policy.raw_client import Reply
+from tests.policy.raw_client import RawClient, Reply
 from tests.policy.records import revoke_credential
 from tests.policy.server import CACHE_TTL, policy_server
 from tests.policy.world import ENCRYPTION, World, build_world, verified_power_levels
+from tests.support.matrix_testkit import eventually
 
 pytestmark = pytest.mark.homeserver
 
@@ -266,3 +267,100 @@ async def test_ordinary_rooms_can_still_be_published(world: World) -> None:
 
     assert reply.status == 200, reply
     assert (await dana.call("GET", path)).body["visibility"] == "public"
+
+
+# --- names in verified rooms ---------------------------------------------------------------
+# Requirement: in a verified room a member is shown under their verified name and credential,
+# however their client names them; elsewhere the module leaves names alone.
+
+VERIFIED_NAME = "Dana Whitfield, MD · Cardiology"  # what tests.policy.records grants
+AVATAR = "mxc://curbside.test/dana-photo"
+
+
+async def _set_profile_name(client: RawClient, name: str) -> None:
+    reply = await client.call(
+        "PUT", f"/profile/{quote(client.user_id, safe='')}/displayname", {"displayname": name})
+    assert reply.status == 200, reply
+
+
+async def test_clinician_named_dana_joins_under_the_verified_name(world: World) -> None:
+    """Scenario: global profile name "dana", plain invite and plain join (as Element does)."""
+    dana = world.client("dana")
+    await _set_profile_name(dana, "dana")
+    room_id = await world.new_verified_room()
+
+    invited = await world.gatekeeper.invite(room_id, dana.user_id)
+    assert invited.status == 200, invited
+    invite = await world.gatekeeper.get_state(room_id, "m.room.member", dana.user_id)
+    assert invite.body == {"membership": "invite", "displayname": VERIFIED_NAME}
+
+    joined = await dana.join(room_id)
+    assert joined.status == 200, joined
+    join = await world.gatekeeper.get_state(room_id, "m.room.member", dana.user_id)
+    assert (join.body["membership"], join.body["displayname"]) == ("join", VERIFIED_NAME)
+    gatekeeper = await world.gatekeeper.get_state(room_id, "m.room.member",
+                                                  world.gatekeeper.user_id)
+    assert gatekeeper.body["displayname"] == "gatekeeper", "the gatekeeper keeps its own name"
+
+
+async def test_a_per_room_name_is_replaced_and_the_avatar_kept(world: World) -> None:
+    dana = world.client("dana")
+    room_id = await world.new_verified_room()
+    await world.admit(room_id, "dana")
+
+    reply = await dana.put_state(room_id, "m.room.member", {
+        "membership": "join", "displayname": "Dr Dana (real cardiologist)", "avatar_url": AVATAR,
+    }, state_key=dana.user_id)
+
+    assert reply.status == 200, reply
+    shown = await world.gatekeeper.get_state(room_id, "m.room.member", dana.user_id)
+    assert shown.body == {"membership": "join", "displayname": VERIFIED_NAME,
+                          "avatar_url": AVATAR}
+
+
+async def test_a_profile_name_change_reaches_every_room_but_verified_ones(
+    world: World,
+) -> None:
+    dana = world.client("dana")
+    verified = await world.new_verified_room()
+    await world.admit(verified, "dana")
+    plain = await dana.create_room(preset="private_chat", initial_state=[ENCRYPTION])
+    # A per-room avatar makes the profile update visible in the verified room even though
+    # the name it carries is rewritten back (Synapse drops a join identical to the last).
+    with_avatar = await dana.put_state(verified, "m.room.member", {
+        "membership": "join", "avatar_url": AVATAR}, state_key=dana.user_id)
+    assert with_avatar.status == 200, with_avatar
+
+    await _set_profile_name(dana, "Dana the Great")
+
+    # Synapse re-sends the join into each of dana's rooms in a background task.
+    async def profile_applied() -> dict[str, Any] | None:
+        reply = await dana.get_state(verified, "m.room.member", dana.user_id)
+        return None if "avatar_url" in reply.body else reply.body
+
+    shown = await eventually(profile_applied, what="the profile update in the verified room")
+    assert shown["displayname"] == VERIFIED_NAME
+    await eventually(lambda: _displayname_is(dana, plain, "Dana the Great"),
+                     what="the profile update in the plain room")
+
+
+async def _displayname_is(client: RawClient, room_id: str, name: str) -> bool:
+    reply = await client.get_state(room_id, "m.room.member", client.user_id)
+    return reply.body.get("displayname") == name
+
+
+async def test_names_outside_verified_rooms_are_left_alone(world: World) -> None:
+    dana, eli = world.client("dana"), world.client("eli")
+    room_id = await dana.create_room(preset="private_chat", initial_state=[ENCRYPTION],
+                                     invite=[eli.user_id])
+    joined = await eli.join(room_id)
+    assert joined.status == 200, joined
+
+    renamed = await dana.put_state(room_id, "m.room.member",
+                                   {"membership": "join", "displayname": "Dr D"},
+                                   state_key=dana.user_id)
+
+    assert renamed.status == 200, renamed
+    assert await _displayname_is(dana, room_id, "Dr D")
+    eli_shown = await dana.get_state(room_id, "m.room.member", eli.user_id)
+    assert eli_shown.body["displayname"] == "eli", "a verified clinician's profile name stays"
