@@ -5,7 +5,8 @@
              (any failure: BridgeStartupError with its exit code)
           ─► the bridge bot's account (the appservice sender: no device, no sync)
           ─► every puppet that has a portal, on its own cross-signed device
-          ─► tasks: appservice event router · status relay · inbound relay
+          ─► tasks: appservice event router · status relay · inbound relay ·
+             release of faxes held for owners who joined while the bridge was down
     stop  ─► tasks, puppets, bot, HTTP server — in reverse
 
 Run it with :func:`run_bridge` (``curbside up`` does) or hold a
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.appservice import AppserviceServer
+from bridge.assignment import Standing
 from bridge.bot import BridgeBot
 from bridge.config import BridgeConfig
 from bridge.errors import BridgeStartupError, ExitCode
@@ -39,6 +41,9 @@ from fax_gateway.gateway import Gateway
 log = logging.getLogger(__name__)
 
 VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
+# How long a join seen in a transaction or a sync waits for the puppet's own
+# sync to show it, before the held fax is left for the next trigger.
+JOIN_WAIT = 30.0
 
 
 class Bridge:
@@ -49,7 +54,8 @@ class Bridge:
         self.homeserver = AppserviceClient(
             config.runtime.homeserver_url, config.as_token, config.appservice_id
         )
-        self.handler = MatrixHandler(self.services, self.puppet, self._bot_invited)
+        self.handler = MatrixHandler(self.services, self.puppet, self._bot_invited,
+                                     self.member_joined)
         self.server = AppserviceServer(
             hs_token=config.hs_token, engine=config.runtime.engine, store=self.store,
             on_events=self.handler.notify, user_exists=self.user_exists,
@@ -85,6 +91,7 @@ class Bridge:
         self._spawn(self.handler.run(), "appservice events")
         self._spawn(self.relay.run_status(), "status relay")
         self._spawn(self.relay.run_inbound(), "inbound relay")
+        self._spawn(self.relay.release(), "release held faxes")  # joins while we were down
         log.info("fax bridge up: %d puppets", len(self.puppets))
 
     async def stop(self) -> None:
@@ -137,6 +144,12 @@ class Bridge:
             return False
         await self.homeserver.ensure_user(user_id[1:].split(":", 1)[0])
         return True
+
+    async def standing(self, room_id: str, user_id: str) -> Standing | None:
+        return await self.bot.standing(room_id, user_id)
+
+    def member_joined(self, room_id: str) -> None:
+        self._spawn(self.relay.release(room_id, wait=JOIN_WAIT), f"release held {room_id}")
 
     async def invite_puppet(self, room_id: str, number: str) -> str | None:
         puppet = await self.puppet(self.services.puppet_id(number))

@@ -2,7 +2,8 @@
 
     !fax help                              what the bridge does, and these commands
     !fax numbers                           numbers this room knows or owns
-    !fax assign NUMBER @user|#room|!room   inbound faxes to NUMBER go there
+    !fax assign NUMBER @user|#room|!room   inbound faxes to NUMBER go there (who may:
+                                           bridge.assignment; every change audited)
     !fax confirm NUMBER RECIPIENT NAME     allow faxes from this room to NUMBER
 
 Numbers are written the way people write them (``+1 555 123 4567``), and
@@ -16,9 +17,11 @@ import asyncio
 import re
 from dataclasses import dataclass
 
+from bridge.assignment import Request, refusal
 from bridge.numbers import InvalidNumber, display, normalise_number, number_of
 from bridge.services import Services
 from bridge.user import NOT_VERIFIED, User
+from curbside.database import session_scope
 from curbside.matrix.context import Context
 from fax_gateway.routing import Owner, OwnerKind
 
@@ -117,28 +120,58 @@ class FaxCommands:
                   "to that number go out without asking again; send the document now.")
 
     async def assign(self, ctx: Context, parsed: Parsed) -> None:
+        """Route NUMBER's received faxes, if :func:`bridge.assignment.refusal` allows it."""
         sender = self._verified(ctx)
         target = parsed.rest.strip()
         if parsed.number is None or not target or target[0] not in "@#!":
             raise FaxCommandError("usage: !fax assign NUMBER @user|#room, e.g. "
                                   "!fax assign +1 555 010 8000 #cardiology:example.org")
-        number = parsed.number
+        number, host = parsed.number, self.services.host
         owner = await self._owner_for(ctx, target)
         current = self.services.owner(ctx.session, number)
-        if current is not None and current != owner and sender.user_id != current.id \
-                and current.id != ctx.event.room_id:
-            raise FaxCommandError(f"{display(number)} is already assigned to someone else; "
-                                  "its current owner or the operator can reassign it.")
-        router = self.services.gateway.inbox.router
-        await asyncio.to_thread(router.set_route, number, owner)
+        where = "this room" if owner.id == ctx.event.room_id else target
+        if current == owner:
+            ctx.reply(f"Faxes received on {display(number)} already arrive in {where}.")
+            return
+        request = Request(
+            actor=sender.user_id, number=display(number), current=current, target=owner,
+            target_verified=owner.kind is OwnerKind.MATRIX_USER
+            and User.verified(ctx.session, owner.id) is not None,
+            in_target=await host.standing(owner.id, sender.user_id)
+            if owner.kind is OwnerKind.ROOM else None,
+            in_current=await host.standing(current.id, sender.user_id)
+            if current is not None and current.kind is OwnerKind.ROOM else None,
+        )
+        problem = refusal(request, self.services.config.bot_user_id)
+        if problem is not None:
+            raise FaxCommandError(problem)
         if owner.kind is OwnerKind.ROOM:
-            problem = await self.services.host.invite_puppet(owner.id, number)
+            problem = await host.invite_puppet(owner.id, number)
             if problem is not None:
                 raise FaxCommandError(problem)
-        where = "this room" if owner.id == ctx.event.room_id else target
-        ctx.reply(f"Faxes received on {display(number)} now arrive in {where}.")
+        await asyncio.to_thread(self._assign, number, current, owner, sender.user_id,
+                                ctx.event.room_id)
+        ctx.reply(f"Faxes received on {display(number)} now arrive in {where}. "
+                  "Only you (or, for a room, its moderators) can assign it elsewhere.")
 
     # -- helpers ---------------------------------------------------------------
+
+    def _assign(self, number: str, old: Owner | None, new: Owner, actor: str,
+                from_room: str) -> None:
+        """Audit, then route: the audit entry commits first, so no route changes unrecorded.
+
+        The entry names the number by the gateway's keyed hash (numbers are
+        PHI-adjacent: fax_gateway.models), never the number itself.
+        """
+        gateway = self.services.gateway
+        with session_scope(self.services.config.runtime.engine) as session:
+            gateway.outbox.audit.record(
+                session, actor=actor, action="fax.route.assign", record_type="fax_route",
+                record_id=self.services.number_key(number), reason="!fax assign",
+                details={"old_owner": _owner_text(old), "new_owner": _owner_text(new),
+                         "from_room": from_room},
+            )
+        gateway.inbox.router.set_route(number, new)
 
     def _verified(self, ctx: Context) -> User:
         user = User.verified(ctx.session, ctx.event.sender)
@@ -161,6 +194,10 @@ class FaxCommands:
 
     def _number_of(self, user_id: str) -> str | None:
         return number_of(user_id, self.services.config.server_name)
+
+
+def _owner_text(owner: Owner | None) -> str | None:
+    return f"{owner.kind.value}:{owner.id}" if owner is not None else None
 
 
 _ACTIONS = {

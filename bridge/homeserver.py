@@ -6,6 +6,8 @@
   other. Every failure is mapped to the cause an operator can fix.
 * :meth:`AppserviceClient.ensure_user` — register a namespace user (puppet or
   bridge bot) with ``m.login.application_service``; "already there" is fine.
+* :meth:`AppserviceClient.room_state` — a room's state as the bridge bot sees
+  it (membership and power levels for ``!fax assign``).
 """
 
 from __future__ import annotations
@@ -77,6 +79,21 @@ class AppserviceClient:
             f"registering @{localpart} failed: {status} {body.get('errcode')} {body.get('error')}"
         )
 
+    async def _get(self, path: str) -> tuple[int, dict[str, Any]]:
+        async with self._session().get(self._url + path) as response:
+            try:
+                data = await response.json(content_type=None)
+            except ValueError:
+                data = {}
+            return response.status, data if isinstance(data, dict) else {}
+
+    async def room_state(self, room_id: str, event_type: str, state_key: str = "", *,
+                         whole_event: bool = False) -> tuple[int, dict[str, Any]]:
+        """One state event (its content, or all of it), read as the bridge bot, which
+        must be in the room."""
+        path = (f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/state/"
+                f"{quote(event_type, safe='')}/{quote(state_key, safe='')}")
+        return await self._get(path + ("?format=event" if whole_event else ""))
 
     async def join(self, room_id: str) -> str | None:
         """Join as the bridge bot; an error text or None."""

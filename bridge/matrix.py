@@ -3,6 +3,7 @@
     bridge_events (unhandled, in order) ─► invite of the bridge bot ─► join (as_token)
                                        ─► invite of a fax puppet ─► wake that puppet
                                        ─► event in a portal       ─► wake its puppets
+                                       ─► a join in a portal      ─► release held faxes
                                        ─► mark handled
 
 Puppets do the reading themselves: each one syncs on its own device, which is
@@ -32,10 +33,12 @@ class MatrixHandler:
         services: Services,
         wake_puppet: Callable[[str], Awaitable[object]],
         bot_invited: Callable[[str, str], Awaitable[None]],
+        member_joined: Callable[[str], None],
     ) -> None:
         self.services = services
         self._wake_puppet = wake_puppet
         self._bot_invited = bot_invited
+        self._member_joined = member_joined
         self._pending = asyncio.Event()
         self._pending.set()  # rows left from before a restart
 
@@ -82,3 +85,6 @@ class MatrixHandler:
                 session, event.room_id)]
         for puppet_id in puppets:
             await self._wake_puppet(puppet_id)
+        if puppets and event.type == "m.room.member" and event.membership == "join" \
+                and number_of(event.state_key or "", server) is None:
+            self._member_joined(event.room_id)  # in the background: it may wait for a sync

@@ -7,6 +7,7 @@
 * ``bridge_known_numbers`` — numbers a room confirmed (misdirected-fax guard).
 * ``bridge_faxes`` — which Matrix event became which gateway job.
 * ``bridge_cursors`` — how far the status and inbound feeds were relayed.
+* ``bridge_held_deliveries`` — received faxes held until a new DM's owner joins.
 """
 
 from __future__ import annotations
@@ -81,3 +82,15 @@ class Cursor(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
+
+
+class HeldDelivery(Base):
+    """A received fax waiting for its new DM's owner to join (see bridge.relay)."""
+
+    __tablename__ = "bridge_held_deliveries"
+
+    inbound_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255), index=True)
+    puppet_id: Mapped[str] = mapped_column(String(255))
+    owner_id: Mapped[str] = mapped_column(String(255))
+    held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

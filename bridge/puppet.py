@@ -10,6 +10,7 @@ the number ("end-to-bridge" encryption).
     invite from the bot     ─► should_join: portal(room, number, owner = room)
     ``!fax …``              ─► bridge.commands
     first sync showing room ─► welcome notice (once: ``welcomed`` flag)
+    someone else joins      ─► the bridge releases faxes held for that room
     file event in a portal  ─► bridge.portal.send_document
 """
 
@@ -116,10 +117,29 @@ class Puppet(Bot):
                 raise TimeoutError(f"{self.user_id} did not see {room_id} in its sync")
             await asyncio.sleep(0.05)
 
+    def has_joined(self, room_id: str, user_id: str) -> bool:
+        """Whether this puppet's sync shows ``user_id`` joined (nio's ``users``
+        holds invitees too)."""
+        room = self.client.rooms.get(room_id)
+        return room is not None and user_id in room.users and user_id not in room.invited_users
+
+    async def wait_joined(self, room_id: str, user_id: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for :meth:`has_joined`; its final answer."""
+        deadline = time.monotonic() + timeout
+        while not self.has_joined(room_id, user_id):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     async def _on_member(self, room: nio.MatrixRoom, event: nio.RoomMemberEvent) -> None:
         """nio runs this while applying a sync, after the room entered ``client.rooms``."""
-        if event.state_key == self.user_id and event.membership == "join":
+        if event.membership != "join":
+            return
+        if event.state_key == self.user_id:
             self._welcome()
+        else:
+            self.services.host.member_joined(room.room_id)
 
     def _welcome(self) -> None:
         """Greet each new portal once, when the sync shows the puppet in it."""

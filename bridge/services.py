@@ -8,6 +8,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from bridge.assignment import Standing
 from bridge.config import BridgeConfig
 from bridge.numbers import puppet_id
 from bridge.store import BridgeStore
@@ -20,6 +21,14 @@ class PuppetHost(Protocol):
         """Bring the number's puppet into ``room_id``; an error text, or None when done."""
         ...
 
+    def member_joined(self, room_id: str) -> None:
+        """Someone joined ``room_id`` (seen in a puppet's sync): release faxes held there."""
+        ...
+
+    async def standing(self, room_id: str, user_id: str) -> Standing | None:
+        """``user_id``'s membership and power in ``room_id``; None if the bridge cannot see it."""
+        ...
+
 
 @dataclass(frozen=True)
 class Services:
@@ -30,6 +39,11 @@ class Services:
 
     def puppet_id(self, number: str) -> str:
         return puppet_id(number, self.config.server_name)
+
+    def number_key(self, number: str) -> str:
+        """The gateway's keyed hash of a number: how audit entries name it without PHI,
+        joinable with the gateway's ``fax_routes`` rows."""
+        return self.gateway.inbox.router.number_key(number)
 
     def owner(self, session: Session, number: str) -> Owner | None:
         """Who a number is assigned to in the gateway's routing table (None: nobody)."""

@@ -19,6 +19,7 @@ from bridge.models import (
     AppserviceTransaction,
     BridgedFax,
     Cursor,
+    HeldDelivery,
     KnownNumber,
     Portal,
 )
@@ -56,6 +57,16 @@ class FaxLink:
     room_id: str
     puppet_id: str
     sender: str
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A received fax waiting for ``owner_id`` to join ``room_id``."""
+
+    inbound_id: str
+    room_id: str
+    puppet_id: str
+    owner_id: str
 
 
 def _portal(row: Portal) -> PortalView:
@@ -211,6 +222,31 @@ class BridgeStore:
             return None
         return FaxLink(row.job_id, row.event_id, row.thread_root, row.room_id, row.puppet_id,
                        row.sender)
+
+    # -- received faxes held for a DM's owner ------------------------------------
+
+    def hold(self, session: Session, held: Held) -> None:
+        if session.get(HeldDelivery, held.inbound_id) is None:
+            session.add(HeldDelivery(
+                inbound_id=held.inbound_id, room_id=held.room_id, puppet_id=held.puppet_id,
+                owner_id=held.owner_id, held_at=datetime.now(UTC),
+            ))
+
+    def held(self, session: Session, room_id: str | None = None) -> list[Held]:
+        """Held faxes, oldest first; of one room, or of every room when ``room_id`` is None."""
+        query = select(HeldDelivery).order_by(HeldDelivery.held_at)
+        if room_id is not None:
+            query = query.where(HeldDelivery.room_id == room_id)
+        return [Held(r.inbound_id, r.room_id, r.puppet_id, r.owner_id)
+                for r in session.scalars(query).all()]
+
+    def release(self, session: Session, inbound_id: str) -> bool:
+        """Remove a held fax; False if it was already released (delivered once)."""
+        row = session.get(HeldDelivery, inbound_id)
+        if row is None:
+            return False
+        session.delete(row)
+        return True
 
     # -- feed cursors ----------------------------------------------------------
 

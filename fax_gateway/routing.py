@@ -39,10 +39,14 @@ class Router:
         self._pepper = pepper
         self.default = default
 
+    def number_key(self, number: str) -> str:
+        """The keyed hash that names ``number`` in routes and audit entries without PHI."""
+        return number_hash(self._pepper, normalise_number(number))
+
     def set_route(self, number: str, owner: Owner) -> None:
         """Route faxes to ``number`` to ``owner`` (replacing any earlier route)."""
         number = normalise_number(number)
-        key = number_hash(self._pepper, number)
+        key = self.number_key(number)
         with session_scope(self._engine) as session:
             route = session.get(FaxRoute, key)
             if route is None:
@@ -60,7 +64,7 @@ class Router:
     def owner_of(self, session: Session, number: str) -> Owner:
         """The owner of a called number, or the default for unknown numbers."""
         try:
-            key = number_hash(self._pepper, normalise_number(number))
+            key = self.number_key(number)
         except ValueError:
             return self.default
         route = session.get(FaxRoute, key)

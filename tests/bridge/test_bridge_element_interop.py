@@ -8,9 +8,9 @@ number Element's user owns arrives from the number's puppet — notice and PDF
 with no shield and no decryption failure — and the puppet answers a command
 Element sent, which it could only read if Element shared the room key with it.
 
-The first fax opens the DM while Element's user is only invited; what it posts
-then may reach Element before Element has fetched the puppet's device list
-(see docs/fax-bridge.md, known gaps), so the strict checks are on the second.
+The first fax opens the DM while Element's user is only invited; the bridge
+holds it until Element has joined (bridge.relay), so the strict checks hold
+for the first fax as well as for a later one.
 """
 
 from __future__ import annotations
@@ -62,9 +62,19 @@ async def test_element_reads_the_puppets_fax_and_the_puppet_reads_element(
             room_id = await wait_for(portal_room, timeout=120, what="the puppet's DM")
             await element.join(room_id)
             puppet = world.bridge.puppets[puppet_id]
+
+            # The first fax was held until the join: it arrives clean, like any other.
+            first = world.gateway.received_after(0)[0]
+            first_notice = await element.wait_for_message(
+                lambda m: m.sender == puppet_id and "— 1 pages" in (m.body or ""),
+                timeout=120, what="the first fax's notice")
+            first_pdf = await element.wait_for_message(
+                lambda m: m.sender == puppet_id and m.msgtype == "m.file"
+                and first.id[:8] in (m.body or ""), what="the first fax's PDF")
+            assert clean(first_notice), first_notice
+            assert clean(first_pdf) and first_pdf.has_file, first_pdf
             await element.wait_device(puppet_id, puppet.client.device_id, cross_signed=True)
 
-            # The DM opened with the first fax; from here Element knows the puppet's device.
             world.gateway.submit(make_pdf(2), NUMBER, idempotency_key="interop-2",
                                  actor="@coordinator:curbside.test")
             notice = await element.wait_for_message(

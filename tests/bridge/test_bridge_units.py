@@ -1,15 +1,17 @@
 """The bridge's pure parts: numbers ⇄ puppets, ``!fax`` parsing, status texts,
-documents, and what each start-up ping failure is reported as."""
+documents, what each start-up ping failure is reported as, and who may assign a number."""
 
 from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import pikepdf
 import pytest
 from PIL import Image
 
+from bridge.assignment import Request, Standing, refusal, standing_in
 from bridge.commands import FaxCommandError, parse
 from bridge.errors import ExitCode
 from bridge.homeserver import _ping_error
@@ -17,6 +19,7 @@ from bridge.numbers import display, number_of, puppet_id
 from bridge.portal import as_pdf
 from bridge.relay import status_text
 from fax_gateway.outbox import InvalidDocument, JobChange
+from fax_gateway.routing import Owner, OwnerKind
 from fax_gateway.status import JobState
 
 SERVER = "curbside.test"
@@ -82,3 +85,44 @@ def test_each_ping_failure_names_its_cause(
     status: int, body: dict[str, object], code: ExitCode
 ) -> None:
     assert _ping_error(status, body, "curbside-fax").code is code
+
+
+ACTOR, OTHER = "@dana:curbside.test", "@okafor:curbside.test"
+PRACTICE = Owner(OwnerKind.ROOM, "!practice:curbside.test")
+MEMBER, MODERATOR, OUTSIDER = Standing(True, 0), Standing(True, 50), Standing(False, 0)
+
+
+def _ask(current: Owner | None, target: Owner, **facts: Any) -> str | None:
+    request = Request(actor=ACTOR, number="+1 555 010 8000", current=current, target=target,
+                      target_verified=facts.pop("verified", True), **facts)
+    return refusal(request, "@faxbridge:curbside.test")
+
+
+def test_who_may_assign_a_number() -> None:
+    me, other = Owner(OwnerKind.MATRIX_USER, ACTOR), Owner(OwnerKind.MATRIX_USER, OTHER)
+    # An unassigned number: to yourself, or to a room you joined — nowhere else.
+    assert _ask(None, me) is None
+    assert _ask(None, PRACTICE, in_target=MEMBER) is None
+    assert "assign it to yourself" in (_ask(None, other) or "")
+    assert "not a member of that room" in (_ask(None, PRACTICE, in_target=OUTSIDER) or "")
+    assert "Invite @faxbridge:curbside.test" in (_ask(None, PRACTICE, in_target=None) or "")
+    # An owned number moves only by its owner: the user, or a moderator of the room.
+    taken = _ask(other, me) or ""
+    assert f"only its current owner can hand it over. Ask {OTHER}" in taken
+    assert _ask(me, other) is None
+    assert "no active verified credential" in (_ask(me, other, verified=False) or "")
+    assert "a moderator" in (_ask(PRACTICE, me, in_current=MEMBER) or "")
+    assert _ask(PRACTICE, me, in_current=MODERATOR) is None
+    assert _ask(PRACTICE, me, in_current=OUTSIDER) is not None
+    desk = _ask(Owner(OwnerKind.REFERRAL_DESK, "desk"), me) or ""
+    assert "Ask the Curbside operator" in desk
+
+
+def test_standing_reads_power_levels_and_privileged_creators() -> None:
+    levels = {"users": {OTHER: 100, ACTOR: 50}, "users_default": 0}
+    v11 = {"sender": OTHER, "content": {"room_version": "11"}}
+    assert standing_in(ACTOR, "join", levels, v11) == Standing(True, 50)
+    assert standing_in("@x:curbside.test", "invite", levels, v11) == Standing(False, 0)
+    v12 = {"sender": "@creator:curbside.test", "content": {"room_version": "12"}}
+    assert standing_in("@creator:curbside.test", "join", levels, v12).moderates
+    assert not standing_in("@creator:curbside.test", "join", levels, v11).moderates
