@@ -5,6 +5,8 @@
     MSL: !claim or a reaction ─► answer in the thread ─► relayed privately to the
         clinician's thread ◄─► follow-ups (through the firewall) ─► !close <outcome>
         ─► "did the answer help?"
+    preferred response "letter": each MSL answer (and !close, if the thread said more
+        than the last letter) ─► response letter PDF, encrypted m.file in the thread
     every clinician message ─► AE / complaint screen ─► PV intake in the sponsor's
         PV room at once, receipt-to-forward time kept
     review_service_levels() (timer, or a test with a manual clock) ─► reminder in the
@@ -19,13 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
-from bots.medinfo import ae_screen, intake, phi_firewall, routing, service_levels
+from bots.medinfo import ae_screen, intake, letter, phi_firewall, routing, service_levels
 from bots.medinfo.models import RequestRow
 from bots.medinfo.products import Catalog
 from bots.medinfo.sponsors import Directory, Sponsor, load_directory
@@ -47,6 +52,7 @@ from curbside.matrix.bot import Bot
 from curbside.matrix.commands import Arg, command, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
+from curbside.matrix.files import AttachmentError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,15 @@ NOT_VERIFIED = (
 
 def _reference(row: RequestRow) -> str:
     return f"MI-{row.id[:6].upper()}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    """A response letter uploaded (encrypted) and ready to send; its hash goes to audit."""
+
+    message: dict[str, Any]
+    filename: str
+    sha256: str
 
 
 class MedinfoBot(Bot):
@@ -154,6 +169,11 @@ class MedinfoBot(Bot):
         if row.state not in OPEN_STATES:
             ctx.reply(f"Request {_reference(row)} is already {row.state}.")
             return
+        envelope = self.requests.open(row)
+        upload = await self._upload_letter(ctx, sponsor, row, envelope,
+                                           responder=row.claimed_by or ctx.event.sender)
+        if upload is not None:
+            self._send_letter(ctx, row, envelope, upload)
         row.state, row.outcome, row.closed_at = CLOSED, outcome[:255], self.clock.now()
         self._to_clinician(ctx, row, (
             f"{sponsor.name}'s medical team closed request {_reference(row)} ({outcome}). "
@@ -179,7 +199,7 @@ class MedinfoBot(Bot):
             return
         directory = self.directory(ctx)
         if directory.by_room(event.room_id) is not None:
-            self._from_sponsor(ctx)
+            await self._from_sponsor(ctx)
             return
         root = build.thread_root_of(event)
         row = self.requests.by_clinician_thread(ctx.session, event.room_id, root)
@@ -470,8 +490,9 @@ class MedinfoBot(Bot):
         ctx.send(ctx.event.room_id, message)
         self._audit(ctx, "medinfo.claim", row, by=who)
 
-    def _from_sponsor(self, ctx: Context) -> None:
-        """An MSL's message in a request thread: relayed privately to the clinician."""
+    async def _from_sponsor(self, ctx: Context) -> None:
+        """An MSL's message in a request thread: relayed privately to the clinician, with
+        the response letter when the clinician asked for one."""
         event = ctx.event
         root = build.thread_root_of(event)
         if root == event.event_id:
@@ -483,17 +504,59 @@ class MedinfoBot(Bot):
         if row.state not in OPEN_STATES:
             ctx.reply(f"{_reference(row)} is {row.state}; the requester was not sent this.")
             return
-        if row.state == ROUTED:
-            row.state, row.claimed_by = CLAIMED, event.sender
+        envelope = self.requests.open(row)
+        upload = None
         if event.msgtype in _FILE_TYPES:
             relayed = {k: v for k, v in event.content.items() if k != "m.relates_to"}
+            envelope.documents.append(str(event.content.get("filename") or event.body))
         else:
             relayed = build.notice(f"{sponsor.name} medical team ({_reference(row)}): "
                                    f"{event.body}")
+            envelope.answers.append(event.body)
+            upload = await self._upload_letter(ctx, sponsor, row, envelope,
+                                               responder=event.sender)
+        # No await below: the database writes of this handler start here.
+        if row.state == ROUTED:
+            row.state, row.claimed_by = CLAIMED, event.sender
         self._to_clinician(ctx, row, relayed)
+        self.requests.seal(row, envelope)
+        if upload is not None:
+            self._send_letter(ctx, row, envelope, upload)
         row.answers += 1
         row.first_answer_at = row.first_answer_at or self.clock.now()
         self._audit(ctx, "medinfo.relay_to_clinician", row, kind=event.msgtype or "")
+
+    async def _upload_letter(self, ctx: Context, sponsor: Sponsor, row: RequestRow,
+                             envelope: Envelope, *, responder: str) -> _Upload | None:
+        """Render and upload the response letter when the clinician chose one and the
+        thread holds answers no letter carries yet. A failed upload is retried at the
+        next answer or at !close rather than holding back the chat answer."""
+        if row.response_mode != "letter" or not envelope.uncovered:
+            return None
+        today = self.clock.now().astimezone(ZoneInfo(sponsor.hours.timezone)).date()
+        composed = letter.compose(
+            sponsor, reference=_reference(row), dated=today, addressee=row.requester or "",
+            draft=envelope.draft, answers=envelope.answers, documents=envelope.documents,
+            responder=responder)
+        pdf = letter.render(composed)
+        try:
+            message = await ctx.upload_file(pdf, composed.filename, letter.MIMETYPE)
+        except AttachmentError:
+            log.warning("response letter of request %s not uploaded; retried later", row.id)
+            ctx.reply(f"The response letter for {_reference(row)} could not be uploaded; "
+                      "it will be sent with your next answer or at !close.")
+            return None
+        return _Upload(message, composed.filename, hashlib.sha256(pdf).hexdigest())
+
+    def _send_letter(self, ctx: Context, row: RequestRow, envelope: Envelope,
+                     upload: _Upload) -> None:
+        """Disclose the letter privately to the clinician and audit what was disclosed."""
+        self._to_clinician(ctx, row, upload.message)
+        envelope.letter_covers = len(envelope.answers) + len(envelope.documents)
+        self.requests.seal(row, envelope)
+        self._audit(ctx, "medinfo.letter_sent", row, filename=upload.filename,
+                    sha256=upload.sha256, answers=len(envelope.answers),
+                    documents=len(envelope.documents))
 
     # -- service levels --------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ class Product:
 class Member:
     user_id: str
     role: str
+    contact: str = ""  # printed on response letters only when configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class Sponsor:
     members: tuple[Member, ...]
     hours: Hours
     targets: dict[str, str] = field(default_factory=dict)  # priority -> "4h" / "2d"
+    pv_contact: str = ""  # how to report adverse events, printed on response letters
 
     @property
     def rooms(self) -> tuple[str, ...]:
@@ -192,7 +194,7 @@ def parse_sponsor(data: dict[str, Any]) -> Sponsor:
                 f"{where}: {user} has unknown role '{role}' "
                 f"(allowed: {', '.join(sorted(ADMITTED_ROLES))})"
             )
-        members.append(Member(user, role))
+        members.append(Member(user, role, str(raw.get("contact") or "")))
     products = tuple(
         Product(
             brand=str(_require(p, "brand", where)),
@@ -227,6 +229,7 @@ def parse_sponsor(data: dict[str, Any]) -> Sponsor:
         members=tuple(members),
         hours=_hours(data, where),
         targets=targets,
+        pv_contact=str(data.get("pv_contact") or ""),
     )
 
 
@@ -271,6 +274,7 @@ def _from_json(text: str) -> Sponsor:
             holidays=tuple(date.fromisoformat(x) for x in h["holidays"]),
         ),
         targets=dict(d["targets"]),
+        pv_contact=d.get("pv_contact", ""),
     )
 
 

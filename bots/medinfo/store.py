@@ -2,8 +2,9 @@
 
 The sealed part of a request (the draft with the question, a follow-up or a
 file waiting for the clinician's decision, safety reports waiting for a
-product) is one JSON envelope encrypted with the runtime's cipher and bound to
-the request id, so it cannot be moved to another row.
+product, the MSL's answers kept for the response letter) is one JSON
+envelope encrypted with the runtime's cipher and bound to the request id, so
+it cannot be moved to another row.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ class Envelope:
     pending_text: str | None = None
     pending_file: dict[str, Any] | None = None
     pending_safety: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # MSL answer texts, in order
+    documents: list[str] = field(default_factory=list)  # file names the MSL attached
+    letter_covers: int = 0  # answers + documents in the last letter sent
+
+    @property
+    def uncovered(self) -> bool:
+        """Has the thread answered something no response letter carries yet?"""
+        return len(self.answers) + len(self.documents) > self.letter_covers
 
 
 class RequestStore:
@@ -47,14 +56,18 @@ class RequestStore:
 
     def seal(self, row: RequestRow, envelope: Envelope) -> None:
         data = {"draft": envelope.draft.to_json(), "pending_text": envelope.pending_text,
-                "pending_file": envelope.pending_file, "pending_safety": envelope.pending_safety}
+                "pending_file": envelope.pending_file, "pending_safety": envelope.pending_safety,
+                "answers": envelope.answers, "documents": envelope.documents,
+                "letter_covers": envelope.letter_covers}
         row.sealed_draft = self._cipher.encrypt_bytes(json.dumps(data).encode(),
                                                       self._aad(row.id))
 
     def open(self, row: RequestRow) -> Envelope:
         data = json.loads(self._cipher.decrypt_bytes(row.sealed_draft, self._aad(row.id)))
         return Envelope(Draft.from_json(data["draft"]), data["pending_text"],
-                        data["pending_file"], data["pending_safety"])
+                        data["pending_file"], data["pending_safety"],
+                        data.get("answers", []), data.get("documents", []),
+                        data.get("letter_covers", 0))
 
     def new(self, session: Session, *, clinician: str, room_id: str, thread_root: str,
             envelope: Envelope, received_at: datetime) -> RequestRow:

@@ -57,8 +57,9 @@ sponsors:
     medical_information_lead: "{helix.lead}"
     pv_room_id: "{helix.pv_room}"
     members:
-      - {{user_id: "{helix.msl}", role: msl}}
+      - {{user_id: "{helix.msl}", role: msl, contact: "msl.desk@helix.example"}}
       - {{user_id: "{helix.pv}", role: pv}}
+    pv_contact: "+44 20 7946 0000 or drugsafety@helix.example"
     business_hours: {{timezone: Europe/London, hours: "08:30-17:30"}}
     targets: {{urgent: 8h, routine: 3d}}
 """

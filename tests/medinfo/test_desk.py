@@ -7,9 +7,11 @@ set up once for the module; each scenario opens its own request thread.
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pypdf
 import pytest
 from sqlalchemy import select
 
@@ -18,8 +20,10 @@ from bots.medinfo.bot import MedinfoBot
 from bots.medinfo.models import PvReportRow, RequestRow
 from bots.medinfo.service_levels import ManualClock
 from bots.medinfo.sponsors import import_sponsors
+from curbside.audit import AuditEntry
 from curbside.credentials import VerifiedCredential
 from curbside.database import migrate, session_scope
+from curbside.matrix.files import download_decrypted, upload_encrypted
 from tests.medinfo.phi_cases import CASES as PHI_CASES
 from tests.medinfo.sponsor_fixtures import SponsorRooms, write_sponsors
 from tests.support.matrix_testkit import MatrixUser, Received, bot_setup, wait_for
@@ -62,6 +66,32 @@ class Desk:
             await wait_for(answered, what="the bot's next question")
             await self.clinician.send(self.dm, reply, thread_root=root)
         return root
+
+    async def letters(self, root: str, count: int) -> list[str]:
+        """Wait for ``count`` response letters in the clinician's thread; their PDF text."""
+        def found() -> list[Received] | None:
+            files = [r for r in self.in_thread(self.clinician, self.dm, root)
+                     if r.content.get("msgtype") == "m.file"
+                     and r.body.endswith("-response-letter.pdf")]
+            return files if len(files) >= count else None
+        received = await wait_for(found, what=f"{count} response letter(s)")
+        texts = []
+        for message in received:
+            assert "url" not in message.content, "a letter is never sent unencrypted"
+            assert message.content["info"]["mimetype"] == "application/pdf"
+            pdf = await download_decrypted(self.clinician.client, message.content)
+            pages = pypdf.PdfReader(io.BytesIO(pdf)).pages
+            texts.append(" ".join(" ".join(page.extract_text() for page in pages).split()))
+        return texts
+
+    async def attach(self, user: MatrixUser, room_id: str, root: str, name: str,
+                     data: bytes) -> None:
+        """``user`` attaches an encrypted file in a thread, as a client would."""
+        content = await upload_encrypted(user.client, data, name, "application/pdf")
+        content["m.relates_to"] = {"rel_type": "m.thread", "event_id": root,
+                                   "is_falling_back": True, "m.in_reply_to": {"event_id": root}}
+        await user.client.room_send(room_id, "m.room.message", content,
+                                    ignore_unverified_devices=True)
 
     async def sponsor_root(self, user: MatrixUser, room: str, text: str) -> Received:
         def found() -> Received | None:
@@ -160,6 +190,45 @@ async def test_question_routed_answered_followed_up_and_closed(desk: Desk) -> No
     assert "crushed" not in log and desk.clinician.user_id not in log
     helix_msl = desk.people["hmsl"]
     assert not any("Glucera" in r.body for r in helix_msl.received), "other sponsor saw it"
+
+
+async def test_a_clinician_who_chose_a_letter_receives_it_as_an_encrypted_pdf(
+        desk: Desk) -> None:
+    question = "Can Glucera be taken with grapefruit juice?"
+    root = await desk.ask(f"urgency=routine response=letter consent=yes share=no {question}",
+                          "send")
+    await desk.bot_says(desk.clinician, desk.dm, root, "Sent to Northwind Pharma")
+    msl, room = desk.people["nmsl"], desk.rooms["nmsl"]
+    request = await desk.sponsor_root(msl, room, "grapefruit juice")
+    msl_root = request.event.event_id
+    answer = "No interaction study with grapefruit juice; no change is expected."
+    await msl.send(room, answer, thread_root=msl_root)
+    await desk.bot_says(desk.clinician, desk.dm, root, "No interaction study")
+    [first] = await desk.letters(root, 1)
+    for expected in (answer, question, "Northwind Pharma", "Glucera (metrafide)",
+                     "Response to your unsolicited request for medical information",
+                     "full prescribing information", "Page 1 of 1",
+                     "a verified cardiologist in MA", "Medical Science Liaison"):
+        assert expected in first, expected
+    assert "1234567893" not in first and "Whitfield" not in first
+    assert msl.user_id not in first, "no personal contact unless configured"
+
+    # A document attached after the answer is not in any letter yet: !close sends one.
+    await desk.attach(msl, room, msl_root, "Glucera-food-SRL.pdf", b"%PDF-1.4 standard letter")
+    await desk.bot_says(desk.clinician, desk.dm, root, "Glucera-food-SRL.pdf")
+    await msl.send(room, "!close answered", thread_root=msl_root)
+    await desk.bot_says(desk.clinician, desk.dm, root, "Did the answer help?")
+    first, final = await desk.letters(root, 2)
+    assert answer in final and "Glucera-food-SRL.pdf" in final
+    assert "Glucera-food-SRL.pdf" not in first
+
+    with session_scope(desk.bot.config.engine) as session:
+        row = session.scalars(select(RequestRow).where(
+            RequestRow.clinician_thread_root == root)).one()
+        sent = session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "medinfo.letter_sent", AuditEntry.record_id == row.id)).all()
+        assert [entry.actor for entry in sent] == [msl.user_id, msl.user_id]
+        assert row.response_mode == "letter" and row.state == "closed"
 
 
 async def test_an_ambiguous_generic_gets_a_question_back(desk: Desk) -> None:
