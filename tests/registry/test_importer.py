@@ -285,3 +285,160 @@ def test_indexes_are_back_after_a_bulk_load_and_repaired_later(
         connection.execute(text("DROP INDEX ix_registry_licences_taxonomy_code"))
     import_nppes(engine, write_nppes("week.csv", [cardiologist()]))
     assert expected <= _index_names(engine)
+
+
+def _dump(engine: Engine, leave_out: str) -> tuple[list[tuple[str | None, ...]], ...]:
+    """Every stored row but ``leave_out``'s, in key order, as text."""
+    tables: list[list[tuple[str | None, ...]]] = []
+    with engine.connect() as connection:
+        for model, order in ((Provider, (Provider.npi,)), (Licence, (Licence.npi, Licence.slot))):
+            rows = connection.execute(
+                select(model.__table__).where(model.npi != leave_out).order_by(*order)
+            )
+            tables.append([tuple(str(v) if v is not None else None for v in r) for r in rows])
+    return tuple(tables)
+
+
+def _import_over_one_other_npi(
+    engine: Engine, write_nppes: NppesWriter, path: Path
+) -> tuple[object, ...]:
+    """Import ``path`` into a registry already holding CLINIC (the merge over stored rows)."""
+    with engine.begin() as connection:
+        for table in ("registry_licences", "registry_providers"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    clinic = [row for row in first_month() if row["NPI"] == CLINIC]
+    import_nppes(engine, write_nppes("clinic.csv", clinic))
+    result = import_nppes(engine, path, batch_size=50)
+    return (result.rows_read, result.inserted, result.updated, result.unchanged,
+            result.deactivated, result.reactivated, result.rejected)
+
+
+def test_first_load_with_repeated_npis_matches_a_load_over_existing_rows(
+    engine: Engine, write_nppes: NppesWriter
+) -> None:
+    reactivated = {
+        "NPI": RETIRED,
+        "Entity Type Code": "1",
+        "Provider Last Name (Legal Name)": "BACK",
+        "Provider Enumeration Date": "01/01/2007",
+        "Last Update Date": "02/02/2024",
+        "NPI Deactivation Date": "09/30/2019",
+        "NPI Reactivation Date": "02/02/2024",
+        "Healthcare Provider Taxonomy Code_1": "207Q00000X",
+        "Healthcare Provider Primary Taxonomy Switch_1": "Y",
+    }
+    nurse = next(row for row in first_month() if row["NPI"] == NURSE_PRACTITIONER)
+    rows = [
+        cardiologist(),
+        {"NPI": RETIRED, "NPI Deactivation Date": "09/30/2019"},
+        cardiologist(**{"Last Update Date": "08/01/2021", "Provider Credential Text": "MD"}),
+        reactivated,
+        nurse,
+        cardiologist(**{"Last Update Date": "08/01/2021", "Provider Credential Text": "MD"}),
+        {"NPI": NURSE_PRACTITIONER, "NPI Deactivation Date": "02/01/2024"},
+    ]
+    path = write_nppes("repeats.csv", rows)
+
+    first = import_nppes(engine, path, batch_size=2)  # an empty registry: staged and merged
+    counts = (first.rows_read, first.inserted, first.updated, first.unchanged,
+              first.deactivated, first.reactivated, first.rejected)
+    assert counts == (7, 3, 3, 1, 2, 1, 0)
+    staged = _dump(engine, CLINIC)
+    doctor = find_provider(engine, CARDIOLOGIST)
+    assert doctor is not None and doctor.credential == "MD"
+    assert doctor.last_update_date == dt.date(2021, 8, 1)
+    back = find_provider(engine, RETIRED)
+    assert back is not None and back.active and back.last_name == "BACK"
+    gone = find_provider(engine, NURSE_PRACTITIONER)
+    assert gone is not None and not gone.active and gone.last_name == "NGUYEN"
+
+    assert _import_over_one_other_npi(engine, write_nppes, path) == counts
+    assert _dump(engine, CLINIC) == staged
+
+
+def test_first_load_of_a_synthetic_file_matches_a_load_over_existing_rows(
+    engine: Engine, write_nppes: NppesWriter, tmp_path: Path
+) -> None:
+    generated = generate_nppes_file(tmp_path / "synthetic.csv", 600, seed=11)
+    first = import_nppes(engine, generated.path, batch_size=64)
+    staged = _dump(engine, CLINIC)
+    assert len(staged[0]) == first.inserted == generated.rows
+    assert len(staged[1]) > generated.rows - generated.deactivated
+
+    again = _import_over_one_other_npi(engine, write_nppes, generated.path)
+    assert again == (generated.rows, generated.rows, 0, 0, generated.deactivated, 0, 0)
+    assert _dump(engine, CLINIC) == staged
+
+
+def test_an_interrupted_first_load_leaves_the_registry_empty(
+    engine: Engine, tmp_path: Path
+) -> None:
+    generated = generate_nppes_file(tmp_path / "synthetic.csv", 300, seed=3)
+
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_nppes(engine, generated.path, progress=stop, batch_size=100)
+    assert count(engine, Provider) == count(engine, Licence) == 0
+    assert {"ix_registry_providers_practice_state", "ix_registry_licences_taxonomy_code"} <= (
+        _index_names(engine)
+    )
+
+    assert import_nppes(engine, generated.path).inserted == generated.rows
+
+
+def test_new_status_dates_count_as_an_update_even_when_the_status_stays(
+    engine: Engine, write_nppes: NppesWriter
+) -> None:
+    import_nppes(engine, write_nppes("month.csv", first_month()))
+    week = [
+        # Deactivated and reactivated between two files: active as before, new dates.
+        cardiologist(
+            **{"NPI Deactivation Date": "01/05/2024", "NPI Reactivation Date": "01/20/2024"}
+        ),
+        # Still deactivated, with a corrected date.
+        {"NPI": RETIRED, "NPI Deactivation Date": "10/01/2019"},
+    ]
+    result = import_nppes(engine, write_nppes("week.csv", week))
+
+    assert (result.updated, result.unchanged) == (2, 0)
+    assert (result.deactivated, result.reactivated) == (0, 0)
+    doctor = find_provider(engine, CARDIOLOGIST)
+    assert doctor is not None and doctor.active
+    assert doctor.deactivation_date == dt.date(2024, 1, 5)
+    retired = find_provider(engine, RETIRED)
+    assert retired is not None and not retired.active
+    assert retired.deactivation_date == dt.date(2019, 10, 1)
+
+
+def test_an_interrupted_import_over_stored_rows_changes_nothing(
+    engine: Engine, write_nppes: NppesWriter
+) -> None:
+    import_nppes(engine, write_nppes("month.csv", first_month()))
+    rows = [
+        {"NPI": NURSE_PRACTITIONER, "NPI Deactivation Date": "02/01/2024"},
+        cardiologist(**{"Last Update Date": "02/03/2024"}),
+    ]
+    week = write_nppes("week.csv", rows)
+
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # stopped after staging the first row
+        import_nppes(engine, week, progress=stop, batch_size=1)
+    nurse = find_provider(engine, NURSE_PRACTITIONER)
+    assert nurse is not None and nurse.active
+
+    result = import_nppes(engine, week)
+    assert (result.updated, result.deactivated) == (2, 1)
+
+
+def test_a_load_gives_the_sqlite_wal_back(sqlite_engine: Engine, tmp_path: Path) -> None:
+    with sqlite_engine.begin() as connection:
+        for table in ("registry_licences", "registry_providers"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    generated = generate_nppes_file(tmp_path / "synthetic.csv", 2_000, seed=2)
+    import_nppes(sqlite_engine, generated.path)
+    wal = Path(f"{sqlite_engine.url.database}-wal")
+    assert wal.stat().st_size == 0

@@ -2,18 +2,23 @@
 
 ::
 
-    npidata_pfile.csv ──csv.reader──> parse row ──> batch (≤ batch_size NPIs)
-                                          │ bad NPI / date  │
-                                          ▼                 ▼ one transaction per batch
-                                      rejection      SELECT stored state of the batch's NPIs
-                                                     upsert providers  (ON CONFLICT (npi))
-                                                     replace licences of changed NPIs
+    npidata_pfile.csv ──read_records──> parse row ──> stage in file order (TEMP tables)
+        (only the columns we use)        │              │ one transaction
+                                         ▼              ▼
+                                     rejection      merge in NPI order (bulk_load.py):
+                                  (bad NPI / date)   empty registry: plain sorted inserts,
+                                                       secondary indexes built after
+                                                     rows stored: upsert what is new or
+                                                       changed, replace its licences
+                                                     later rows of a repeated NPI: applied
+                                                       one at a time, in file order
 
 The monthly file (~9 million rows, 330 columns, several GB) and the weekly
-incremental files share one format, so one importer serves both. Memory is
-bounded by the batch: the file is read as a stream and nothing else is kept.
-Batches go through the raw DB-API cursor's ``executemany``: the ORM's
-per-object bookkeeping would cost more than the database work itself.
+incremental files share one format, so one importer serves both. Python's
+memory is bounded by the batch: the file is read as a stream, rows are
+staged batch by batch, and the database sorts with bounded memory. Rows go
+through the raw DB-API cursor (``executemany``, or ``COPY`` on PostgreSQL):
+the ORM's per-object bookkeeping would cost more than the database work.
 
 Re-importing is idempotent: a row whose last-update, deactivation and
 reactivation dates equal what is stored is counted as unchanged and not
@@ -21,17 +26,15 @@ written. NPPES publishes a deactivated NPI with nothing but the NPI and its
 deactivation date, so such a row only updates the NPI's status and dates; the
 names and licences already stored are kept, so a bot can still say *whose*
 NPI was deactivated. A later row with a reactivation date on or after the
-deactivation date makes the NPI active again.
+deactivation date makes the NPI active again. A file repeating an NPI has each
+row counted against the state the rows before it left.
 
-Each batch commits on its own, so an interrupted import leaves whole batches
-behind and re-running the same file completes it. Into an empty registry (the
-first monthly load) the secondary indexes are built once at the end instead of
-being maintained row by row.
+The import is one transaction: interrupted, it changes nothing, and running
+it again starts afresh.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import os
@@ -42,11 +45,13 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Connection, Engine, Index, Table, select
 
 from bots.gatekeeper.registry import nppes_format as fmt
+from bots.gatekeeper.registry.bulk_load import LICENCE_FIELDS, PROVIDER_FIELDS, StagedLoad
 from bots.gatekeeper.registry.models import Licence, Provider
 from bots.gatekeeper.registry.npi import is_valid_npi, validate_npi
+from bots.gatekeeper.registry.nppes_reader import read_header, read_records
 
 #: Called as ``progress(bytes_read, bytes_total)`` after every batch.
 ProgressCallback = Callable[[int, int], None]
@@ -54,33 +59,13 @@ ProgressCallback = Callable[[int, int], None]
 DEFAULT_BATCH_SIZE = 10_000
 TAXONOMY_CODE_LENGTH = 10
 _DATE_CACHE_SIZE = 50_000
-#: SQLite page cache for the importing connection, in KiB (within the RSS budget).
-SQLITE_CACHE_KIB = 65_536
 #: How many rejections are kept with their reasons; the count is always exact.
 MAX_REJECTION_SAMPLES = 1_000
 
-_PROVIDER_FIELDS = (
-    "npi",
-    "entity_type",
-    "organization_name",
-    "last_name",
-    "first_name",
-    "middle_name",
-    "name_prefix",
-    "name_suffix",
-    "credential",
-    "sex",
-    "practice_state",
-    "practice_postal_code",
-    "enumeration_date",
-    "last_update_date",
-    "deactivation_date",
-    "reactivation_date",
-    "active",
-)
 _DATE_FIELDS = ("enumeration_date", "last_update_date", "deactivation_date", "reactivation_date")
-_LICENCE_FIELDS = ("npi", "slot", "taxonomy_code", "licence_number", "licence_state", "is_primary")
 _DEACTIVATION_FIELDS = ("npi", "deactivation_date", "reactivation_date", "active")
+#: A status-only row's empty columns between the NPI and the deactivation date.
+_NO_DETAILS = (None,) * (PROVIDER_FIELDS.index("deactivation_date") - 1)
 
 
 class NppesFormatError(ValueError):
@@ -206,17 +191,20 @@ class _RowParser:
                 f"not an NPPES data file: the header lacks {missing[0]!r}"
                 + (f" and {len(missing) - 1} more columns" if len(missing) > 1 else "")
             )
-        order = [f for f in _PROVIDER_FIELDS if f != "active"]
-        self._fields = itemgetter(*(position[columns[f]] for f in order))
-        self._slots = itemgetter(*(position[c] for c in slot_columns))
-        self._width = len(names)
+        order = [f for f in PROVIDER_FIELDS if f != "active"]
+        field_positions = [position[columns[f]] for f in order]
+        slot_positions = [position[c] for c in slot_columns]
+        self._fields = itemgetter(*field_positions)
+        self._slots = itemgetter(*slot_positions)
+        #: Columns in the header, and how many leading columns parsing reads.
+        self.width = len(names)
+        self.keep = max(field_positions + slot_positions) + 1
         # A file spans a few thousand distinct dates; converting each once
         # saves four conversions per row.
         self._dates: dict[str, str] = {}
 
     def parse(self, row: list[str]) -> _Parsed:
-        if len(row) < self._width:
-            raise _BadRow(f"row has {len(row)} columns, the header {self._width}")
+        """Parse a record of the header's width (only its first ``keep`` values are read)."""
         values = list(self._fields(row))
         npi = values[0]
         if not is_valid_npi(npi):
@@ -267,68 +255,63 @@ class _RowParser:
 
 
 class _Writer:
-    """Writes one batch per transaction through the raw DB-API cursor.
+    """Applies a batch of distinct NPIs row by row against their stored state.
 
-    Rows are written in NPI order so consecutive inserts land on neighbouring
-    b-tree pages; NPIs the batch's SELECT found absent take a plain INSERT,
-    the rest the upsert. On SQLite the page cache is raised for the import
-    connection: with the default 2 MB, random-key inserts into a table of
-    millions of rows spend most of their time re-reading pages.
+    This is for the later rows of an NPI the file repeats, which the
+    set-based merge leaves behind: each must see what the row before it
+    wrote. Rows are written in NPI order through the raw DB-API cursor of the
+    caller's connection; NPIs the batch's SELECT found absent take a plain
+    INSERT, the rest the upsert.
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._sqlite = engine.dialect.name == "sqlite"
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._mark = mark
-        self._insert = _insert_sql("registry_providers", _PROVIDER_FIELDS, mark)
-        self._upsert = _upsert_sql("registry_providers", _PROVIDER_FIELDS, mark)
+        self._insert = _insert_sql("registry_providers", PROVIDER_FIELDS, mark)
+        self._upsert = _upsert_sql("registry_providers", PROVIDER_FIELDS, mark)
         self._status = _upsert_sql("registry_providers", _DEACTIVATION_FIELDS, mark)
-        self._licence = _insert_sql("registry_licences", _LICENCE_FIELDS, mark)
+        self._licence = _insert_sql("registry_licences", LICENCE_FIELDS, mark)
 
-    def write(self, batch: dict[str, _Parsed], counters: _Counters) -> None:
-        with self._engine.begin() as connection:
-            cursor = connection.connection.cursor()
-            try:
-                if self._sqlite:
-                    cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-                stored = self._stored_state(cursor, list(batch))
-                new: list[tuple[Any, ...]] = []
-                changed: list[tuple[Any, ...]] = []
-                status: list[tuple[Any, ...]] = []
-                licences: list[tuple[Any, ...]] = []
-                replaced: list[str] = []
-                for npi, parsed in sorted(batch.items()):
-                    before = stored.get(npi)
-                    if before is not None and _unchanged(before, parsed):
-                        counters.unchanged += 1
-                        continue
-                    _count(counters, before, parsed)
-                    if parsed.status_only:
-                        status.append(parsed.provider)
-                        continue
-                    licences.extend(parsed.licences)
-                    if before is None:
-                        new.append(parsed.provider)
-                    else:
-                        changed.append(parsed.provider)
-                        replaced.append(npi)
-                if new:
-                    cursor.executemany(self._insert, new)
-                if changed:
-                    cursor.executemany(self._upsert, changed)
-                if status:
-                    cursor.executemany(self._status, status)
-                if replaced:
-                    cursor.execute(
-                        "DELETE FROM registry_licences WHERE npi IN "
-                        f"({', '.join([self._mark] * len(replaced))})",
-                        replaced,
-                    )
-                if licences:
-                    cursor.executemany(self._licence, licences)
-            finally:
-                cursor.close()
+    def write(self, connection: Connection, batch: dict[str, _Parsed], counters: _Counters) -> None:
+        cursor = connection.connection.cursor()
+        try:
+            stored = self._stored_state(cursor, list(batch))
+            new: list[tuple[Any, ...]] = []
+            changed: list[tuple[Any, ...]] = []
+            status: list[tuple[Any, ...]] = []
+            licences: list[tuple[Any, ...]] = []
+            replaced: list[str] = []
+            for npi, parsed in sorted(batch.items()):
+                before = stored.get(npi)
+                if before is not None and _unchanged(before, parsed):
+                    counters.unchanged += 1
+                    continue
+                _count(counters, before, parsed)
+                if parsed.status_only:
+                    status.append(parsed.provider)
+                    continue
+                licences.extend(parsed.licences)
+                if before is None:
+                    new.append(parsed.provider)
+                else:
+                    changed.append(parsed.provider)
+                    replaced.append(npi)
+            if new:
+                cursor.executemany(self._insert, new)
+            if changed:
+                cursor.executemany(self._upsert, changed)
+            if status:
+                cursor.executemany(self._status, status)
+            if replaced:
+                cursor.execute(
+                    "DELETE FROM registry_licences WHERE npi IN "
+                    f"({', '.join([self._mark] * len(replaced))})",
+                    replaced,
+                )
+            if licences:
+                cursor.executemany(self._licence, licences)
+        finally:
+            cursor.close()
 
     def _stored_state(
         self, cursor: Any, npis: list[str]
@@ -387,31 +370,155 @@ def _table(model: type[Provider] | type[Licence]) -> Table:
     return cast(Table, model.__table__)
 
 
+def _secondary_indexes() -> list[Index]:
+    return [index for model in (Provider, Licence) for index in _table(model).indexes]
+
+
+def _registry_is_empty(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return connection.execute(select(Provider.npi).limit(1)).first() is None
+
+
 @contextmanager
 def _secondary_indexes_deferred(engine: Engine) -> Iterator[None]:
-    """Into an empty registry, load first and build the secondary indexes after.
+    """Load first and build the secondary indexes after.
 
     Building an index once over sorted keys is far cheaper than keeping it up
-    to date through millions of random inserts. The indexes are rebuilt even
-    when the import fails, and re-created on the next import should a crash
-    have left them missing, so the schema always returns to what the
-    migrations made.
+    to date through millions of inserts. The indexes are rebuilt even when
+    the import fails, and re-created by the next import should a crash have
+    left them missing, so the schema always returns to what the migrations
+    made.
     """
-    indexes = [index for model in (Provider, Licence) for index in _table(model).indexes]
     with engine.begin() as connection:
-        empty = connection.execute(select(Provider.npi).limit(1)).first() is None
-        for index in indexes:
-            if empty:
-                index.drop(connection, checkfirst=True)
-            else:
-                index.create(connection, checkfirst=True)
+        for index in _secondary_indexes():
+            index.drop(connection, checkfirst=True)
     try:
         yield
     finally:
-        if empty:
-            with engine.begin() as connection:
-                for index in indexes:
-                    index.create(connection, checkfirst=True)
+        _repair_secondary_indexes(engine)
+
+
+def _repair_secondary_indexes(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for index in _secondary_indexes():
+            index.create(connection, checkfirst=True)
+
+
+def _parsed_rows(
+    records: Iterator[tuple[list[str], int]], parser: _RowParser, counters: _Counters
+) -> Iterator[tuple[int, _Parsed]]:
+    """Parse records in file order, counting every row and rejecting the bad ones."""
+    width = parser.width
+    for line, (values, columns) in enumerate(records, start=2):
+        counters.rows_read += 1
+        try:
+            if columns < width:
+                raise _BadRow(f"row has {columns} columns, the header {width}")
+            yield line, parser.parse(values)
+        except _BadRow as bad:
+            counters.reject(line, values[0] if values else "", str(bad))
+
+
+def _stage_row(line: int, parsed: _Parsed) -> tuple[Any, ...]:
+    """The staged provider row: a status-only row leaves every other column empty."""
+    if parsed.status_only:
+        return (line, parsed.npi, *_NO_DETAILS, *parsed.provider[1:])
+    return (line, *parsed.provider)
+
+
+def _from_stage(provider: tuple[Any, ...], licences: list[tuple[Any, ...]]) -> _Parsed:
+    """Rebuild a parsed row from its staged rows (a later row of a repeated NPI)."""
+    row = tuple(str(v) if isinstance(v, dt.date) else v for v in provider)
+    *_, last_update, deactivated, reactivated, active = row
+    active = bool(active)
+    if row[1] is None:
+        status = (row[0], deactivated, reactivated, active)
+        return _Parsed(row[0], status, (), True, (None, deactivated, reactivated), active)
+    full = (*row[:-1], active)
+    kept = tuple((*lic[:-1], bool(lic[-1])) for lic in licences)
+    return _Parsed(row[0], full, kept, False, (last_update, deactivated, reactivated), active)
+
+
+def _load_staged(
+    engine: Engine,
+    rows: Iterator[tuple[int, _Parsed]],
+    counters: _Counters,
+    *,
+    empty: bool,
+    batch_size: int,
+    report: Callable[[], None],
+) -> None:
+    """Stage every row, merge set-based (see :mod:`bulk_load`), in one transaction.
+
+    An interrupted import changes nothing, and running it again starts afresh.
+    """
+    with engine.begin() as connection:
+        try:
+            _stage_and_merge(engine, connection, rows, counters, empty, batch_size, report)
+        except BaseException:
+            # SQLite creates the TEMP staging tables outside the transaction
+            # being rolled back; discarding the connection discards them too.
+            connection.invalidate()
+            raise
+    report()
+
+
+def _stage_and_merge(
+    engine: Engine,
+    connection: Connection,
+    rows: Iterator[tuple[int, _Parsed]],
+    counters: _Counters,
+    empty: bool,
+    batch_size: int,
+    report: Callable[[], None],
+) -> None:
+    """Stage every row, merge the first row of each NPI, then apply the later rows."""
+    stage = StagedLoad(connection)
+    providers: list[tuple[Any, ...]] = []
+    licences: list[tuple[Any, ...]] = []
+    for line, parsed in rows:
+        providers.append(_stage_row(line, parsed))
+        for licence in parsed.licences:
+            licences.append((line, *licence))
+        if len(providers) >= batch_size:
+            stage.append(providers, licences)
+            providers.clear()
+            licences.clear()
+            report()
+    stage.append(providers, licences)
+    merged = stage.merge_into_empty() if empty else stage.merge_into_existing()
+    counters.inserted += merged.inserted
+    counters.updated += merged.updated
+    counters.unchanged += merged.unchanged
+    counters.deactivated += merged.deactivated
+    counters.reactivated += merged.reactivated
+    if merged.later:
+        later = (_from_stage(*row) for row in stage.later_rows())
+        _apply_later_rows(engine, connection, later, counters, batch_size)
+    stage.close()
+
+
+def _apply_later_rows(
+    engine: Engine,
+    connection: Connection,
+    rows: Iterator[_Parsed],
+    counters: _Counters,
+    batch_size: int,
+) -> None:
+    """Apply the later rows of repeated NPIs in file order, in batches of distinct NPIs.
+
+    A batch ends where an NPI repeats, so every row is counted against the
+    state the rows before it left.
+    """
+    writer = _Writer(engine)
+    batch: dict[str, _Parsed] = {}
+    for parsed in rows:
+        if parsed.npi in batch or len(batch) >= batch_size:
+            writer.write(connection, batch, counters)
+            batch.clear()
+        batch[parsed.npi] = parsed
+    if batch:
+        writer.write(connection, batch, counters)
 
 
 def import_nppes(
@@ -426,36 +533,38 @@ def import_nppes(
         raise ValueError("batch_size must be positive")
     total = Path(path).stat().st_size
     counters = _Counters()
-    writer = _Writer(engine)
-    with open(path, "rb") as binary, _secondary_indexes_deferred(engine):
+    with open(path, "rb") as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
-        rows = csv.reader(text, dialect="excel", strict=False)
-        header = next(rows, None)
+        header = read_header(text)
         if header is None:
             raise NppesFormatError("the file is empty: an NPPES data file starts with a header")
         parser = _RowParser(header)
-        batch: dict[str, _Parsed] = {}
+        rows = _parsed_rows(read_records(text, parser.width, parser.keep), parser, counters)
 
-        def flush() -> None:
-            if batch:
-                writer.write(batch, counters)
-                batch.clear()
+        def report() -> None:
             if progress is not None:
                 progress(binary.tell(), total)
 
-        for line, row in enumerate(rows, start=2):
-            counters.rows_read += 1
-            try:
-                parsed = parser.parse(row)
-            except _BadRow as bad:
-                counters.reject(line, row[0] if row else "", str(bad))
-                continue
-            if parsed.npi in batch:
-                # A file repeating an NPI: write the earlier row first so
-                # every row is counted against the state it really changes.
-                flush()
-            batch[parsed.npi] = parsed
-            if len(batch) >= batch_size:
-                flush()
-        flush()
+        if _registry_is_empty(engine):
+            with _secondary_indexes_deferred(engine):
+                _load_staged(
+                    engine, rows, counters, empty=True, batch_size=batch_size, report=report
+                )
+        else:
+            _repair_secondary_indexes(engine)
+            _load_staged(engine, rows, counters, empty=False, batch_size=batch_size, report=report)
+    _truncate_sqlite_wal(engine)
     return counters.result()
+
+
+def _truncate_sqlite_wal(engine: Engine) -> None:
+    """Give back the disk the import's one big transaction took in SQLite's WAL file.
+
+    Without a truncating checkpoint the WAL keeps its largest size (about the
+    size of the registry after a first load). Should a reader hold an old
+    snapshot, the checkpoint waits at most the busy timeout and leaves the
+    file for a later checkpoint.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
