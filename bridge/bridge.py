@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from bridge.appservice import AppserviceServer
 from bridge.assignment import Standing
@@ -33,6 +31,7 @@ from bridge.puppet import Puppet
 from bridge.relay import Relay
 from bridge.services import Services
 from bridge.store import BridgeStore
+from curbside.background import BackgroundTasks
 from curbside.database import KERNEL_VERSIONS, session_scope
 from curbside.matrix.login import LoginError
 from fax_gateway.gateway import VERSIONS_DIR as FAX_VERSIONS
@@ -64,7 +63,7 @@ class Bridge:
         self.bot = BridgeBot(config.bot_user_id, config.server_name, self.homeserver)
         self.puppets: dict[str, Puppet] = {}
         self._starting: dict[str, asyncio.Task[Puppet]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks(log)
 
     @staticmethod
     def version_locations() -> list[Path]:
@@ -88,17 +87,14 @@ class Bridge:
         except BaseException:
             await self.stop()
             raise
-        self._spawn(self.handler.run(), "appservice events")
-        self._spawn(self.relay.run_status(), "status relay")
-        self._spawn(self.relay.run_inbound(), "inbound relay")
-        self._spawn(self.relay.release(), "release held faxes")  # joins while we were down
+        self._tasks.spawn(self.handler.run(), "appservice events")
+        self._tasks.spawn(self.relay.run_status(), "status relay")
+        self._tasks.spawn(self.relay.run_inbound(), "inbound relay")
+        self._tasks.spawn(self.relay.release(), "release held faxes")  # joins while we were down
         log.info("fax bridge up: %d puppets", len(self.puppets))
 
     async def stop(self) -> None:
-        tasks = list(self._tasks) + list(self._starting.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_all(*self._starting.values())
         for puppet in list(self.puppets.values()):
             await puppet.stop()
         self.puppets.clear()
@@ -149,7 +145,7 @@ class Bridge:
         return await self.bot.standing(room_id, user_id)
 
     def member_joined(self, room_id: str) -> None:
-        self._spawn(self.relay.release(room_id, wait=JOIN_WAIT), f"release held {room_id}")
+        self._tasks.spawn(self.relay.release(room_id, wait=JOIN_WAIT), f"release held {room_id}")
 
     async def invite_puppet(self, room_id: str, number: str) -> str | None:
         puppet = await self.puppet(self.services.puppet_id(number))
@@ -158,16 +154,6 @@ class Bridge:
         return await self.bot.invite(room_id, puppet.user_id)
 
     # -- background tasks ------------------------------------------------------
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("bridge task %s failed", task.get_name(), exc_info=task.exception())
 
 
 async def run_bridge(config: BridgeConfig, gateway: Gateway, stop: asyncio.Event) -> None:

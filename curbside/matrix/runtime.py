@@ -25,13 +25,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nio
 from aiohttp import ClientError
 from sqlalchemy.orm import Session
 
+from curbside.background import BackgroundTasks
 from curbside.database import session_scope
 from curbside.matrix import content as build
 from curbside.matrix.config import BotAccount, RuntimeConfig
@@ -89,7 +90,7 @@ class MatrixRuntime:
         self._outbox_wake = asyncio.Event()
         self._outbox_backlog = False
         self._key_query_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks(log)
         self._joining: set[str] = set()
         self._trust: DeviceTrust | None = None
 
@@ -116,17 +117,14 @@ class MatrixRuntime:
             await client.close()
             raise
         self._replay()
-        self._spawn(self._sync_forever(), "sync")
-        self._spawn(self._send_outbox(), "outbox")
+        self._tasks.spawn(self._sync_forever(), "sync")
+        self._tasks.spawn(self._send_outbox(), "outbox")
 
     async def stop(self) -> None:
         """Stop syncing and sending; handlers in flight roll back and replay next start."""
         await self._dispatcher.stop()
         await self._sender.stop()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -134,16 +132,6 @@ class MatrixRuntime:
     def wake_outbox(self) -> None:
         """Deliver rows queued outside a handler (call after their transaction committed)."""
         self._outbox_wake.set()
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("task %s failed", task.get_name(), exc_info=task.exception())
 
     # -- sync ----------------------------------------------------------------
 
@@ -262,7 +250,7 @@ class MatrixRuntime:
                 None,
             )
             self._joining.add(room_id)
-            self._spawn(self._answer_invite(room_id, inviter), f"invite {room_id}")
+            self._tasks.spawn(self._answer_invite(room_id, inviter), f"invite {room_id}")
 
     async def _answer_invite(self, room_id: str, inviter: str | None) -> None:
         try:
@@ -318,7 +306,7 @@ class MatrixRuntime:
                 and typing.result()
             )
             if sent_typing:
-                self._spawn(self._typing(event.room_id, False), "typing off")
+                self._tasks.spawn(self._typing(event.room_id, False), "typing off")
         self._outbox_wake.set()
 
     def _record_failure(self, event: IncomingEvent) -> None:
@@ -354,10 +342,12 @@ class MatrixRuntime:
         *,
         notified: bool = False,
     ) -> None:
-        self._spawn(self._request_key(megolm), f"key request {event_id}")
+        self._tasks.spawn(self._request_key(megolm), f"key request {event_id}")
         if not notified:
             delay = received_at + self.config.undecryptable_notice_after - time.time()
-            self._spawn(self._notify_later(event_id, room_id, megolm, delay), f"notice {event_id}")
+            self._tasks.spawn(
+                self._notify_later(event_id, room_id, megolm, delay), f"notice {event_id}"
+            )
 
     async def _request_key(self, megolm: nio.MegolmEvent) -> None:
         """Ask the sender's device for the room key (and our own devices, as nio does)."""

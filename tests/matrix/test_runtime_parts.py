@@ -243,7 +243,7 @@ async def test_the_outbox_sends_rooms_concurrently_each_in_order_and_once(
         for n in range(3):
             store.enqueue(session, "!slow:x", {"body": f"slow {n}"}, "m.room.message")
             store.enqueue(session, "!fast:x", {"body": f"fast {n}"}, "m.room.message")
-    runtime._spawn(runtime._send_outbox(), "outbox")
+    runtime._tasks.spawn(runtime._send_outbox(), "outbox")
     runtime.wake_outbox()
 
     await wait_for(lambda: len(sent) == 3, timeout=5, what="the other room's messages")

@@ -1,0 +1,41 @@
+"""Background tasks that are kept and whose failures are logged.
+
+asyncio holds only a weak reference to a task, so a fire-and-forget task can
+vanish mid-run, and an exception in one nobody awaits is lost. Every
+long-lived component (the Matrix runtime, the fax bridge) keeps its tasks
+here: a strong reference until they finish, a log line if they fail, and one
+call to cancel and await them all on stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+
+class BackgroundTasks:
+    """A set of running tasks owned by one component."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self._log = log
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def cancel_all(self, *others: asyncio.Task[Any]) -> None:
+        """Cancel every kept task (and ``others``) and wait until they have ended."""
+        tasks = [*self._tasks, *others]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
