@@ -38,7 +38,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support")]  # roundtrip.py's ow
 from benchmarks.roundtrip import EchoClient, percentile, time_one  # noqa: E402
 from curbside.matrix.bot import Bot  # noqa: E402
 from fax_gateway.transports.base import ContentKind, ReceivedFax  # noqa: E402
-from tests.bridge.harness import World, bridge_world, files, make_pdf  # noqa: E402
+from tests.bridge.harness import World, bridge_world, files  # noqa: E402
+from tests.support.documents import make_pdf  # noqa: E402
 from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for  # noqa: E402
 
 NUMBER = "+15550109000"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nio
-from reportlab.lib.pagesizes import letter
-from reportlab.pdfgen import canvas
 from sqlalchemy import Engine
 
 from bridge.bridge import Bridge
@@ -40,15 +37,6 @@ SERVER = "curbside.test"
 AUDIT_KEY = b"bridge-audit-key-for-tests-0123456789"
 
 
-def make_pdf(pages: int, text: str = "Referral letter") -> bytes:
-    buffer = io.BytesIO()
-    page = canvas.Canvas(buffer, pagesize=letter)
-    for number in range(1, pages + 1):
-        page.setFont("Helvetica", 14)
-        page.drawString(72, 700, f"{text} - page {number} of {pages}")
-        page.showPage()
-    page.save()
-    return buffer.getvalue()
 
 
 def credential(user_id: str, name: str) -> VerifiedCredential:

@@ -22,8 +22,9 @@ import pytest
 
 from curbside.database import session_scope
 from fax_gateway.routing import Owner, OwnerKind
-from tests.bridge.harness import bridge_world, make_pdf
+from tests.bridge.harness import bridge_world
 from tests.interop.element_driver import ElementClient, ElementMessage, node_tools_missing
+from tests.support.documents import make_pdf
 from tests.support.matrix_testkit import wait_for
 
 pytestmark = pytest.mark.skipif(

@@ -14,7 +14,8 @@ import pikepdf
 
 from curbside.matrix.files import download_decrypted
 from fax_gateway.status import JobState
-from tests.bridge.harness import bridge_world, files, make_pdf, notices, send_pdf
+from tests.bridge.harness import bridge_world, files, notices, send_pdf
+from tests.support.documents import make_pdf
 from tests.support.matrix_testkit import wait_for
 
 OKAFOR_OFFICE = "+15551234567"

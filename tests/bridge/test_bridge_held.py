@@ -17,7 +17,8 @@ from bridge.store import Held
 from curbside.database import session_scope
 from curbside.matrix.models import MatrixOutboxMessage
 from fax_gateway.routing import Owner, OwnerKind
-from tests.bridge.harness import World, bridge_world, files, make_pdf, notices
+from tests.bridge.harness import World, bridge_world, files, notices
+from tests.support.documents import make_pdf
 from tests.support.matrix_testkit import MatrixUser, wait_for
 
 NUMBER = "+15550103000"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.bridge.harness import bridge_world, make_pdf, notices, send_pdf
+from tests.bridge.harness import bridge_world, notices, send_pdf
+from tests.support.documents import make_pdf
 from tests.support.matrix_testkit import wait_for
 
 LEE_OFFICE = "+15559876543"

@@ -3,7 +3,6 @@ cipher, a hand-driven clock, tiny PDFs, and a gateway built from them."""
 
 from __future__ import annotations
 
-import io
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from reportlab.lib.pagesizes import letter
-from reportlab.pdfgen import canvas
 from sqlalchemy import Engine
 
 from curbside import phi
@@ -38,15 +35,6 @@ class ManualClock:
         self.current += delta
 
 
-def make_pdf(pages: int = 1, text: str = "Referral letter") -> bytes:
-    buffer = io.BytesIO()
-    page = canvas.Canvas(buffer, pagesize=letter)
-    for number in range(1, pages + 1):
-        page.setFont("Helvetica", 14)
-        page.drawString(72, 700, f"{text} - page {number} of {pages}")
-        page.showPage()
-    page.save()
-    return buffer.getvalue()
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ from curbside.phi import FieldCipher
 from fax_gateway.cli import fax
 from fax_gateway.models import FaxJob
 from fax_gateway.profile_f import check_tiff_f
+from tests.support.documents import make_pdf
 
-from .conftest import AUDIT_KEY, make_pdf
+from .conftest import AUDIT_KEY
 
 
 @dataclass

@@ -29,8 +29,9 @@ from curbside.database import session_scope
 from fax_gateway.gateway import open_gateway
 from fax_gateway.models import FaxJob
 from fax_gateway.status import JobState
+from tests.support.documents import make_pdf
 
-from .conftest import AUDIT_KEY, PEPPER, make_pdf
+from .conftest import AUDIT_KEY, PEPPER
 from .test_phaxio import serve
 from .worker_process import settings
 

@@ -17,8 +17,9 @@ from fax_gateway.gateway import FaxSettings
 from fax_gateway.models import FaxInbound
 from fax_gateway.routing import Owner, OwnerKind
 from fax_gateway.status import JobState
+from tests.support.documents import make_pdf
 
-from .conftest import GatewayFactory, make_pdf
+from .conftest import GatewayFactory
 
 CARDIOLOGY = "+15550108000"
 DR_OKAFOR = "@okafor:curbside.test"

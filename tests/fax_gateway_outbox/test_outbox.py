@@ -27,8 +27,9 @@ from fax_gateway.transports.base import (
     ProviderStatus,
     TemporaryTransportError,
 )
+from tests.support.documents import make_pdf
 
-from .conftest import GatewayFactory, ManualClock, make_pdf
+from .conftest import GatewayFactory, ManualClock
 from .scripted import PENDING, AcceptedButLost, ScriptedTransport
 
 TO = "+1 (555) 010-2000"

@@ -26,8 +26,9 @@ from fax_gateway.models import FaxInbound
 from fax_gateway.routing import Owner, OwnerKind
 from fax_gateway.status import JobState
 from fax_gateway.transports.phaxio import phaxio_signature
+from tests.support.documents import make_pdf
 
-from .conftest import GatewayFactory, make_pdf
+from .conftest import GatewayFactory
 
 PRACTICE_NUMBER = "+15550104000"
 ROOM = "!cardiology:curbside.test"
