@@ -13,7 +13,7 @@ enough.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,30 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once, after ``session``'s current transaction commits.
+
+    A rollback drops it instead: work that must only follow committed effects
+    (waking a sender for rows just queued, starting a job the rows describe)
+    never runs for effects that vanished. Exceptions in ``callback`` are the
+    caller's to handle; it runs inside SQLAlchemy's commit hook.
+    """
+    settled = False
+
+    def committed(_session: Session) -> None:
+        nonlocal settled
+        if not settled:
+            settled = True
+            callback()
+
+    def rolled_back(_session: Session, _previous: object) -> None:
+        nonlocal settled
+        settled = True
+
+    event.listen(session, "after_commit", committed, once=True)
+    event.listen(session, "after_soft_rollback", rolled_back, once=True)
 
 
 def _alembic_config(engine: Engine, version_locations: Sequence[Path]) -> Config:

@@ -1,7 +1,10 @@
 """The base class every Curbside bot extends.
 
 A subclass declares its commands with :func:`command` and other events with
-:func:`on_event`; ``!ping`` and ``!help`` come with the base class. Its own
+:func:`on_event`, and its background work with :func:`~curbside.matrix.jobs.periodic`,
+:func:`~curbside.matrix.jobs.feed` and :func:`~curbside.matrix.jobs.on_sent`;
+``!ping`` and ``!help`` come with the base class. Services the bot calls post
+through :attr:`Bot.poster` in their caller's transaction. Its own
 tables come with its own Alembic versions folder, named by
 ``migrations_location``; :meth:`Bot.version_locations` lists what the CLI
 must migrate before :meth:`Bot.start`.
@@ -9,21 +12,29 @@ must migrate before :meth:`Bot.start`.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import nio
+from sqlalchemy.orm import Session
 
+from curbside.background import BackgroundTasks
 from curbside.database import KERNEL_VERSIONS
 from curbside.matrix.commands import CommandError, CommandTable, command
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
+from curbside.matrix.jobs import JobTable, SentEvent
+from curbside.matrix.posting import MESSAGE, Poster
 from curbside.matrix.rooms import UnencryptedRoomError, create_encrypted_room
 from curbside.matrix.runtime import MatrixRuntime
+from curbside.matrix.supervisor import Supervisor
 
-MESSAGE = "m.room.message"
+log = logging.getLogger(__name__)
+
+__all__ = ["MESSAGE", "Bot"]
 
 
 class Bot:
@@ -37,7 +48,14 @@ class Bot:
         self.config = config
         self.table = CommandTable.of(type(self))
         self.runtime = MatrixRuntime(
-            account, config, handle=self._route, wants=self._wants, should_join=self.should_join
+            account, config, handle=self._route, wants=self._wants,
+            should_join=self.should_join, on_sent=self._run_sent_hook,
+        )
+        self._background = BackgroundTasks(log)
+        self.supervisor = Supervisor(
+            self, JobTable.of(type(self)), engine=config.engine, store=self.runtime.store,
+            poster=self.runtime.poster, tasks=self._background, audit=config.audit,
+            operator_room=config.operator_room,
         )
 
     @classmethod
@@ -52,11 +70,29 @@ class Bot:
     def client(self) -> nio.AsyncClient:
         return self.runtime.client
 
+    @property
+    def poster(self) -> Poster:
+        """How this bot's services queue messages in their caller's transaction."""
+        return self.runtime.poster
+
     async def start(self) -> None:
         await self.runtime.start()
+        self.supervisor.start()
 
     async def stop(self) -> None:
+        await self._background.cancel_all()
         await self.runtime.stop()
+
+    def after_commit(
+        self, session: Session, job: Callable[[], Coroutine[Any, Any, None]], name: str
+    ) -> None:
+        """Start ``job()`` in the background once ``session`` commits (never on rollback)."""
+        self.supervisor.after_commit(session, job, name)
+
+    async def _run_sent_hook(
+        self, hook: str, sent: SentEvent, mark_sent: Callable[[Session], None]
+    ) -> bool:
+        return await self.supervisor.run_sent_hook(hook, sent, mark_sent)
 
     async def should_join(self, room_id: str, inviter: str | None) -> bool:
         """Policy hook: accept an invite? The base bot joins every room it is invited to."""

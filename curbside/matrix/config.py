@@ -13,6 +13,8 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
+from curbside.audit import AuditLog
+
 
 class Cipher(Protocol):
     """What the runtime needs of :class:`curbside.phi.FieldCipher`."""
@@ -48,6 +50,8 @@ class RuntimeConfig:
     ``undecryptable_notice_after`` is how long (seconds) an event whose room
     key is missing waits before the sender is told.
     ``max_concurrent_handlers`` bounds handlers running at once over all rooms.
+    ``audit`` records what the runtime's supervisor gives up on; ``operator_room``
+    is where it tells the operator (logged at ERROR when there is none).
     """
 
     homeserver_url: str
@@ -58,6 +62,8 @@ class RuntimeConfig:
     undecryptable_notice_after: float = 10.0
     max_concurrent_handlers: int = 8
     sync_timeout_ms: int = 30_000
+    audit: AuditLog | None = None
+    operator_room: str | None = None
 
     def __post_init__(self) -> None:
         if not self.pickle_key or self.pickle_key == "DEFAULT_KEY":

@@ -49,16 +49,27 @@ def thread_root_of(event: IncomingEvent) -> str:
     return event.event_id
 
 
-def in_thread(content: dict[str, Any], event: IncomingEvent) -> dict[str, Any]:
-    """Place ``content`` in ``event``'s thread, replying to ``event``."""
+def threaded(
+    content: dict[str, Any], thread_root: str, reply_to: str | None = None
+) -> dict[str, Any]:
+    """Place ``content`` in the thread rooted at ``thread_root``.
+
+    The one place a thread relation is built. ``reply_to`` is the event a
+    thread-unaware client shows it as a reply to (default: the root).
+    """
     placed = dict(content)
     placed["m.relates_to"] = {
         "rel_type": "m.thread",
-        "event_id": thread_root_of(event),
+        "event_id": thread_root,
         "is_falling_back": True,
-        "m.in_reply_to": {"event_id": event.event_id},
+        "m.in_reply_to": {"event_id": reply_to or thread_root},
     }
     return placed
+
+
+def in_thread(content: dict[str, Any], event: IncomingEvent) -> dict[str, Any]:
+    """Place ``content`` in ``event``'s thread, replying to ``event``."""
+    return threaded(content, thread_root_of(event), event.event_id)
 
 
 def file_message(

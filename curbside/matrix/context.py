@@ -1,9 +1,10 @@
 """What a handler gets: the event, the transaction, and ways to answer.
 
 Everything a handler does to our database goes through ``ctx.session``; every
-message it sends goes to the outbox in that same session. The runtime commits
-the session together with the "event handled" mark, so effects and replies
-happen once or not at all.
+message it sends goes through the runtime's :class:`~curbside.matrix.posting.Poster`
+into the outbox in that same session. The runtime commits the session
+together with the "event handled" mark, so effects and replies happen once or
+not at all.
 
 The session does not autoflush: plain ``session.add`` writes reach the
 database at that final commit, so a handler that awaits (network, sleep) holds
@@ -24,8 +25,7 @@ from sqlalchemy.orm import Session
 from curbside.matrix import content as build
 from curbside.matrix.events import IncomingEvent
 from curbside.matrix.files import download_decrypted, upload_encrypted
-from curbside.matrix.rooms import require_encrypted
-from curbside.matrix.storage import RuntimeStore
+from curbside.matrix.posting import MESSAGE, Poster
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Context:
     event: IncomingEvent
     session: Session
     client: nio.AsyncClient
-    store: RuntimeStore
+    poster: Poster
 
     def reply(
         self,
@@ -47,21 +47,26 @@ class Context:
 
         ``phi=True`` refuses (raises) when the room is not encrypted.
         """
-        message = build.in_thread(build.notice(body, html, mentions=mentions), self.event)
-        return self.send(self.event.room_id, message, phi=phi)
+        return self.post(
+            self.event.room_id, body, html, mentions=mentions, phi=phi,
+            thread=build.thread_root_of(self.event), reply_to=self.event.event_id,
+        )
+
+    def post(self, room_id: str, body: str | None = None, html: str | None = None,
+             **options: Any) -> str:
+        """Queue a message anywhere in this handler's transaction (see :meth:`Poster.post`)."""
+        return self.poster.post(self.session, room_id, body, html, **options)
 
     def send(
         self,
         room_id: str,
         message: dict[str, Any],
         *,
-        event_type: str = "m.room.message",
+        event_type: str = MESSAGE,
         phi: bool = False,
     ) -> str:
         """Queue any event content for ``room_id`` in this transaction."""
-        if phi:
-            require_encrypted(self.client, room_id)
-        return self.store.enqueue(self.session, room_id, message, event_type)
+        return self.post(room_id, content=message, event_type=event_type, phi=phi)
 
     def send_phi(self, room_id: str, message: dict[str, Any]) -> str:
         """Queue patient data; refused unless the room is end-to-end encrypted."""

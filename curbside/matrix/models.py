@@ -63,6 +63,8 @@ class MatrixOutboxMessage(Base):
     created_at: Mapped[float] = mapped_column(Float)
     sent_event_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     failed_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # "<hook>:<argument>" run by the runtime once the event is accepted (posting.on_sent).
+    sent_hook: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class MatrixDeviceRecord(Base):
@@ -77,3 +79,33 @@ class MatrixDeviceRecord(Base):
     curve25519: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[float] = mapped_column(Float)
     blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MatrixFeedCursor(Base):
+    """How far one declared feed consumer of a bot has got, and the item failing now.
+
+    ``failures`` counts failed attempts at the item after ``position`` (its
+    own position is ``failing_position``), so a poisoned item is moved aside
+    after a bounded number of tries even across restarts.
+    """
+
+    __tablename__ = "matrix_feed_cursors"
+
+    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(128), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    failing_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MatrixDeadLetter(Base):
+    """Work a bot gave up on after repeated failures: kept for the operator, never lost."""
+
+    __tablename__ = "matrix_dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(255), index=True)
+    source: Mapped[str] = mapped_column(String(128))
+    item: Mapped[str] = mapped_column(String(255))
+    error: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Float)

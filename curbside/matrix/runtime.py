@@ -39,11 +39,17 @@ from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.dispatch import RoomDispatcher
 from curbside.matrix.events import IncomingEvent
+from curbside.matrix.jobs import SentEvent
 from curbside.matrix.login import open_client
+from curbside.matrix.posting import Poster
+from curbside.matrix.rooms import require_encrypted
 from curbside.matrix.storage import OutboxItem, RuntimeStore, Undecryptable
 from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES, DeviceTrust
 
 log = logging.getLogger(__name__)
+
+# Runs a sent row's hook together with marking it sent; False means "retry the send".
+SentHookRunner = Callable[[str, SentEvent, Callable[[Session], None]], Awaitable[bool]]
 
 TRANSIENT = (ClientError, TimeoutError, nio.SendRetryError, nio.LocalProtocolError)
 TYPING_AFTER = 1.0  # seconds a handler runs before the sender sees "typing…"
@@ -72,10 +78,17 @@ class MatrixRuntime:
         handle: Callable[[Context], Awaitable[None]],
         wants: Callable[[str], bool],
         should_join: Callable[[str, str | None], Awaitable[bool]],
+        on_sent: SentHookRunner | None = None,
     ) -> None:
         self.account = account
         self.config = config
         self.store = RuntimeStore(account.user_id, config.cipher)
+        self.poster = Poster(
+            self.store,
+            require_encrypted=lambda room_id: require_encrypted(self.client, room_id),
+            wake=self.wake_outbox,
+        )
+        self._on_sent = on_sent
         self._handle = handle
         self._wants = wants
         self._should_join = should_join
@@ -224,6 +237,19 @@ class MatrixRuntime:
         if client.should_claim_keys:
             await client.keys_claim(client.get_users_for_key_claiming())
 
+    async def prepare_room_for_send(self, room_id: str) -> None:
+        """Make the next encrypted send to ``room_id`` reach exactly the reviewed devices.
+
+        Loads the room's members if the bot has not yet, then fetches stale
+        device lists through the trust policy, so a room key is never shared
+        with a device the policy has not seen. The outbox calls it before every
+        send; code that sends outside the outbox (none should) would too.
+        """
+        room = self.client.rooms.get(room_id)
+        if room is not None and not room.members_synced:
+            await self.client.joined_members(room_id)
+        await self._query_keys()
+
     async def _query_keys(self) -> None:
         """Fetch device lists nio marked stale, then apply the trust policy to them.
 
@@ -285,7 +311,7 @@ class MatrixRuntime:
         typing = asyncio.create_task(self._typing_later(event.room_id))
         try:
             try:
-                await self._handle(Context(event, session, self.client, self.store))
+                await self._handle(Context(event, session, self.client, self.poster))
                 if self.store.claim_event(session, event.event_id):
                     session.commit()
                 else:
@@ -307,18 +333,17 @@ class MatrixRuntime:
             )
             if sent_typing:
                 self._tasks.spawn(self._typing(event.room_id, False), "typing off")
-        self._outbox_wake.set()
 
     def _record_failure(self, event: IncomingEvent) -> None:
         """A failed handler's one effect: the sender hears that it failed."""
         with session_scope(self.config.engine) as session:
             if self.store.claim_event(session, event.event_id):
-                message = build.notice(
+                self.poster.post(
+                    session, event.room_id,
                     "Sorry, something went wrong handling that. It was logged; "
-                    "please try again or contact the operator."
+                    "please try again or contact the operator.",
+                    thread=build.thread_root_of(event), reply_to=event.event_id,
                 )
-                self.store.enqueue(session, event.room_id, build.in_thread(message, event),
-                                   "m.room.message")
 
     async def _typing_later(self, room_id: str) -> bool:
         await asyncio.sleep(TYPING_AFTER)
@@ -372,14 +397,13 @@ class MatrixRuntime:
         )
         with session_scope(self.config.engine) as session:
             if self.store.mark_sender_notified(session, event_id):
-                message = build.notice(
+                self.poster.post(
+                    session, room_id,
                     f"{megolm.sender}: {UNDECRYPTABLE_NOTICE}",
                     f"{build.pill(megolm.sender)}: {UNDECRYPTABLE_NOTICE}",
                     mentions=[megolm.sender],
+                    thread=build.thread_root_of(anchor), reply_to=anchor.event_id,
                 )
-                self.store.enqueue(session, room_id, build.in_thread(message, anchor),
-                                   "m.room.message")
-        self._outbox_wake.set()
 
     async def _on_room_key(self, event: nio.RoomKeyEvent | nio.ForwardedRoomKeyEvent) -> None:
         with session_scope(self.config.engine) as session:
@@ -439,11 +463,7 @@ class MatrixRuntime:
                 self.store.mark_failed(session, item.id, "bot is not in the room")
             return True
         try:
-            # Fresh member and device lists go through the trust policy here, so
-            # room_send never shares a room key with a device it has not reviewed.
-            if not self.client.rooms[item.room_id].members_synced:
-                await self.client.joined_members(item.room_id)
-            await self._query_keys()
+            await self.prepare_room_for_send(item.room_id)
             response = await self.client.room_send(
                 item.room_id, item.event_type, item.content, tx_id=item.txn_id,
                 ignore_unverified_devices=IGNORE_UNVERIFIED_DEVICES,
@@ -451,13 +471,28 @@ class MatrixRuntime:
         except TRANSIENT as exc:
             log.warning("sending %s failed: %s", item.txn_id, exc.__class__.__name__)
             return False
+        if isinstance(response, nio.RoomSendResponse):
+            return await self._mark_sent(item, response.event_id)
         with session_scope(self.config.engine) as session:
-            if isinstance(response, nio.RoomSendResponse):
-                self.store.mark_sent(session, item.id, response.event_id)
-            elif response.status_code in _PERMANENT_SEND_ERRORS:
+            if response.status_code in _PERMANENT_SEND_ERRORS:
                 self.store.mark_failed(session, item.id, f"{response.status_code}")
             else:
                 return False
+        return True
+
+
+    async def _mark_sent(self, item: OutboxItem, event_id: str) -> bool:
+        """Record the send, with the row's hook in the same transaction if it names one."""
+
+        def mark(session: Session) -> None:
+            self.store.mark_sent(session, item.id, event_id)
+
+        if item.sent_hook is not None and self._on_sent is not None:
+            return await self._on_sent(
+                item.sent_hook, SentEvent(item.room_id, event_id), mark
+            )
+        with session_scope(self.config.engine) as session:
+            mark(session)
         return True
 
 

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from curbside.matrix.config import Cipher
@@ -24,7 +24,9 @@ from curbside.matrix.models import (
     PENDING,
     UNDECRYPTABLE,
     MatrixAccount,
+    MatrixDeadLetter,
     MatrixDeviceRecord,
+    MatrixFeedCursor,
     MatrixInboxEvent,
     MatrixOutboxMessage,
 )
@@ -50,6 +52,7 @@ class OutboxItem:
     room_id: str
     event_type: str
     content: dict[str, Any]
+    sent_hook: str | None = None
 
     @property
     def work_key(self) -> str:
@@ -236,9 +239,17 @@ class RuntimeStore:
     # -- outbox --------------------------------------------------------------
 
     def enqueue(
-        self, session: Session, room_id: str, content: dict[str, Any], event_type: str
+        self,
+        session: Session,
+        room_id: str,
+        content: dict[str, Any],
+        event_type: str,
+        *,
+        on_sent: str | None = None,
     ) -> str:
         """Queue a message; its transaction id is fixed now so a resend is deduplicated."""
+        if not room_id:
+            raise ValueError("a message needs a room to go to")
         txn_id = f"cs{uuid.uuid4().hex}"
         session.add(
             MatrixOutboxMessage(
@@ -250,6 +261,7 @@ class RuntimeStore:
                     json.dumps(content).encode(), _aad("matrix_outbox", self.account, txn_id)
                 ),
                 created_at=time.time(),
+                sent_hook=on_sent,
             )
         )
         return txn_id
@@ -277,6 +289,7 @@ class RuntimeStore:
                         r.content, _aad("matrix_outbox", self.account, r.txn_id)
                     )
                 ),
+                sent_hook=r.sent_hook,
             )
             for r in rows
         ]
@@ -293,6 +306,65 @@ class RuntimeStore:
             update(MatrixOutboxMessage)
             .where(MatrixOutboxMessage.id == item_id)
             .values(failed_reason=reason)
+        )
+
+    def outbox_depth(self, session: Session) -> int:
+        """Rows still waiting to be sent (for status and metrics)."""
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(MatrixOutboxMessage)
+                .where(
+                    MatrixOutboxMessage.account == self.account,
+                    MatrixOutboxMessage.sent_event_id.is_(None),
+                    MatrixOutboxMessage.failed_reason.is_(None),
+                )
+            )
+            or 0
+        )
+
+    # -- feed cursors and dead letters ----------------------------------------
+
+    def feed_cursor(self, session: Session, consumer: str) -> MatrixFeedCursor:
+        """The consumer's cursor row, created at position 0 on first use."""
+        row = session.get(MatrixFeedCursor, (self.account, consumer))
+        if row is None:
+            row = MatrixFeedCursor(
+                account=self.account, consumer=consumer, position=0,
+                failing_position=None, failures=0,
+            )
+            session.add(row)
+        return row
+
+    def advance_feed(self, session: Session, consumer: str, position: int) -> None:
+        """Move past ``position`` in the caller's transaction (with the item's effects)."""
+        row = self.feed_cursor(session, consumer)
+        row.position = max(row.position, position)
+        row.failing_position, row.failures = None, 0
+
+    def count_feed_failure(self, session: Session, consumer: str, position: int) -> int:
+        """One more failed attempt at the item at ``position``; returns the attempts so far."""
+        row = self.feed_cursor(session, consumer)
+        if row.failing_position != position:
+            row.failing_position, row.failures = position, 0
+        row.failures += 1
+        return row.failures
+
+    def dead_letter(self, session: Session, source: str, item: str, error: str) -> None:
+        session.add(
+            MatrixDeadLetter(
+                account=self.account, source=source, item=item, error=error[:2000],
+                at=time.time(),
+            )
+        )
+
+    def dead_letters(self, session: Session) -> list[MatrixDeadLetter]:
+        return list(
+            session.scalars(
+                select(MatrixDeadLetter)
+                .where(MatrixDeadLetter.account == self.account)
+                .order_by(MatrixDeadLetter.id)
+            ).all()
         )
 
     # -- devices -------------------------------------------------------------

@@ -18,7 +18,8 @@ from curbside.matrix.context import Context
 from curbside.matrix.dispatch import RoomDispatcher
 from curbside.matrix.events import IncomingEvent
 from curbside.matrix.models import MatrixInboxEvent, MatrixOutboxMessage
-from curbside.matrix.rooms import UnencryptedRoomError
+from curbside.matrix.posting import Poster
+from curbside.matrix.rooms import UnencryptedRoomError, require_encrypted
 from curbside.matrix.runtime import MatrixRuntime
 from curbside.matrix.storage import RuntimeStore
 from curbside.phi import decode_master_key, load_cipher, new_master_key
@@ -118,6 +119,12 @@ def test_event_contents_and_tokens_are_encrypted_at_rest(store_and_engine):
         assert [i.content["body"] for i in store.undelivered(session)] == [secret]
 
 
+def poster_for(store: RuntimeStore, client: nio.AsyncClient) -> Poster:
+    """The runtime's poster, without a runtime: the guard reads the client's rooms."""
+    return Poster(store, require_encrypted=lambda room: require_encrypted(client, room),
+                  wake=lambda: None)
+
+
 def test_an_event_is_claimed_once(store_and_engine):
     store, engine = store_and_engine
     with session_scope(engine) as session:
@@ -143,7 +150,7 @@ async def test_patient_data_is_refused_for_a_room_without_encryption(store_and_e
     client.rooms["!plain:x"] = nio.MatrixRoom("!plain:x", "@bot:x")
     client.rooms["!secret:x"] = nio.MatrixRoom("!secret:x", "@bot:x", encrypted=True)
     with session_scope(engine) as session:
-        ctx = Context(event("!plain:x", 0), session, client, store)
+        ctx = Context(event("!plain:x", 0), session, client, poster_for(store, client))
         with pytest.raises(UnencryptedRoomError):
             ctx.send_phi("!plain:x", {"body": "Jane Roe"})
         with pytest.raises(UnencryptedRoomError):
@@ -168,7 +175,8 @@ async def test_a_command_that_hits_the_guard_answers_with_what_to_do(store_and_e
     client = nio.AsyncClient("http://127.0.0.1:1", "@bot:x")
     client.rooms["!plain:x"] = nio.MatrixRoom("!plain:x", "@bot:x")
     with session_scope(engine) as session:
-        await bot._route(Context(event("!plain:x", 0, "!leak"), session, client, store))
+        await bot._route(Context(event("!plain:x", 0, "!leak"), session, client,
+                                 poster_for(store, client)))
     with session_scope(engine) as session:
         (refusal,) = store.undelivered(session)
     assert "without end-to-end encryption" in refusal.content["body"]

@@ -1,0 +1,149 @@
+"""Declaring a bot's background work beside its commands.
+
+    class Desk(Bot):
+        @periodic("escalations", every="escalation_interval")
+        async def escalate(self, job: Job) -> None: ...
+
+        @feed("fax-verdicts", source="fax_changes_after")
+        async def fax_verdict(self, job: Job, change: JobChange) -> None: ...
+
+        @on_sent("referral-packet")
+        async def packet_sent(self, job: Job, argument: str, sent: SentEvent) -> None: ...
+
+Reading the class is reading everything the bot does, on its own as well as
+in answer to someone. The runtime's :class:`~curbside.matrix.supervisor.Supervisor`
+starts each one, runs it in a transaction it commits (effects, queued
+messages and the feed cursor together), restarts it with backoff after a
+failure, and moves a feed item that keeps failing aside with an audit row and
+an operator notice — a loop never dies silently.
+
+``every`` is seconds, or the name of an attribute of the bot holding them
+(so an interval can come from the bot's options). ``source`` names a method
+of the bot, ``(after: int, limit: int) -> Sequence[item]``, returning items
+with an increasing integer ``seq`` above ``after`` in commit order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.orm import Session
+
+from curbside.matrix.posting import Poster
+
+F = TypeVar("F", bound=Callable[..., Any])
+_JOB_ATTR = "__curbside_job__"
+
+
+class FeedItem(Protocol):
+    @property
+    def seq(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    name: str
+    every: float | str
+    attr: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    name: str
+    source: str
+    poll: float = 1.0
+    attr: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SentHook:
+    name: str
+    attr: str = ""
+
+
+JobSpec = Periodic | Feed | SentHook
+
+
+@dataclass(frozen=True, slots=True)
+class SentEvent:
+    """What the homeserver answered for a queued message that named a hook."""
+
+    room_id: str
+    event_id: str
+
+
+@dataclass
+class Job:
+    """What a background job gets: its transaction and the way to post in it."""
+
+    session: Session
+    poster: Poster
+
+    def post(self, room_id: str, body: str | None = None, html: str | None = None,
+             **options: Any) -> str:
+        """Queue a message in this job's transaction (see :meth:`Poster.post`)."""
+        return self.poster.post(self.session, room_id, body, html, **options)
+
+
+def periodic(name: str, *, every: float | str) -> Callable[[F], F]:
+    """Run the method every ``every`` seconds (and once at start)."""
+    return _mark(Periodic(name, every))
+
+
+def feed(name: str, *, source: str, poll: float = 1.0) -> Callable[[F], F]:
+    """Hand the method each item of ``source`` once, in order, from a kept cursor."""
+    return _mark(Feed(name, source, poll))
+
+
+def on_sent(name: str) -> Callable[[F], F]:
+    """Run the method when a message posted with ``on_sent="name:argument"`` was sent."""
+    if ":" in name:
+        raise ValueError("a sent hook's name may not contain ':'")
+    return _mark(SentHook(name))
+
+
+def _mark(spec: JobSpec) -> Callable[[F], F]:
+    def mark(func: F) -> F:
+        setattr(func, _JOB_ATTR, spec)
+        return func
+
+    return mark
+
+
+@dataclass(frozen=True)
+class JobTable:
+    """The background work declared on a bot class."""
+
+    periodic: tuple[Periodic, ...]
+    feeds: tuple[Feed, ...]
+    sent_hooks: dict[str, SentHook]
+
+    @classmethod
+    def of(cls, bot_class: type) -> JobTable:
+        found: dict[str, JobSpec] = {}
+        for klass in reversed(bot_class.__mro__):
+            for attr, value in vars(klass).items():
+                spec: JobSpec | None = getattr(value, _JOB_ATTR, None)
+                if spec is not None:
+                    found[f"{type(spec).__name__}:{spec.name}"] = _bound(spec, attr)
+        periodic_jobs = tuple(s for s in found.values() if isinstance(s, Periodic))
+        feeds = tuple(s for s in found.values() if isinstance(s, Feed))
+        hooks = {s.name: s for s in found.values() if isinstance(s, SentHook)}
+        _unique([s.name for s in periodic_jobs] + [s.name for s in feeds], bot_class)
+        return cls(periodic_jobs, feeds, hooks)
+
+
+def _bound(spec: JobSpec, attr: str) -> JobSpec:
+    if isinstance(spec, Periodic):
+        return Periodic(spec.name, spec.every, attr)
+    if isinstance(spec, Feed):
+        return Feed(spec.name, spec.source, spec.poll, attr)
+    return SentHook(spec.name, attr)
+
+
+def _unique(names: Sequence[str], bot_class: type) -> None:
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ValueError(f"{bot_class.__name__}: jobs declared twice: {sorted(duplicates)}")

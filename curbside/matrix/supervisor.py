@@ -1,0 +1,276 @@
+"""Running a bot's declared background work so that no loop dies silently.
+
+    start ─► one task per @periodic and per @feed (kept in BackgroundTasks)
+
+    periodic:  run in a transaction ─► commit ─► wait `every` (or a wake)
+               failure ─► log, roll back, retry after backoff (≤ every);
+               the 3rd failure in a row ─► operator notice (once per outage)
+
+    feed:      cursor ─► source(after=cursor) ─► for each item, in order:
+               handler + cursor advance + queued messages: one transaction
+               failure ─► attempt counted in the cursor row (survives restarts)
+                          ─► after MAX_ITEM_ATTEMPTS: the item is moved aside —
+                          dead-letter row, audit row, operator notice and the
+                          cursor past it, in one transaction — and the feed goes on
+
+    sent hook: the runtime calls run_sent_hook in the transaction that marks an
+               outbox row sent, so the hook's effects commit with that mark
+
+    after_commit(session, job): start a job once the session committed (never
+               after a rollback), kept and logged like every other task
+
+Operator notices go to the configured operator room; without one they are
+logged at ERROR. They name the work and the exception's type only — an
+exception's message may carry patient data, so it stays in the log filter's
+hands and out of rooms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from curbside.audit import AuditLog
+from curbside.background import BackgroundTasks
+from curbside.database import after_commit, session_scope
+from curbside.matrix.jobs import Feed, FeedItem, Job, JobTable, Periodic, SentEvent
+from curbside.matrix.posting import Poster
+from curbside.matrix.storage import RuntimeStore
+
+log = logging.getLogger(__name__)
+
+MAX_ITEM_ATTEMPTS = 3  # tries at one feed item before it is moved aside
+NOTICE_AFTER = 3  # consecutive failures of a periodic job before the operator hears
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 30.0
+FEED_BATCH = 100
+
+
+class Supervisor:
+    """Starts, restarts and records one bot's declared background work."""
+
+    def __init__(
+        self,
+        owner: object,
+        table: JobTable,
+        *,
+        engine: Engine,
+        store: RuntimeStore,
+        poster: Poster,
+        tasks: BackgroundTasks,
+        audit: AuditLog | None = None,
+        operator_room: str | None = None,
+    ) -> None:
+        self._owner = owner
+        self._table = table
+        self._engine = engine
+        self._store = store
+        self._poster = poster
+        self._tasks = tasks
+        self._audit = audit
+        self._operator_room = operator_room
+        self._wakes: dict[str, asyncio.Event] = {}
+        self._hook_failures: dict[str, int] = {}
+
+    def start(self) -> None:
+        for periodic_job in self._table.periodic:
+            self._tasks.spawn(self._run_periodic(periodic_job), f"periodic {periodic_job.name}")
+        for feed in self._table.feeds:
+            self._tasks.spawn(self._run_feed(feed), f"feed {feed.name}")
+
+    def wake(self, name: str) -> None:
+        """Run a periodic job or read a feed now rather than at its next tick."""
+        self._wake_event(name).set()
+
+    def after_commit(
+        self, session: Session, job: Callable[[], Coroutine[Any, Any, None]], name: str
+    ) -> None:
+        """Start ``job()`` once ``session`` has committed; never if it rolls back."""
+
+        def start() -> None:
+            self._tasks.spawn(job(), name)
+
+        after_commit(session, start)
+
+    # -- periodic --------------------------------------------------------------
+
+    async def _run_periodic(self, spec: Periodic) -> None:
+        run = getattr(self._owner, spec.attr)
+        failures = 0
+        while True:
+            interval = self._interval(spec)
+            try:
+                await self._in_transaction(run)
+            except Exception as exc:
+                failures += 1
+                log.exception("periodic job %s failed (%d in a row)", spec.name, failures)
+                if failures == NOTICE_AFTER:
+                    self._tell_operator(
+                        f"periodic job {spec.name}", f"failed {failures} times in a row "
+                        f"({type(exc).__name__}); it keeps retrying"
+                    )
+                delay = min(interval, _backoff(failures))
+            else:
+                if failures >= NOTICE_AFTER:
+                    self._tell_operator(f"periodic job {spec.name}", "runs again")
+                failures = 0
+                delay = interval
+            await self._sleep(spec.name, delay)
+
+    def _interval(self, spec: Periodic) -> float:
+        every = spec.every
+        return float(getattr(self._owner, every) if isinstance(every, str) else every)
+
+    # -- feeds -----------------------------------------------------------------
+
+    async def _run_feed(self, spec: Feed) -> None:
+        fetch: Callable[[int, int], Sequence[FeedItem]] = getattr(self._owner, spec.source)
+        handle = getattr(self._owner, spec.attr)
+        failures = 0
+        while True:
+            try:
+                done = await self._feed_batch(spec, fetch, handle)
+            except Exception:
+                failures += 1
+                log.exception("feed %s failed (%d in a row)", spec.name, failures)
+                await self._sleep(spec.name, _backoff(failures))
+                continue
+            failures = 0
+            if done:
+                await self._sleep(spec.name, spec.poll)
+
+    async def _feed_batch(
+        self,
+        spec: Feed,
+        fetch: Callable[[int, int], Sequence[FeedItem]],
+        handle: Callable[[Job, Any], Awaitable[None]],
+    ) -> bool:
+        """Handle the next items; True when the feed is drained for now."""
+        with session_scope(self._engine) as session:
+            after = self._store.feed_cursor(session, spec.name).position
+        items = await asyncio.to_thread(fetch, after, FEED_BATCH)
+        for item in items:
+
+            async def work(job: Job, item: FeedItem = item) -> None:
+                await handle(job, item)
+
+            def advance(session: Session, item: FeedItem = item) -> None:
+                self._store.advance_feed(session, spec.name, item.seq)
+
+            try:
+                await self._in_transaction(work, also=advance)
+            except Exception as exc:
+                log.exception("feed %s: item %d failed", spec.name, item.seq)
+                if not self._count_item_failure(spec, item, exc):
+                    raise
+        return len(items) < FEED_BATCH
+
+    def _count_item_failure(self, spec: Feed, item: FeedItem, exc: Exception) -> bool:
+        """Count a failed try; True when the item was moved aside (the feed goes on)."""
+        with session_scope(self._engine) as session:
+            tries = self._store.count_feed_failure(session, spec.name, item.seq)
+            if tries < MAX_ITEM_ATTEMPTS:
+                return False
+            self._store.advance_feed(session, spec.name, item.seq)
+            self._give_up(session, f"feed {spec.name}", str(item.seq), exc, tries)
+        return True
+
+    # -- sent hooks ------------------------------------------------------------
+
+    async def run_sent_hook(
+        self, hook: str, sent: SentEvent, mark_sent: Callable[[Session], None]
+    ) -> bool:
+        """Run a sent row's hook and ``mark_sent`` in one transaction.
+
+        False when the hook failed: the caller retries the send, which the
+        homeserver answers with the same event id, and the hook runs again.
+        After ``MAX_ITEM_ATTEMPTS`` failures the hook is given up (dead
+        letter, audit, operator notice, committed with the sent mark).
+        """
+        name, _, argument = hook.partition(":")
+        spec = self._table.sent_hooks.get(name)
+        if spec is None:
+            log.error("no handler for sent hook %s; marking the message sent", name)
+            with session_scope(self._engine) as session:
+                mark_sent(session)
+            return True
+        handler = getattr(self._owner, spec.attr)
+        try:
+            await self._in_transaction(lambda job: handler(job, argument, sent), also=mark_sent)
+        except Exception as exc:
+            tries = self._hook_failures.get(hook, 0) + 1
+            self._hook_failures[hook] = tries
+            log.exception("sent hook %s failed (%d)", name, tries)
+            if tries < MAX_ITEM_ATTEMPTS:
+                return False
+            with session_scope(self._engine) as session:
+                mark_sent(session)
+                self._give_up(session, f"sent hook {name}", argument, exc, tries)
+        self._hook_failures.pop(hook, None)
+        return True
+
+    # -- shared ----------------------------------------------------------------
+
+    async def _in_transaction(
+        self,
+        work: Callable[[Job], Awaitable[None]],
+        also: Callable[[Session], None] | None = None,
+    ) -> None:
+        session = Session(self._engine, autoflush=False, expire_on_commit=False)
+        try:
+            await work(Job(session, self._poster))
+            if also is not None:
+                also(session)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def _give_up(
+        self, session: Session, what: str, item: str, exc: Exception, tries: int
+    ) -> None:
+        """Keep the failed item for the operator, in the caller's transaction."""
+        error = type(exc).__name__
+        self._store.dead_letter(session, what, item, error)
+        if self._audit is not None:
+            self._audit.record(
+                session, actor=self._store.account, action="runtime.dead_letter",
+                record_type="background_work", record_id=f"{what} {item}"[:255],
+                details={"error": error, "tries": tries},
+            )
+        self._tell_operator(
+            what, f"gave up on item {item} after {tries} tries ({error}); it was moved "
+            "aside (matrix_dead_letters) and the work goes on", session=session,
+        )
+
+    def _tell_operator(self, what: str, text: str, *, session: Session | None = None) -> None:
+        line = f"{self._store.account}: {what} {text}."
+        log.error("operator notice: %s", line)
+        if self._operator_room is None:
+            return
+        if session is not None:
+            self._poster.post(session, self._operator_room, line)
+            return
+        with session_scope(self._engine) as own:
+            self._poster.post(own, self._operator_room, line)
+
+    def _wake_event(self, name: str) -> asyncio.Event:
+        return self._wakes.setdefault(name, asyncio.Event())
+
+    async def _sleep(self, name: str, seconds: float) -> None:
+        wake = self._wake_event(name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), seconds)
+        wake.clear()
+
+
+def _backoff(failures: int) -> float:
+    return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (failures - 1)))
