@@ -25,7 +25,7 @@ with an increasing integer ``seq`` above ``after`` in commit order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -126,12 +126,19 @@ class JobTable:
         for klass in reversed(bot_class.__mro__):
             for attr, value in vars(klass).items():
                 spec: JobSpec | None = getattr(value, _JOB_ATTR, None)
-                if spec is not None:
-                    found[f"{type(spec).__name__}:{spec.name}"] = _bound(spec, attr)
+                if spec is None:
+                    continue
+                key = f"{'hook' if isinstance(spec, SentHook) else 'job'}:{spec.name}"
+                earlier = found.get(key)
+                if earlier is not None and earlier.attr != attr:
+                    raise ValueError(
+                        f"{bot_class.__name__}: {spec.name!r} declared twice "
+                        f"({earlier.attr} and {attr})"
+                    )
+                found[key] = _bound(spec, attr)
         periodic_jobs = tuple(s for s in found.values() if isinstance(s, Periodic))
         feeds = tuple(s for s in found.values() if isinstance(s, Feed))
         hooks = {s.name: s for s in found.values() if isinstance(s, SentHook)}
-        _unique([s.name for s in periodic_jobs] + [s.name for s in feeds], bot_class)
         return cls(periodic_jobs, feeds, hooks)
 
 
@@ -141,9 +148,3 @@ def _bound(spec: JobSpec, attr: str) -> JobSpec:
     if isinstance(spec, Feed):
         return Feed(spec.name, spec.source, spec.poll, attr)
     return SentHook(spec.name, attr)
-
-
-def _unique(names: Sequence[str], bot_class: type) -> None:
-    duplicates = {n for n in names if names.count(n) > 1}
-    if duplicates:
-        raise ValueError(f"{bot_class.__name__}: jobs declared twice: {sorted(duplicates)}")
