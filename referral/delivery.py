@@ -1,7 +1,8 @@
 """Delivering a sent referral's packet, over Matrix or fax, and recording what happened.
 
     prepare_delivery (txn 1) ── verify packet hash, open an attempt row ──> DeliveryJob
-    await deliver(channel, job)   the only I/O: DeliveryChannel.deliver(...)
+    await deliver(channel, job)   the only I/O: DeliveryChannel.deliver(...); a refusal is
+                                  "failed", an outage (ChannelUnavailable) leaves it pending
     record_delivery_outcome (txn 2, and again for each later status update)
         accepted   the channel took it (event sent, fax queued)
         delivered  the recipient has it ──> disclosure record + business status "delivered"
@@ -160,12 +161,41 @@ def prepare_delivery(
     )
 
 
+class ChannelUnavailable(RuntimeError):
+    """A channel cannot be reached now (an outage); the attempt stays pending for a retry."""
+
+
 async def deliver(channel: DeliveryChannel, job: DeliveryJob) -> DeliveryReceipt:
-    """Hand the packet to the channel; an exception becomes a ``failed`` receipt."""
+    """Hand the packet to the channel; a refusal becomes a ``failed`` receipt.
+
+    :class:`ChannelUnavailable` propagates: an outage is not the recipient's
+    answer, so the caller leaves the attempt pending and tries again.
+    """
     try:
         return await channel.deliver(job.packet, job.recipient, job.idempotency_key)
-    except Exception as exc:  # a channel's failure is an outcome to record, not a crash
+    except ChannelUnavailable:
+        raise
+    except Exception as exc:  # a channel's refusal is an outcome to record, not a crash
         return DeliveryReceipt(DeliveryStatus.FAILED, detail=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def pending_attempts(session: Session) -> list[tuple[str, str]]:
+    """(referral id, channel) of every attempt still waiting for its channel, oldest first."""
+    rows = session.execute(
+        select(DeliveryAttempt.referral_id, DeliveryAttempt.channel)
+        .where(DeliveryAttempt.status == DeliveryStatus.PENDING.value)
+        .order_by(DeliveryAttempt.started_at)
+    ).all()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def attempt_status(session: Session, idempotency_key: str) -> tuple[str, str | None] | None:
+    """An attempt's (status, provider ref), to tell a new verdict from a repeated one."""
+    row = session.execute(
+        select(DeliveryAttempt.status, DeliveryAttempt.provider_ref)
+        .where(DeliveryAttempt.idempotency_key == idempotency_key)
+    ).one_or_none()
+    return None if row is None else (str(row[0]), row[1])
 
 
 def record_delivery_outcome(

@@ -5,41 +5,40 @@ declared on :class:`ReferralDeskBot`; the rules live beside it:
 
     form.py            the guided form: a table of questions and validators (pure)
     conversations.py   form state and a referral's threads, so a restart resumes
-    matrix_channel.py  delivery to a Matrix recipient: encrypted PDF in a DM
+    courier.py         pending deliveries through their channels; every verdict recorded
+    matrix_channel.py  delivery to a Matrix recipient: encrypted PDF in a DM, via the outbox
     fax_channel.py     delivery by fax through the gateway's outbox, and its verdicts
     escalation.py      unanswered referrals escalate (injectable clock, once per level)
     posts.py           status posts into the other party's thread
 
     referrer thread:  !referral new ─ answers ─ files ─ preview ─ !send
-    background:       courier (pending delivery attempts) · fax verdicts · escalations
+    background (declared below, run by the runtime's supervisor):
+                      courier · fax verdicts (feed) · escalations · packet sent (hook)
     recipient DM:     packet (thread root) ─ !accept / !decline / !schedule ─ note file
 
 Handlers do their network work (downloads, uploads) first and their database
-writes after the last ``await``; work that must follow a commit (previews,
-deliveries) is started from the session's ``after_commit`` hook and is
-durable where it matters: a pending delivery attempt is picked up again on
-the next start.
+writes after the last ``await``; work that must follow a commit (previews)
+starts after it, and deliveries are durable: a pending attempt is picked up
+again by the courier after an outage or a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from sqlalchemy import event as orm_event
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bots.referral_desk import conversations, form
 from bots.referral_desk.config import ReferralDeskConfig
+from bots.referral_desk.courier import Courier
 from bots.referral_desk.escalation import Escalation, run_escalations
 from bots.referral_desk.fax_channel import FaxChannel, change_outcome
-from bots.referral_desk.matrix_channel import MatrixChannel, parse_provider_ref
+from bots.referral_desk.matrix_channel import PACKET_SENT, MatrixChannel
 from bots.referral_desk.models import (
     ASKING,
     CLOSED,
@@ -49,9 +48,8 @@ from bots.referral_desk.models import (
     RECIPIENT,
     REFERRER,
     DeskConversation,
-    DeskCursor,
 )
-from bots.referral_desk.posts import in_thread, status_line, thread_notice
+from bots.referral_desk.posts import PartyThreads, status_line
 from curbside.credentials import active_credential, is_verified_room
 from curbside.database import session_scope
 from curbside.matrix import content as build
@@ -60,8 +58,10 @@ from curbside.matrix.commands import Arg, command, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
+from curbside.matrix.jobs import Job, SentEvent, feed, on_sent, periodic
 from curbside.matrix.rooms import require_encrypted
 from fax_gateway.gateway import Gateway
+from fax_gateway.outbox import JobChange
 from referral import MIGRATIONS as REFERRAL_VERSIONS
 from referral.cases import (
     RECORD_TYPE,
@@ -78,12 +78,11 @@ from referral.delivery import (
     DeliveryChannel,
     DeliveryReceipt,
     DeliveryStatus,
-    deliver,
+    attempt_status,
     prepare_delivery,
-    record_delivery_outcome,
 )
 from referral.errors import ReferralError
-from referral.models import DeliveryAttempt, ReferralCase
+from referral.models import ReferralCase
 from referral.packets import render_packet
 from referral.states import Side, Status, TransitionError
 from referral.validation import FieldError, RecipientKind, ReferralInvalid
@@ -93,7 +92,6 @@ log = logging.getLogger(__name__)
 MESSAGE = "m.room.message"
 FILE_TYPES = ("m.file", "m.image")
 COURIER_POLL = 30.0  # seconds between scans for pending deliveries (a wake comes sooner)
-FAX_CURSOR = "fax-job-changes"
 
 NOT_VERIFIED = (
     "Only verified clinicians can create or receive referrals. Verify your credential "
@@ -147,37 +145,20 @@ class ReferralDeskBot(Bot):
             self.settings.organisation_phone,
             self.settings.organisation_fax,
         )
-        self.channels: dict[str, DeliveryChannel] = {
-            "matrix": MatrixChannel(lambda: self.client, config.engine, self._prepare_room)
+        self.escalation_interval = self.settings.escalation_interval
+        channels: dict[str, DeliveryChannel] = {
+            "matrix": MatrixChannel(lambda: self.client, config.engine, self.poster)
         }
         if gateway is not None:
-            self.channels["fax"] = FaxChannel(gateway, actor=account.user_id)
-        self._courier_wake = asyncio.Event()
-        self._loops: list[asyncio.Task[None]] = []
-        self._jobs: set[asyncio.Task[None]] = set()
+            channels["fax"] = FaxChannel(gateway, actor=account.user_id)
+        self.threads = PartyThreads(self.poster)
+        self.courier = Courier(env, channels, self.threads, actor=account.user_id)
 
     @classmethod
     def version_locations(cls) -> list[Path]:
         """The kernel's, the referral package's (the desk stores cases) and its own."""
         locations = super().version_locations()
         return [*locations[:1], REFERRAL_VERSIONS, *locations[1:]]
-
-    async def start(self) -> None:
-        await super().start()
-        self._loops.append(asyncio.create_task(self._courier(), name="referral courier"))
-        self._loops.append(asyncio.create_task(self._escalate_forever(), name="escalations"))
-        if self.gateway is not None:
-            self._loops.append(asyncio.create_task(self._fax_verdicts(), name="fax verdicts"))
-
-    async def stop(self) -> None:
-        tasks = [*self._loops, *self._jobs]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._loops.clear()
-        await super().stop()
 
     # -- the referrer's thread: building a referral ----------------------------
 
@@ -261,8 +242,7 @@ class ReferralDeskBot(Bot):
         if conversation.referral_id is None:
             ctx.reply("There is no draft yet; answer the remaining questions first.")
             return
-        self._after_commit(ctx.session, self._post_preview(
-            conversation.referral_id, conversation.room_id, conversation.thread_root))
+        self._preview_after_commit(ctx.session, conversation)
 
     @command("send", help="in a referral thread: send the draft to its recipient")
     async def send(self, ctx: Context) -> None:
@@ -275,7 +255,7 @@ class ReferralDeskBot(Bot):
         session, sender = ctx.session, ctx.event.sender
         case = get_referral(session, conversation.referral_id)
         channel = "fax" if case.kind is RecipientKind.FAX else "matrix"
-        if channel not in self.channels:
+        if channel not in self.courier.channels:
             ctx.reply("Faxing is not configured on this desk, so a fax number cannot receive "
                       "referrals here; ask the operator, or refer to a Matrix member.")
             return
@@ -290,7 +270,7 @@ class ReferralDeskBot(Bot):
         way = "by fax" if channel == "fax" else "over Matrix"
         ctx.reply(f"{case.id} sent to {case.recipient_name} {way}. I will post every change "
                   f"of its status in this thread. !status {case.id} shows its history.")
-        orm_event.listen(session, "after_commit", lambda _s: self._courier_wake.set(), once=True)
+        self.after_commit(session, self._wake_courier, "wake courier")
 
     # -- the recipient's side --------------------------------------------------
 
@@ -336,7 +316,7 @@ class ReferralDeskBot(Bot):
             self._refuse(ctx, error)
             return
         text = f"{case.id}: appointment scheduled for {day.isoformat()} (by {sender})."
-        self._post(session, case.id, REFERRER, text, phi=True)
+        self._say(session, case.id, REFERRER, text, phi=True)
         ctx.reply(text, phi=True)
 
     @command("note", help="send the consult note as text and close the loop "
@@ -351,7 +331,7 @@ class ReferralDeskBot(Bot):
         except Refusal as error:
             self._refuse(ctx, error)
             return
-        self._post(ctx.session, case.id, REFERRER, f"Consult note for {case.id} from "
+        self._say(ctx.session, case.id, REFERRER, f"Consult note for {case.id} from "
                    f"{ctx.event.sender}:\n\n{text}", phi=True)
         ctx.reply(f"Consult note sent to the referrer; {case.id} is completed.")
 
@@ -444,8 +424,7 @@ class ReferralDeskBot(Bot):
         ctx.reply(f"{lead}Draft {case.id} for {case.recipient_name} is ready; its preview PDF "
                   "follows. Drop files (PDF, PNG, JPEG) into this thread to attach them, then "
                   "!send. !cancel discards it.", phi=True)
-        self._after_commit(ctx.session, self._post_preview(
-            case.id, conversation.room_id, conversation.thread_root))
+        self._preview_after_commit(ctx.session, conversation)
 
     def _unverified_recipient(self, session: Session, state: form.Form) -> FieldError | None:
         """A Matrix recipient must be a verified clinician or practice room, now."""
@@ -475,8 +454,7 @@ class ReferralDeskBot(Bot):
             return
         ctx.reply(f"Attached {name}. The updated preview follows; !send when it is complete.",
                   phi=True)
-        self._after_commit(ctx.session, self._post_preview(
-            conversation.referral_id, conversation.room_id, conversation.thread_root))
+        self._preview_after_commit(ctx.session, conversation)
 
     async def _declined_with_reason(self, ctx: Context, conversation: DeskConversation) -> None:
         assert conversation.referral_id is not None  # a decline conversation names its case
@@ -501,9 +479,9 @@ class ReferralDeskBot(Bot):
         except Refusal as error:
             self._refuse(ctx, error)
             return
-        self._post(ctx.session, case.id, REFERRER,
+        self._say(ctx.session, case.id, REFERRER,
                    f"Consult note for {case.id} from {ctx.event.sender} follows.", phi=True)
-        self._post_content(ctx.session, case.id, REFERRER, forwarded)
+        self.threads.send(ctx.session, case.id, REFERRER, forwarded)
         ctx.reply(f"Consult note sent to the referrer; {case.id} is completed.")
 
     def _close_loop(self, ctx: Context, case: ReferralCase, what: str) -> None:
@@ -516,7 +494,7 @@ class ReferralDeskBot(Bot):
                    actor=sender)
         record_business_status(session, self.env, case.id, code="consult-note-sent",
                                side=Side.RECIPIENT, actor=sender, note=what)
-        self._post(session, case.id, REFERRER, status_line(case.id, Status.COMPLETED, sender))
+        self._say(session, case.id, REFERRER, status_line(case.id, Status.COMPLETED, sender))
 
     # -- shared steps ----------------------------------------------------------
 
@@ -535,7 +513,7 @@ class ReferralDeskBot(Bot):
             return
         line = status_line(case.id, to, sender, reason.strip())
         other = REFERRER if wanted is Side.RECIPIENT else RECIPIENT
-        self._post(ctx.session, case.id, other, line, phi=bool(reason.strip()))
+        self._say(ctx.session, case.id, other, line, phi=bool(reason.strip()))
         ctx.reply(line, phi=bool(reason.strip()))
 
     def _case_for(self, ctx: Context, referral_id: str, wanted: Side | None
@@ -582,54 +560,21 @@ class ReferralDeskBot(Bot):
         ctx.session.rollback()
         ctx.reply(str(error), phi=True)
 
-    def _post(self, session: Session, referral_id: str, role: str, text: str, *,
-              phi: bool = False) -> None:
-        thread = conversations.thread_of(session, referral_id, role)
-        if thread is None:
-            return
-        if phi:
-            require_encrypted(self.client, thread.room_id)
-        self.runtime.store.enqueue(session, thread.room_id,
-                                   thread_notice(text, thread.thread_root), MESSAGE)
-
-    def _post_content(self, session: Session, referral_id: str, role: str,
-                      content: dict[str, Any]) -> None:
-        thread = conversations.thread_of(session, referral_id, role)
-        if thread is not None:
-            require_encrypted(self.client, thread.room_id)
-            self.runtime.store.enqueue(session, thread.room_id,
-                                       in_thread(content, thread.thread_root), MESSAGE)
+    def _say(self, session: Session, referral_id: str, role: str, text: str, *,
+             phi: bool = False) -> None:
+        self.threads.say(session, referral_id, role, text, phi=phi)
 
     # -- work after a commit ---------------------------------------------------
 
-    def _after_commit(self, session: Session, job: Coroutine[Any, Any, None]) -> None:
-        """Run ``job`` once the handler's transaction committed (dropped on rollback)."""
+    def _preview_after_commit(self, session: Session, conversation: DeskConversation) -> None:
+        referral_id = conversation.referral_id
+        assert referral_id is not None  # a draft exists when a preview is asked for
+        room_id, root = conversation.room_id, conversation.thread_root
+        self.after_commit(session, lambda: self._post_preview(referral_id, room_id, root),
+                          f"preview {referral_id}")
 
-        settled = False
-
-        def started(_session: Session) -> None:
-            nonlocal settled
-            if not settled:
-                settled = True
-                task = asyncio.get_running_loop().create_task(self._logged(job))
-                self._jobs.add(task)
-                task.add_done_callback(self._jobs.discard)
-
-        def dropped(_session: Session) -> None:
-            nonlocal settled
-            if not settled:
-                settled = True
-                job.close()
-
-        orm_event.listen(session, "after_commit", started)
-        orm_event.listen(session, "after_soft_rollback", dropped)
-
-    @staticmethod
-    async def _logged(job: Coroutine[Any, Any, None]) -> None:
-        try:
-            await job
-        except Exception:
-            log.exception("referral desk background job failed")
+    async def _wake_courier(self) -> None:
+        self.supervisor.wake("courier")
 
     async def _post_preview(self, referral_id: str, room_id: str, thread_root: str) -> None:
         """Render the draft's packet, upload it encrypted, post it in the referrer's thread."""
@@ -642,137 +587,48 @@ class ReferralDeskBot(Bot):
         content = await upload_encrypted(self.client, data, f"Preview {referral_id}.pdf",
                                          "application/pdf")
         with session_scope(self.config.engine) as session:
-            require_encrypted(self.client, room_id)
-            self.runtime.store.enqueue(session, room_id, in_thread(content, thread_root),
-                                       MESSAGE)
+            self.poster.post(session, room_id, content=content, thread=thread_root, phi=True)
             self.env.audit.record(session, actor=self.account.user_id,
                                   action="referral.preview", record_type=RECORD_TYPE,
                                   record_id=referral_id)
-        self.runtime.wake_outbox()
-
-    async def _prepare_room(self, room_id: str) -> None:
-        """What the runtime's outbox does before a send: members, then reviewed device keys."""
-        room = self.client.rooms.get(room_id)
-        if room is not None and not room.members_synced:
-            await self.client.joined_members(room_id)
-        await self.runtime._query_keys()
 
     # -- background: deliveries, fax verdicts, escalations ---------------------
 
-    async def _courier(self) -> None:
+    @periodic("courier", every=COURIER_POLL)
+    async def deliver_pending(self, job: Job) -> None:
         """Deliver every pending attempt; woken after !send commits, and on start."""
-        while True:
-            with session_scope(self.config.engine) as session:
-                pending = session.execute(
-                    select(DeliveryAttempt.referral_id, DeliveryAttempt.channel)
-                    .where(DeliveryAttempt.status == DeliveryStatus.PENDING.value)
-                    .order_by(DeliveryAttempt.started_at)
-                ).all()
-            for referral_id, channel in pending:
-                try:
-                    await self._deliver(referral_id, channel)
-                except Exception:
-                    log.exception("delivering %s failed", referral_id)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._courier_wake.wait(), COURIER_POLL)
-            self._courier_wake.clear()
+        await self.courier.deliver_pending(self.config.engine)
 
-    async def _deliver(self, referral_id: str, channel_name: str) -> None:
-        channel = self.channels.get(channel_name)
-        if channel is None:
+    @on_sent(PACKET_SENT)
+    async def packet_sent(self, job: Job, key: str, sent: SentEvent) -> None:
+        """The outbox sent a packet: the referral is delivered, the event roots its thread."""
+        self.courier.record(job.session, key, DeliveryReceipt(
+            DeliveryStatus.DELIVERED, provider_ref=f"{sent.room_id} {sent.event_id}"))
+
+    def fax_changes_after(self, after: int, limit: int) -> Sequence[JobChange]:
+        """The fax gateway's job feed, for the fax-verdicts consumer."""
+        if self.gateway is None:
+            return ()
+        return self.gateway.changes_after(after, limit)
+
+    @feed("fax-verdicts", source="fax_changes_after", poll=0.5)
+    async def fax_verdict(self, job: Job, change: JobChange) -> None:
+        """A terminal fax job state for one of our attempts becomes its verdict."""
+        receipt = change_outcome(change)
+        if receipt is None or self.gateway is None:
             return
-        actor = self.account.user_id
-        with session_scope(self.config.engine) as session:
-            job = prepare_delivery(session, self.env, referral_id, channel=channel_name,
-                                   actor=actor)
-        receipt = await deliver(channel, job)
-        with session_scope(self.config.engine) as session:
-            self._record_outcome(session, job.idempotency_key, receipt)
-        self.runtime.wake_outbox()
+        key = self.gateway.job(change.job_id).idempotency_key
+        if key is not None and attempt_status(job.session, key) is not None:
+            self.courier.record(job.session, key, receipt)
 
-    def _record_outcome(self, session: Session, key: str, receipt: DeliveryReceipt) -> None:
-        """Record a channel's verdict on the attempt and tell both sides what happened."""
-        attempt = record_delivery_outcome(session, self.env, key, receipt,
-                                          actor=self.account.user_id)
-        if attempt.status != receipt.status.value:
-            return  # a late or repeated verdict: already told
-        case = get_referral(session, attempt.referral_id)
-        if receipt.status is DeliveryStatus.ACCEPTED:
-            self._post(session, case.id, REFERRER,
-                       f"{case.id} is queued at the fax gateway for {case.recipient_name}.")
-        elif receipt.status is DeliveryStatus.FAILED:
-            detail = receipt.detail or "no reason given"
-            if case.state is Status.REQUESTED:
-                transition(session, self.env, case.id, to=Status.FAILED, side=Side.SYSTEM,
-                           actor=self.account.user_id, reason=detail)
-            self._post(session, case.id, REFERRER,
-                       f"{case.id} could not be delivered to {case.recipient_name}: {detail}. "
-                       "Start a new referral to try another way.")
-        else:
-            self._delivered(session, case, attempt)
-
-    def _delivered(self, session: Session, case: ReferralCase, attempt: DeliveryAttempt) -> None:
-        way = "by fax" if attempt.channel == "fax" else "over Matrix"
-        self._post(session, case.id, REFERRER,
-                   f"{case.id} was delivered to {case.recipient_name} {way}.")
-        if attempt.channel != "matrix" or attempt.provider_ref is None:
-            return
-        room_id, event_id = parse_provider_ref(attempt.provider_ref)
-        conversations.remember_thread(session, case.id, RECIPIENT, room_id, event_id)
-        recipient = case.recipient_address if case.kind is RecipientKind.MATRIX_USER else ""
-        self._post(session, case.id, RECIPIENT,
-                   f"New {case.urgency} referral {case.id} from {case.referrer_name} "
-                   f"({case.referring_org_name}); the packet is the PDF above. "
-                   f"!accept {case.id}, or !decline {case.id} <reason>. Then !schedule "
-                   f"{case.id} YYYY-MM-DD, and drop the consult note into this thread "
-                   f"(or !note {case.id} <text>) to close the loop.",
-                   )
-        if recipient:
-            self.runtime.store.enqueue(
-                session, room_id,
-                thread_notice(f"{recipient}: you have a new referral.", event_id, [recipient]),
-                MESSAGE)
-
-    async def _fax_verdicts(self) -> None:
-        """Follow the fax gateway's job feed from the saved cursor; record terminal verdicts."""
-        assert self.gateway is not None  # started only with a gateway
-        gateway = self.gateway
-        with session_scope(self.config.engine) as session:
-            cursor = session.get(DeskCursor, FAX_CURSOR)
-            after = cursor.position if cursor else 0
-        async for change in gateway.watch(after=after, interval=0.5):
-            receipt = change_outcome(change)
-            key = gateway.job(change.job_id).idempotency_key if receipt else None
-            with session_scope(self.config.engine) as session:
-                if receipt is not None and key is not None:
-                    known = session.scalars(select(DeliveryAttempt.id).where(
-                        DeliveryAttempt.idempotency_key == key)).first()
-                    if known is not None:
-                        self._record_outcome(session, key, receipt)
-                row = session.get(DeskCursor, FAX_CURSOR)
-                if row is None:
-                    session.add(DeskCursor(name=FAX_CURSOR, position=change.seq))
-                else:
-                    row.position = change.seq
-            self.runtime.wake_outbox()
-
-    async def _escalate_forever(self) -> None:
-        while True:
-            self.escalate_once()
-            await asyncio.sleep(self.settings.escalation_interval)
-
-    def escalate_once(self) -> list[Escalation]:
+    @periodic("escalations", every="escalation_interval")
+    async def escalate(self, job: Job) -> None:
         """One escalation pass at the desk's clock; safe to repeat (once per level)."""
-        with session_scope(self.config.engine) as session:
-            done = run_escalations(session, self.clock(), self.settings, self._post_escalation)
-        if done:
-            self.runtime.wake_outbox()
-        return done
+        run_escalations(job.session, self.clock(), self.settings, self._post_escalation)
 
     def _post_escalation(self, session: Session, escalation: Escalation, text: str) -> None:
-        self._post(session, escalation.referral_id, REFERRER,
-                   f"{escalation.referrer_user_id}: {text}")
+        self._say(session, escalation.referral_id, REFERRER,
+                  f"{escalation.referrer_user_id}: {text}")
         room = self.settings.coordinator_room
         if room is not None:
-            self.runtime.store.enqueue(session, room, build.notice(text), MESSAGE)
-
+            self.poster.post(session, room, text)

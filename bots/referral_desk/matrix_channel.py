@@ -3,22 +3,22 @@
     deliver(packet, recipient, key)
       ├─ the DM the desk shares with the recipient (created, encrypted, on first use)
       ├─ upload the PDF encrypted (the homeserver stores ciphertext only)
-      └─ PUT m.file with a transaction id derived from ``key``
-           the homeserver de-duplicates a repeated transaction id from this
-           device, so delivering again with the same key sends nothing new
-    receipt: delivered, provider_ref "<room id> <event id>" (the event is the root
-             of the recipient's thread for this referral)
+      └─ queue the m.file in the bot's outbox under ``key`` (queued once however
+         often delivery runs), naming the sent hook ``referral-packet:<key>``
+    receipt now: accepted (the outbox has it and retries it through outages)
+    receipt when the outbox sent it (the desk's sent hook): delivered, provider_ref
+         "<room id> <event id>" (the event is the root of the recipient's thread)
 
 A practice-room recipient gets the file in that room, which the desk must
-have joined. The channel never writes to the database itself except to
-remember a newly created DM, in its own short transaction (no await inside).
+have joined. Network failures (the homeserver unreachable) become
+ChannelUnavailable, so the courier tries again later and the referral is not
+failed; a refusal (no room, not encrypted) is a ChannelError.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import nio
 from sqlalchemy import Engine
@@ -26,13 +26,15 @@ from sqlalchemy import Engine
 from bots.referral_desk import conversations
 from curbside.database import session_scope
 from curbside.matrix.files import upload_encrypted
-from curbside.matrix.rooms import create_encrypted_room, require_encrypted
-from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES
-from referral.delivery import DeliveryReceipt, DeliveryStatus, Recipient
+from curbside.matrix.posting import Poster
+from curbside.matrix.rooms import create_encrypted_room
+from curbside.matrix.runtime import TRANSIENT
+from referral.delivery import ChannelUnavailable, DeliveryReceipt, DeliveryStatus, Recipient
 from referral.documents.packet import Packet
 from referral.validation import RecipientKind
 
 ROOM_WAIT = 30.0  # seconds to wait for a newly created DM to show up in the sync
+PACKET_SENT = "referral-packet"  # the desk's sent hook for packets
 
 
 class ChannelError(RuntimeError):
@@ -43,50 +45,45 @@ def packet_message_body(referral_id: str) -> str:
     return f"Referral {referral_id}.pdf"
 
 
-def transaction_id(idempotency_key: str) -> str:
-    """A stable Matrix transaction id for one delivery attempt."""
-    return "rf" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-
-
 def parse_provider_ref(ref: str) -> tuple[str, str]:
     room_id, _, event_id = ref.partition(" ")
     return room_id, event_id
 
 
 class MatrixChannel:
-    """A :class:`referral.delivery.DeliveryChannel` over the desk's own Matrix device."""
+    """A :class:`referral.delivery.DeliveryChannel` over the desk's own outbox."""
 
     name = "matrix"
 
     def __init__(
-        self,
-        client: Callable[[], nio.AsyncClient],
-        engine: Engine,
-        prepare: Callable[[str], Awaitable[None]],
+        self, client: Callable[[], nio.AsyncClient], engine: Engine, poster: Poster
     ) -> None:
         self._client = client
         self._engine = engine
-        self._prepare = prepare
+        self._poster = poster
 
     async def deliver(
         self, packet: Packet, recipient: Recipient, idempotency_key: str
     ) -> DeliveryReceipt:
-        client = self._client()
+        try:
+            return await self._queue(packet, recipient, idempotency_key)
+        except TRANSIENT as exc:
+            raise ChannelUnavailable(f"the homeserver is unreachable ({type(exc).__name__})"
+                                     ) from exc
+
+    async def _queue(
+        self, packet: Packet, recipient: Recipient, idempotency_key: str
+    ) -> DeliveryReceipt:
         room_id = await self.room_for(recipient)
-        require_encrypted(client, room_id)
+        self._poster.require_encrypted(room_id)
         content = await upload_encrypted(
-            client, packet.data, packet_message_body(packet.referral_id), "application/pdf"
+            self._client(), packet.data, packet_message_body(packet.referral_id),
+            "application/pdf",
         )
-        await self._prepare(room_id)
-        response = await client.room_send(
-            room_id, "m.room.message", content, tx_id=transaction_id(idempotency_key),
-            ignore_unverified_devices=IGNORE_UNVERIFIED_DEVICES,
-        )
-        if not isinstance(response, nio.RoomSendResponse):
-            raise ChannelError(f"the homeserver refused the packet: {response.message}")
-        return DeliveryReceipt(
-            DeliveryStatus.DELIVERED, provider_ref=f"{room_id} {response.event_id}"
-        )
+        with session_scope(self._engine) as session:
+            self._poster.post(session, room_id, content=content, phi=True, key=idempotency_key,
+                              on_sent=f"{PACKET_SENT}:{idempotency_key}")
+        return DeliveryReceipt(DeliveryStatus.ACCEPTED, provider_ref=room_id)
 
     async def room_for(self, recipient: Recipient) -> str:
         """The room the packet goes to: the practice room, or the DM with the clinician."""

@@ -72,10 +72,3 @@ class DeskEscalation(Base):
     level: Mapped[int] = mapped_column(Integer)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class DeskCursor(Base):
-    __tablename__ = "referral_desk_cursors"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer)

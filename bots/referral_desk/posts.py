@@ -2,7 +2,8 @@
 
 A status change made by one party is announced in the *other* party's thread
 (the referrer's room, the recipient's DM): those posts are not replies to
-the event being handled, so they are placed in the thread by its root.
+the event being handled, so they are placed in the thread by its root,
+through the bot's poster, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from curbside.matrix import content as build
+from sqlalchemy.orm import Session
+
+from bots.referral_desk import conversations
+from curbside.matrix.posting import Poster
 from referral.states import Status
 
 STATUS_WORDS: dict[Status, str] = {
@@ -25,23 +29,30 @@ STATUS_WORDS: dict[Status, str] = {
 }
 
 
-def in_thread(content: dict[str, Any], thread_root: str) -> dict[str, Any]:
-    """Place ``content`` in the thread rooted at ``thread_root``."""
-    placed = dict(content)
-    placed["m.relates_to"] = {
-        "rel_type": "m.thread",
-        "event_id": thread_root,
-        "is_falling_back": True,
-        "m.in_reply_to": {"event_id": thread_root},
-    }
-    return placed
-
-
-def thread_notice(body: str, thread_root: str, mentions: Sequence[str] = ()) -> dict[str, Any]:
-    return in_thread(build.notice(body, mentions=mentions), thread_root)
-
-
 def status_line(referral_id: str, status: Status, by: str, reason: str = "") -> str:
     """'RF-… was declined by @cardio:…: reason: fully booked until March'."""
     text = f"{referral_id} {STATUS_WORDS[status]} (by {by})"
     return f"{text}. Reason: {reason}" if reason else f"{text}."
+
+
+class PartyThreads:
+    """Posts into the referrer's or the recipient's thread of one referral."""
+
+    def __init__(self, poster: Poster) -> None:
+        self.poster = poster
+
+    def say(self, session: Session, referral_id: str, role: str, text: str, *,
+            phi: bool = False, mentions: Sequence[str] = ()) -> None:
+        """A notice in the party's thread; nothing when that thread is not known yet."""
+        thread = conversations.thread_of(session, referral_id, role)
+        if thread is not None:
+            self.poster.post(session, thread.room_id, text, thread=thread.thread_root,
+                              phi=phi, mentions=mentions)
+
+    def send(self, session: Session, referral_id: str, role: str,
+             content: dict[str, Any]) -> None:
+        """Any content (a file) in the party's thread; always treated as patient data."""
+        thread = conversations.thread_of(session, referral_id, role)
+        if thread is not None:
+            self.poster.post(session, thread.room_id, content=content,
+                              thread=thread.thread_root, phi=True)

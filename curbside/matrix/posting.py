@@ -59,13 +59,15 @@ class Poster:
         phi: bool = False,
         event_type: str = MESSAGE,
         on_sent: str | None = None,
+        key: str | None = None,
     ) -> str:
         """Queue a notice (``body``/``html``) or any ``content``; returns the txn id.
 
         ``thread`` places it in that thread (replying to ``reply_to``, default
         the root). ``phi=True`` refuses, by raising
         :class:`~curbside.matrix.rooms.UnencryptedRoomError`, when the room is
-        not end-to-end encrypted.
+        not end-to-end encrypted. ``key`` makes the post idempotent: queued
+        once however often the caller's work runs.
         """
         if phi:
             self.require_encrypted(room_id)
@@ -77,6 +79,7 @@ class Poster:
             raise TypeError("post() takes a body or a content, not both")
         if thread is not None:
             content = build.threaded(content, thread, reply_to)
-        txn_id = self._store.enqueue(session, room_id, content, event_type, on_sent=on_sent)
+        txn_id = self._store.enqueue(session, room_id, content, event_type, on_sent=on_sent,
+                                     key=key)
         after_commit(session, self._wake)
         return txn_id

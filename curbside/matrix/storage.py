@@ -7,6 +7,7 @@ sealed with the cipher, with the row's identity as associated data.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -246,11 +247,24 @@ class RuntimeStore:
         event_type: str,
         *,
         on_sent: str | None = None,
+        key: str | None = None,
     ) -> str:
-        """Queue a message; its transaction id is fixed now so a resend is deduplicated."""
+        """Queue a message; its transaction id is fixed now so a resend is deduplicated.
+
+        With ``key`` the transaction id is derived from it and a message queued
+        under the same key before is not queued again: work that may run twice
+        (a retried delivery) posts once.
+        """
         if not room_id:
             raise ValueError("a message needs a room to go to")
-        txn_id = f"cs{uuid.uuid4().hex}"
+        if key is None:
+            txn_id = f"cs{uuid.uuid4().hex}"
+        else:
+            txn_id = "ck" + hashlib.sha256(key.encode()).hexdigest()[:32]
+            known = session.scalar(select(MatrixOutboxMessage.id).where(
+                MatrixOutboxMessage.account == self.account, MatrixOutboxMessage.txn_id == txn_id))
+            if known is not None:
+                return txn_id
         session.add(
             MatrixOutboxMessage(
                 account=self.account,
