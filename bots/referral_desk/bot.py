@@ -692,10 +692,11 @@ class ReferralDeskBot(Bot):
 
     def _record_outcome(self, session: Session, key: str, receipt: DeliveryReceipt) -> None:
         """Record a channel's verdict on the attempt and tell both sides what happened."""
-        attempt = record_delivery_outcome(session, self.env, key, receipt,
+        outcome = record_delivery_outcome(session, self.env, key, receipt,
                                           actor=self.account.user_id)
-        if attempt.status != receipt.status.value:
+        if not outcome.new:
             return  # a late or repeated verdict: already told
+        attempt = outcome.attempt
         case = get_referral(session, attempt.referral_id)
         if receipt.status is DeliveryStatus.ACCEPTED:
             self._post(session, case.id, REFERRER,
