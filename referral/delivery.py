@@ -7,6 +7,10 @@
         accepted   the channel took it (event sent, fax queued)
         delivered  the recipient has it ──> disclosure record + business status "delivered"
         failed     attempt closed with its detail; the case stays as it was
+        a repeated or late verdict ──> nothing recorded; the result says it was not new
+
+An attempt's statuses move only along the table in
+:mod:`referral.delivery_states`, and only :func:`_move` changes them.
 
 The database work sits on either side of the one ``await``, never across
 it, so a SQLite write lock is never held while waiting on the network. The
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import Engine, func, select
@@ -27,6 +30,12 @@ from sqlalchemy.orm import Session
 
 from curbside.database import session_scope
 from referral.cases import RECORD_TYPE, ReferralEnv, get_referral, record_business_status
+from referral.delivery_states import (
+    TERMINAL,
+    DeliveryStatus,
+    DeliveryTransitionError,
+    next_status,
+)
 from referral.disclosures import record_disclosure
 from referral.documents.packet import Packet
 from referral.errors import DeliveryRefused, ReferralNotFound
@@ -36,21 +45,6 @@ from referral.states import Side, Status
 from referral.validation import RecipientKind
 
 DELIVERABLE = frozenset({Status.REQUESTED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD})
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-
-
-_RANK = {
-    DeliveryStatus.PENDING: 0,
-    DeliveryStatus.ACCEPTED: 1,
-    DeliveryStatus.DELIVERED: 2,
-    DeliveryStatus.FAILED: 2,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +80,15 @@ class DeliveryChannel(Protocol):
     async def deliver(
         self, packet: Packet, recipient: Recipient, idempotency_key: str
     ) -> DeliveryReceipt: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What recording a verdict did: the attempt as it stands, and whether the verdict
+    moved it (``new``) or repeated or came after what the attempt already knew."""
+
+    attempt: DeliveryAttempt
+    new: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,13 +192,12 @@ def pending_attempts(session: Session) -> list[tuple[str, str]]:
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
-def attempt_status(session: Session, idempotency_key: str) -> tuple[str, str | None] | None:
-    """An attempt's (status, provider ref), to tell a new verdict from a repeated one."""
-    row = session.execute(
-        select(DeliveryAttempt.status, DeliveryAttempt.provider_ref)
-        .where(DeliveryAttempt.idempotency_key == idempotency_key)
-    ).one_or_none()
-    return None if row is None else (str(row[0]), row[1])
+def has_attempt(session: Session, idempotency_key: str) -> bool:
+    """Whether a delivery attempt of ours carries this key (a feed names others' jobs too)."""
+    found = session.scalar(
+        select(DeliveryAttempt.id).where(DeliveryAttempt.idempotency_key == idempotency_key)
+    )
+    return found is not None
 
 
 def record_delivery_outcome(
@@ -206,11 +208,14 @@ def record_delivery_outcome(
     *,
     actor: str = "system",
     purpose: str = "treatment",
-) -> DeliveryAttempt:
-    """Apply a channel's status to its attempt; idempotent, and never moves backwards.
+) -> DeliveryOutcome:
+    """Apply a channel's verdict to its attempt; idempotent, and never moves backwards.
 
-    The first ``delivered`` writes the disclosure record (45 CFR 164.528) and
-    sets the business status "delivered" on the case.
+    Only a verdict the table takes from the attempt's status is recorded, and
+    the result says so (``new``): a repeated or late verdict changes nothing,
+    and a caller that tells people about verdicts tells them once. The first
+    ``delivered`` writes the disclosure record (45 CFR 164.528) and sets the
+    business status "delivered" on the case.
     """
     attempt = session.scalars(
         select(DeliveryAttempt)
@@ -219,27 +224,11 @@ def record_delivery_outcome(
     ).one_or_none()
     if attempt is None:
         raise ReferralNotFound(f"no delivery attempt has the key {idempotency_key!r}")
-    current = DeliveryStatus(attempt.status)
-    new = receipt.status
-    if _RANK[new] < _RANK[current] or (_RANK[current] == 2 and new is not current):
-        return attempt  # a late or contradicting report about a closed attempt
-    if new is current and attempt.provider_ref == (receipt.provider_ref or attempt.provider_ref):
-        return attempt
-    now = env.clock()
-    attempt.status = new.value
-    attempt.provider_ref = receipt.provider_ref or attempt.provider_ref
-    attempt.detail = receipt.detail or attempt.detail
-    if _RANK[new] == 2:
-        attempt.finished_at = now
-    env.audit.record(
-        session,
-        actor=actor,
-        action="referral.delivery.outcome",
-        record_type=RECORD_TYPE,
-        record_id=attempt.referral_id,
-        details={"attempt": attempt.id, "status": new.value, "channel": attempt.channel},
-    )
-    if new is DeliveryStatus.DELIVERED:
+    try:
+        _move(session, env, attempt, receipt, actor=actor)
+    except DeliveryTransitionError:
+        return DeliveryOutcome(attempt, new=False)
+    if receipt.status is DeliveryStatus.DELIVERED:
         case = get_referral(session, attempt.referral_id)
         record_disclosure(session, env, case, attempt, actor=actor, purpose=purpose)
         if case.state in DELIVERABLE:
@@ -247,7 +236,32 @@ def record_delivery_outcome(
                 session, env, case.id, code="delivered", side=Side.SYSTEM, actor=actor
             )
     session.flush()
-    return attempt
+    return DeliveryOutcome(attempt, new=True)
+
+
+def _move(
+    session: Session, env: ReferralEnv, attempt: DeliveryAttempt, receipt: DeliveryReceipt,
+    *, actor: str
+) -> None:
+    """The one place an attempt's status changes: check the table, write, audit.
+
+    Raises :class:`~referral.delivery_states.DeliveryTransitionError` before
+    anything is written when the table has no such move.
+    """
+    move = next_status(DeliveryStatus(attempt.status), receipt.status)
+    attempt.status = move.target.value
+    attempt.provider_ref = receipt.provider_ref or attempt.provider_ref
+    attempt.detail = receipt.detail or attempt.detail
+    if move.target in TERMINAL:
+        attempt.finished_at = env.clock()
+    env.audit.record(
+        session,
+        actor=actor,
+        action="referral.delivery.outcome",
+        record_type=RECORD_TYPE,
+        record_id=attempt.referral_id,
+        details={"attempt": attempt.id, "status": move.target.value, "channel": attempt.channel},
+    )
 
 
 async def send_referral(

@@ -30,20 +30,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from bots.medinfo import ae_screen, intake, letter, phi_firewall, routing, service_levels
+from bots.medinfo import (
+    ae_screen,
+    intake,
+    letter,
+    lifecycle,
+    phi_firewall,
+    routing,
+    service_levels,
+)
+from bots.medinfo.lifecycle import Refused, reference
 from bots.medinfo.models import RequestRow
 from bots.medinfo.products import Catalog
 from bots.medinfo.sponsors import Directory, Sponsor, load_directory
-from bots.medinfo.store import (
-    CANCELLED,
-    CLAIMED,
-    CLOSED,
-    INTAKE,
-    OPEN_STATES,
-    ROUTED,
-    Envelope,
-    RequestStore,
-)
+from bots.medinfo.states import Side, State
+from bots.medinfo.store import RECORD_TYPE, Envelope, RequestStore
 from curbside.audit import AuditLog
 from curbside.credentials import Credential, active_credential
 from curbside.database import session_scope
@@ -65,10 +66,6 @@ NOT_VERIFIED = (
 )
 
 
-def _reference(row: RequestRow) -> str:
-    return f"MI-{row.id[:6].upper()}"
-
-
 @dataclass(frozen=True, slots=True)
 class _Upload:
     """A response letter uploaded (encrypted) and ready to send; its hash goes to audit."""
@@ -88,7 +85,7 @@ class MedinfoBot(Bot):
         super().__init__(account, config)
         self.audit = AuditLog(audit_key)
         self.clock = clock or service_levels.SystemClock()
-        self.requests = RequestStore(account.user_id, config.cipher)
+        self.requests = RequestStore(account.user_id, config.cipher, self.audit)
         self._review_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -166,20 +163,22 @@ class MedinfoBot(Bot):
         if found is None:
             return
         sponsor, row = found
-        if row.state not in OPEN_STATES:
-            ctx.reply(f"Request {_reference(row)} is already {row.state}.")
+        try:
+            lifecycle.may_close(row, outcome)
+        except Refused as refused:
+            ctx.reply(str(refused))
             return
         envelope = self.requests.open(row)
         upload = await self._upload_letter(ctx, sponsor, row, envelope,
                                            responder=row.claimed_by or ctx.event.sender)
         if upload is not None:
             self._send_letter(ctx, row, envelope, upload)
-        row.state, row.outcome, row.closed_at = CLOSED, outcome[:255], self.clock.now()
+        self.requests.close(ctx.session, row, outcome=outcome, by=ctx.event.sender,
+                            at=self.clock.now())
         self._to_clinician(ctx, row, (
-            f"{sponsor.name}'s medical team closed request {_reference(row)} ({outcome}). "
+            f"{sponsor.name}'s medical team closed request {reference(row)} ({outcome}). "
             "Did the answer help? Reply `yes` or `no`."))
-        ctx.reply(f"Closed {_reference(row)}: {outcome}.")
-        self._audit(ctx, "medinfo.close", row, outcome=outcome)
+        ctx.reply(f"Closed {reference(row)}: {outcome}.")
 
     @on_event("m.reaction")
     async def reaction(self, ctx: Context) -> None:
@@ -211,11 +210,12 @@ class MedinfoBot(Bot):
             return
         if row.clinician_id != event.sender:
             return
-        if row.state == INTAKE:
+        state = State(row.state)
+        if state is State.INTAKE:
             self._intake_answer(ctx, directory, row)
-        elif row.state in OPEN_STATES:
+        elif lifecycle.is_open(row):
             self._follow_up(ctx, directory, row)
-        elif row.state == CLOSED and row.helped is None:
+        elif state is State.CLOSED and row.helped is None:
             self._feedback(ctx, row)
 
     def _is_direct_chat(self, room_id: str) -> bool:
@@ -266,9 +266,8 @@ class MedinfoBot(Bot):
         state = intake.state_of(envelope.draft)
         self.requests.seal(row, envelope)
         if state == intake.CANCELLED:
-            row.state = CANCELLED
+            self.requests.cancel(ctx.session, row, Side.CLINICIAN, actor=ctx.event.sender)
             self._to_clinician(ctx, row, "Request cancelled; nothing was sent to a sponsor.")
-            self._audit(ctx, "medinfo.cancel", row)
             return
         if state != intake.READY:
             preview = self._preview(row, credential)
@@ -279,7 +278,7 @@ class MedinfoBot(Bot):
     def _preview(self, row: RequestRow, credential: Credential) -> intake.Preview:
         def render(draft: intake.Draft) -> str:
             who = routing.requester(credential, share_identity=bool(draft.share_identity))
-            return routing.request_text(_reference(row), draft, who)
+            return routing.request_text(reference(row), draft, who)
 
         return render
 
@@ -294,7 +293,8 @@ class MedinfoBot(Bot):
             team = routing.team_for(sponsor, draft.product, credential.licence_state)
         except routing.NoTeamError as error:
             self._to_clinician(ctx, row, f"{error}. Your request was not sent.")
-            row.state = CANCELLED
+            self.requests.cancel(ctx.session, row, Side.DESK, actor=self.account.user_id,
+                                 reason=str(error))
             return
         if phi_firewall.screen(draft.question) or not self._room_is_clean(sponsor, team.room_id):
             log.warning("request %s held: sponsor room %s not safe to post", row.id, team.room_id)
@@ -303,20 +303,16 @@ class MedinfoBot(Bot):
             return
         now = self.clock.now()
         who = routing.requester(credential, share_identity=bool(draft.share_identity))
-        text = routing.request_text(_reference(row), draft, who)
-        row.root_txn_id = ctx.send_phi(team.room_id, build.notice(text))
-        calendar = service_levels.BusinessCalendar(sponsor.hours)
-        row.due_at = calendar.due(now, sponsor.targets[draft.urgency])
-        row.state, row.routed_at, row.team_room_id = ROUTED, now, team.room_id
-        row.sponsor_key, row.product, row.requester = sponsor.key, draft.product.brand, who
-        row.priority, row.response_mode = draft.urgency, draft.response
-        expect = service_levels.expectation(row.due_at, sponsor.hours)
+        text = routing.request_text(reference(row), draft, who)
+        txn_id = ctx.send_phi(team.room_id, build.notice(text))
+        due = lifecycle.route(self.requests, ctx.session, row, sponsor=sponsor, team=team,
+                              draft=draft, requester=who, root_txn_id=txn_id, now=now,
+                              actor=ctx.event.sender)
+        expect = service_levels.expectation(due, sponsor.hours)
         self._to_clinician(ctx, row, (
-            f"Sent to {sponsor.name}'s medical team as request {_reference(row)}. "
+            f"Sent to {sponsor.name}'s medical team as request {reference(row)}. "
             f"Expect an answer by {expect}. Their answer will come to this thread, privately; "
             "write here to add to your question."))
-        self._audit(ctx, "medinfo.route", row, sponsor=sponsor.key, team=team.name,
-                    priority=draft.urgency)
 
     # -- safety --------------------------------------------------------------------
 
@@ -374,7 +370,7 @@ class MedinfoBot(Bot):
         received = datetime.fromtimestamp(item["received"], UTC)
         screening = ae_screen.screen(item["text"], names_product=True)
         report = routing.pv_intake(
-            _reference(row), item["text"], screening, product, credential,
+            reference(row), item["text"], screening, product, credential,
             share_identity=bool(draft.share_identity), contact_consent=bool(draft.consent),
             day_zero=received,
         )
@@ -382,11 +378,10 @@ class MedinfoBot(Bot):
         forwarded = datetime.now(UTC)
         seconds = max(0.0, time.time() - item["received"])
         self.requests.add_pv_report(
-            ctx.session, source_event_id=item["event_id"], request_id=row.id,
-            sponsor_key=sponsor.key, kind=report.kind, received_at=received,
-            forwarded_at=forwarded, seconds_to_forward=seconds, txn_id=txn,
+            ctx.session, row, source_event_id=item["event_id"], sponsor_key=sponsor.key,
+            kind=report.kind, received_at=received, forwarded_at=forwarded,
+            seconds_to_forward=seconds, txn_id=txn,
         )
-        row.ae_reports += 1
         self._to_clinician(ctx, row, (
             f"Safety information in your message has gone to {sponsor.name}'s "
             "pharmacovigilance team, as the law requires; they may follow up with you."))
@@ -447,7 +442,7 @@ class MedinfoBot(Bot):
                                    "is_falling_back": True,
                                    "m.in_reply_to": {"event_id": root}}
         ctx.send_phi(row.team_room_id, message)
-        row.follow_ups += 1
+        self.requests.count_follow_up(row)
         self._audit(ctx, "medinfo.relay_to_sponsor", row, kind=kind)
 
     def _feedback(self, ctx: Context, row: RequestRow) -> None:
@@ -455,9 +450,10 @@ class MedinfoBot(Bot):
         if word not in ("yes", "no"):
             self._to_clinician(ctx, row, "Reply `yes` or `no`: did the answer help?")
             return
-        row.helped = word == "yes"
+        helped = word == "yes"
+        self.requests.record_feedback(row, helped=helped)
         self._to_clinician(ctx, row, "Thank you — noted.")
-        self._audit(ctx, "medinfo.feedback", row, helped=row.helped)
+        self._audit(ctx, "medinfo.feedback", row, helped=helped)
 
     # -- sponsor side ------------------------------------------------------------------
 
@@ -477,18 +473,18 @@ class MedinfoBot(Bot):
         return sponsor, row
 
     def _claim(self, ctx: Context, sponsor: Sponsor, row: RequestRow, who: str) -> None:
-        if row.state != ROUTED:
-            if row.claimed_by != who:
-                ctx.reply(f"{_reference(row)} is {row.state}"
-                          f"{' by ' + row.claimed_by if row.claimed_by else ''}.")
+        try:
+            claimed = lifecycle.claim(self.requests, ctx.session, row, who)
+        except Refused as refused:
+            ctx.reply(str(refused))
             return
-        row.state, row.claimed_by = CLAIMED, who
-        message = build.notice(f"{who} claimed {_reference(row)}.", mentions=[who])
+        if not claimed:
+            return
+        message = build.notice(f"{who} claimed {reference(row)}.", mentions=[who])
         root = self.requests.sponsor_root_event(ctx.session, row) or ctx.event.event_id
         message["m.relates_to"] = {"rel_type": "m.thread", "event_id": root,
                                    "is_falling_back": True, "m.in_reply_to": {"event_id": root}}
         ctx.send(ctx.event.room_id, message)
-        self._audit(ctx, "medinfo.claim", row, by=who)
 
     async def _from_sponsor(self, ctx: Context) -> None:
         """An MSL's message in a request thread: relayed privately to the clinician, with
@@ -501,8 +497,8 @@ class MedinfoBot(Bot):
         if found is None:
             return
         sponsor, row = found
-        if row.state not in OPEN_STATES:
-            ctx.reply(f"{_reference(row)} is {row.state}; the requester was not sent this.")
+        if not lifecycle.is_open(row):
+            ctx.reply(f"{reference(row)} is {row.state}; the requester was not sent this.")
             return
         envelope = self.requests.open(row)
         upload = None
@@ -510,20 +506,17 @@ class MedinfoBot(Bot):
             relayed = {k: v for k, v in event.content.items() if k != "m.relates_to"}
             envelope.documents.append(str(event.content.get("filename") or event.body))
         else:
-            relayed = build.notice(f"{sponsor.name} medical team ({_reference(row)}): "
+            relayed = build.notice(f"{sponsor.name} medical team ({reference(row)}): "
                                    f"{event.body}")
             envelope.answers.append(event.body)
             upload = await self._upload_letter(ctx, sponsor, row, envelope,
                                                responder=event.sender)
         # No await below: the database writes of this handler start here.
-        if row.state == ROUTED:
-            row.state, row.claimed_by = CLAIMED, event.sender
+        lifecycle.answered(self.requests, ctx.session, row, event.sender, self.clock.now())
         self._to_clinician(ctx, row, relayed)
         self.requests.seal(row, envelope)
         if upload is not None:
             self._send_letter(ctx, row, envelope, upload)
-        row.answers += 1
-        row.first_answer_at = row.first_answer_at or self.clock.now()
         self._audit(ctx, "medinfo.relay_to_clinician", row, kind=event.msgtype or "")
 
     async def _upload_letter(self, ctx: Context, sponsor: Sponsor, row: RequestRow,
@@ -535,7 +528,7 @@ class MedinfoBot(Bot):
             return None
         today = self.clock.now().astimezone(ZoneInfo(sponsor.hours.timezone)).date()
         composed = letter.compose(
-            sponsor, reference=_reference(row), dated=today, addressee=row.requester or "",
+            sponsor, reference=reference(row), dated=today, addressee=row.requester or "",
             draft=envelope.draft, answers=envelope.answers, documents=envelope.documents,
             responder=responder)
         pdf = letter.render(composed)
@@ -543,7 +536,7 @@ class MedinfoBot(Bot):
             message = await ctx.upload_file(pdf, composed.filename, letter.MIMETYPE)
         except AttachmentError:
             log.warning("response letter of request %s not uploaded; retried later", row.id)
-            ctx.reply(f"The response letter for {_reference(row)} could not be uploaded; "
+            ctx.reply(f"The response letter for {reference(row)} could not be uploaded; "
                       "it will be sent with your next answer or at !close.")
             return None
         return _Upload(message, composed.filename, hashlib.sha256(pdf).hexdigest())
@@ -585,15 +578,14 @@ class MedinfoBot(Bot):
                 if nudge is None:
                     continue
                 due = service_levels.expectation(_utc(row.due_at), sponsor.hours)
+                self.requests.record_nudge(row, nudge.kind, now)
                 if nudge.kind == "remind":
-                    row.reminded_at = now
                     mentions = [row.claimed_by] if row.claimed_by else []
-                    body = f"Reminder: {_reference(row)} ({row.priority}) is due by {due}."
+                    body = f"Reminder: {reference(row)} ({row.priority}) is due by {due}."
                 else:
-                    row.escalated_at = now
                     mentions = [sponsor.medical_information_lead]
                     body = (f"Escalation to {sponsor.medical_information_lead}: "
-                            f"{_reference(row)} ({row.priority}) passed its target of {due} "
+                            f"{reference(row)} ({row.priority}) passed its target of {due} "
                             "without an answer.")
                 message = build.notice(body, mentions=mentions)
                 message["m.relates_to"] = {"rel_type": "m.thread", "event_id": root,
@@ -602,7 +594,7 @@ class MedinfoBot(Bot):
                 self.runtime.store.enqueue(session, row.team_room_id or "", message,
                                            "m.room.message")
                 self.audit.record(session, actor=self.account.user_id,
-                                  action=f"medinfo.{nudge.kind}", record_type="medinfo_request",
+                                  action=f"medinfo.{nudge.kind}", record_type=RECORD_TYPE,
                                   record_id=row.id)
                 nudges.append(nudge)
         if nudges:
@@ -623,7 +615,7 @@ class MedinfoBot(Bot):
 
     def _audit(self, ctx: Context, action: str, row: RequestRow, **details: Any) -> None:
         self.audit.record(ctx.session, actor=ctx.event.sender, action=action,
-                          record_type="medinfo_request", record_id=row.id, details=details)
+                          record_type=RECORD_TYPE, record_id=row.id, details=details)
 
 
 def _utc(moment: datetime) -> datetime:

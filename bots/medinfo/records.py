@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from bots.medinfo.lifecycle import reference
 from bots.medinfo.models import PvReportRow, RequestRow
 from curbside.database import session_scope
 
@@ -50,7 +51,7 @@ def request_log(engine: Engine, sponsor_key: str) -> list[dict[str, Any]]:
         ).all()
         return [
             {
-                "reference": f"MI-{r.id[:6].upper()}", "product": r.product,
+                "reference": reference(r), "product": r.product,
                 "priority": r.priority, "response_mode": r.response_mode,
                 "requester": r.requester, "state": r.state,
                 "received_at": _when(r.received_at), "routed_at": _when(r.routed_at),

@@ -78,7 +78,7 @@ from referral.delivery import (
     DeliveryChannel,
     DeliveryReceipt,
     DeliveryStatus,
-    attempt_status,
+    has_attempt,
     prepare_delivery,
 )
 from referral.errors import ReferralError
@@ -618,7 +618,7 @@ class ReferralDeskBot(Bot):
         if receipt is None or self.gateway is None:
             return
         key = self.gateway.job(change.job_id).idempotency_key
-        if key is not None and attempt_status(job.session, key) is not None:
+        if key is not None and has_attempt(job.session, key):
             self.courier.record(job.session, key, receipt)
 
     @periodic("escalations", every="escalation_interval")

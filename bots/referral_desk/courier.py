@@ -31,7 +31,6 @@ from referral.delivery import (
     DeliveryChannel,
     DeliveryReceipt,
     DeliveryStatus,
-    attempt_status,
     deliver,
     pending_attempts,
     prepare_delivery,
@@ -83,10 +82,10 @@ class Courier:
 
     def record(self, session: Session, key: str, receipt: DeliveryReceipt) -> None:
         """Record a channel's verdict on the attempt and tell both sides what changed."""
-        before = attempt_status(session, key)
-        attempt = record_delivery_outcome(session, self.env, key, receipt, actor=self.actor)
-        if (attempt.status, attempt.provider_ref) == before:
+        outcome = record_delivery_outcome(session, self.env, key, receipt, actor=self.actor)
+        if not outcome.new:
             return  # a late or repeated verdict: already told
+        attempt = outcome.attempt
         case = get_referral(session, attempt.referral_id)
         if receipt.status is DeliveryStatus.ACCEPTED:
             if attempt.channel == "fax":

@@ -15,6 +15,7 @@ from bots.medinfo.intake import Choice, Draft
 from bots.medinfo.models import RequestRow
 from bots.medinfo.sponsors import Member, Sponsor
 from bots.medinfo.store import Envelope, RequestStore
+from curbside.audit import AuditLog
 from curbside.credentials import Credential
 from curbside.phi import FieldCipher
 from tests.medinfo.sponsor_fixtures import directory
@@ -136,7 +137,7 @@ def test_signs_beyond_latin_1_are_printed() -> None:
 
 def test_answers_are_sealed_and_envelopes_from_before_letters_still_open() -> None:
     cipher = FieldCipher({"k1": bytes(range(32))}, "k1")
-    store = RequestStore("@medinfo:curbside.test", cipher)
+    store = RequestStore("@medinfo:curbside.test", cipher, AuditLog(b"k" * 32))
     row = RequestRow(id="abc123def456")
     envelope = Envelope(Draft(question=QUESTION), answers=list(ANSWERS),
                         documents=["Cardiova-PI.pdf"], letter_covers=2)

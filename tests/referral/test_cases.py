@@ -190,12 +190,16 @@ async def test_delivery_writes_attempts_and_disclosures(referral_db: ReferralDb)
     sha, recipient, key = channel.calls[0]
     assert recipient.address == "+16175550199" and recipient.name.startswith("Beacon")
     later = delivery.DeliveryReceipt(delivery.DeliveryStatus.DELIVERED, provider_ref="job-1")
+    news = []
     for _ in range(2):  # the gateway may report twice; one disclosure only
         with session_scope(referral_db.engine) as session:
-            delivery.record_delivery_outcome(session, env, key, later)
+            news.append(delivery.record_delivery_outcome(session, env, key, later).new)
+    assert news == [True, False], "the repeated verdict is not news"
     with session_scope(referral_db.engine) as session:
         late = delivery.DeliveryReceipt(delivery.DeliveryStatus.ACCEPTED)
-        attempt = delivery.record_delivery_outcome(session, env, key, late)
+        outcome = delivery.record_delivery_outcome(session, env, key, late)
+        assert not outcome.new
+        attempt = outcome.attempt
         assert attempt.status == "delivered" and attempt.packet_sha256 == sha
         case = cases.get_referral(session, referral_id)
         assert case.business_status == "delivered"
@@ -244,6 +248,51 @@ async def test_failed_delivery_then_retry_with_a_new_attempt(referral_db: Referr
             len(session.scalars(select(Disclosure).where(Disclosure.patient_index == index)).all())
             == 1
         )
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "news", "final"),
+    [
+        (["accepted", "accepted", "delivered", "failed", "accepted"],
+         [True, False, True, False, False], "delivered"),
+        (["delivered", "delivered"], [True, False], "delivered"),
+        (["accepted", "failed", "delivered", "failed"], [True, True, False, False], "failed"),
+        (["failed", "accepted", "delivered"], [True, False, False], "failed"),
+    ],
+    ids=["fax-delivered-then-late", "matrix-twice", "fax-failed-then-late", "failed-at-once"],
+)
+def test_only_new_verdicts_are_recorded_and_said_to_be_new(
+    referral_db: ReferralDb, verdicts: list[str], news: list[bool], final: str
+) -> None:
+    referral_id = _sent_referral(referral_db)
+    env = referral_db.env
+    with session_scope(referral_db.engine) as session:
+        key = delivery.prepare_delivery(
+            session, env, referral_id, channel="fax", actor=REFERRER
+        ).idempotency_key
+    seen = []
+    for number, verdict in enumerate(verdicts):
+        receipt = delivery.DeliveryReceipt(
+            delivery.DeliveryStatus(verdict), provider_ref=f"job-{number}", detail=f"d{number}"
+        )
+        with session_scope(referral_db.engine) as session:
+            seen.append(delivery.record_delivery_outcome(session, env, key, receipt).new)
+    assert seen == news
+    first_final = next(i for i, v in enumerate(verdicts) if v in ("delivered", "failed"))
+    with session_scope(referral_db.engine) as session:
+        attempt = session.scalars(select(DeliveryAttempt)).one()
+        assert attempt.status == final
+        assert (attempt.provider_ref, attempt.detail) == (
+            f"job-{first_final}", f"d{first_final}"), "a refused verdict overwrites nothing"
+        assert attempt.finished_at is not None
+        outcomes = session.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "referral.delivery.outcome")
+        ).all()
+        assert [json.loads(d)["status"] for d in outcomes] == [
+            v for v, new in zip(verdicts, news, strict=True) if new
+        ]
+        disclosed = session.scalars(select(Disclosure)).all()
+        assert len(disclosed) == (1 if final == "delivered" else 0)
 
 
 def test_prepare_delivery_is_idempotent_until_an_outcome(referral_db: ReferralDb) -> None:
