@@ -5,12 +5,15 @@
         ├─ sniff: PDF or TIFF, else UnsupportedContent (HTTP 415)
         ├─ original stored encrypted; a TIFF becomes a lossless PDF (inbound_pdf)
         ├─ owner = routing table (called number) or the default
-        └─ row + audit entry commit together ──> subscribers' queues get the record
+        └─ audit entry + row (its seq drawn last, feed.py) commit together
+              ──> subscribers' queues get the record
 
 The caller (a webhook) acknowledges only after :meth:`Inbox.receive`
 returned, i.e. after the commit, so a provider that sees no answer retries
 and the retry is a harmless replay. Subscribers in this process get an
-:class:`asyncio.Queue`; other processes poll :meth:`Inbox.received_after`.
+:class:`asyncio.Queue`; other processes poll :meth:`Inbox.received_after`
+with a cursor, which never skips a fax that committed late because rows get
+their seq as their transaction's last write (:func:`fax_gateway.feed.append`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from curbside.audit import AuditLog
 from curbside.database import session_scope
+from fax_gateway import feed
 from fax_gateway.content import UnsupportedContent, sniff_kind
 from fax_gateway.inbound_pdf import InboundFaxError, tiff_to_pdf
 from fax_gateway.models import FaxInbound
@@ -114,8 +118,6 @@ class Inbox:
                     original_ref=original_ref,
                     received_at=self._clock.now(),
                 )
-                session.add(row)
-                session.flush()
                 self._audit.record(
                     session,
                     actor=f"fax:{fax.transport}",
@@ -130,6 +132,7 @@ class Inbox:
                         "pages": pages,
                     },
                 )
+                feed.append(session, row)
                 record = _record(row)
         except IntegrityError:  # the same fax, stored by a concurrent delivery
             for ref in (document_ref, original_ref):
@@ -176,10 +179,7 @@ class Inbox:
     def received_after(self, seq: int, limit: int = 100) -> list[InboundRecord]:
         """Inbound faxes with a sequence number above ``seq``, oldest first."""
         with session_scope(self._engine) as session:
-            rows = session.scalars(
-                select(FaxInbound).where(FaxInbound.seq > seq).order_by(FaxInbound.seq).limit(limit)
-            ).all()
-            return [_record(row) for row in rows]
+            return [_record(row) for row in feed.rows_after(session, FaxInbound, seq, limit)]
 
     def document(self, inbound_id: str, *, actor: str, reason: str) -> bytes:
         """The received fax as PDF; every read is audited (it is PHI)."""

@@ -5,6 +5,8 @@
 ``fax_destinations``  per-destination submission window (rate limit)
 ``fax_routes``        called number -> owner (Matrix user, room, referral desk)
 ``fax_inbound``       received faxes, unique per (transport, provider fax id)
+``fax_feed_heads``    the last seq of each feed above (``fax_job_events``,
+                      ``fax_inbound``); see feed.py for why seqs come from here
 
 Fax numbers and recipient names are PHI-adjacent and stored encrypted; where
 we must look a number up or group by it we keep a keyed hash beside it
@@ -28,6 +30,25 @@ from curbside.phi import EncryptedText
 def number_hash(pepper: bytes, number: str) -> str:
     """Keyed hash of a normalised fax number, for lookups without plaintext."""
     return hmac.new(pepper, number.encode(), hashlib.sha256).hexdigest()
+
+
+class FeedHead(Base):
+    __tablename__ = "fax_feed_heads"
+
+    feed: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class FeedRow:
+    """A row of a commit-ordered feed: ``seq`` is set by :func:`fax_gateway.feed.append`.
+
+    No database default: a row inserted any other way fails on the missing key
+    instead of taking a number that could commit out of order.
+    """
+
+    __tablename__: str
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class FaxJob(Base):
@@ -63,10 +84,9 @@ class FaxJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class FaxJobEvent(Base):
+class FaxJobEvent(FeedRow, Base):
     __tablename__ = "fax_job_events"
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
     state: Mapped[str] = mapped_column(String(16), nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
@@ -90,11 +110,10 @@ class FaxRoute(Base):
     owner_id: Mapped[str] = mapped_column(String(255), nullable=False)
 
 
-class FaxInbound(Base):
+class FaxInbound(FeedRow, Base):
     __tablename__ = "fax_inbound"
     __table_args__ = (UniqueConstraint("transport", "provider_fax_id"),)
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
     transport: Mapped[str] = mapped_column(String(32), nullable=False)
     provider_fax_id: Mapped[str] = mapped_column(String(128), nullable=False)

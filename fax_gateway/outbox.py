@@ -11,6 +11,9 @@ and commits together with its audit entry and its event row. A worker whose
 lease was taken over or whose job was cancelled gets :class:`LeaseLost` and
 stops touching the job; two workers therefore never both act on a job.
 
+The event row is each transaction's last write (:func:`fax_gateway.feed.append`),
+so events commit in seq order and a caller's cursor never skips a late one.
+
 The crash window between "provider accepted" and "we recorded it" is closed
 by the attempt key: it is committed before the transport is called and the
 transport sends it along, so a worker that finds a job in ``sending`` with an
@@ -36,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from curbside.audit import AuditLog
 from curbside.database import session_scope
+from fax_gateway import feed
 from fax_gateway.models import FaxDestination, FaxJob, FaxJobEvent, number_hash
 from fax_gateway.numbers import normalise_number
 from fax_gateway.status import JobEvent, JobState, next_state
@@ -275,12 +279,7 @@ class Outbox:
     def changes_after(self, seq: int, limit: int = 100) -> list[JobChange]:
         """Status changes with a sequence number above ``seq``, oldest first."""
         with session_scope(self.engine) as session:
-            rows = session.scalars(
-                select(FaxJobEvent)
-                .where(FaxJobEvent.seq > seq)
-                .order_by(FaxJobEvent.seq)
-                .limit(limit)
-            ).all()
+            rows = feed.rows_after(session, FaxJobEvent, seq, limit)
             return [
                 JobChange(row.seq, row.job_id, JobState(row.state), row.reason, as_utc(row.at))
                 for row in rows
@@ -653,8 +652,6 @@ class Outbox:
         actor: str,
         reason: str,
     ) -> None:
-        now = self.clock.now()
-        session.add(FaxJobEvent(job_id=job_id, state=new.value, reason=reason, at=now))
         self.audit.record(
             session,
             actor=actor,
@@ -664,3 +661,5 @@ class Outbox:
             reason=reason,
             details={"from": old.value if old else None, "event": event.value if event else None},
         )
+        event_row = FaxJobEvent(job_id=job_id, state=new.value, reason=reason, at=self.clock.now())
+        feed.append(session, event_row)

@@ -9,7 +9,14 @@ from sqlalchemy import Engine, inspect
 import fax_gateway.models  # noqa: F401  (registers the fax tables on Base.metadata)
 from curbside.database import Base
 
-FAX_TABLES = {"fax_jobs", "fax_job_events", "fax_destinations", "fax_routes", "fax_inbound"}
+FAX_TABLES = {
+    "fax_jobs",
+    "fax_job_events",
+    "fax_destinations",
+    "fax_routes",
+    "fax_inbound",
+    "fax_feed_heads",
+}
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
