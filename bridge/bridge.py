@@ -209,6 +209,7 @@ class Bridge:
             return None
         return await self.bot.invite(room_id, puppet.user_id)
 
+
 async def run_bridge(config: BridgeConfig, gateway: Gateway, stop: asyncio.Event) -> None:
     """Run the bridge until ``stop`` is set. Raises :class:`BridgeStartupError` (with
     ``.code``, an :class:`ExitCode`) when it cannot start."""
