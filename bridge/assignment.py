@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fax_gateway.routing import Owner, OwnerKind
+from fax_gateway import Owner, OwnerKind
 
 MODERATOR = 50
 

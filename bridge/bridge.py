@@ -9,6 +9,10 @@
              release of faxes held for owners who joined while the bridge was down
     stop  ─► tasks, puppets, bot, HTTP server — in reverse
 
+The bridge keeps the registries, as mautrix does: a running :class:`Puppet`
+per number in use, and one :class:`Portal` per (room, number) — loaded from
+the store on first use and kept, so each conversation has one lock.
+
 Run it with :func:`run_bridge` (``curbside up`` does) or hold a
 :class:`Bridge` (tests, benchmarks).
 """
@@ -27,15 +31,16 @@ from bridge.errors import BridgeStartupError, ExitCode
 from bridge.homeserver import AppserviceClient
 from bridge.matrix import MatrixHandler
 from bridge.numbers import number_of
+from bridge.portal import OWNER_KINDS, Portal
 from bridge.puppet import Puppet
 from bridge.relay import Relay
 from bridge.services import Services
-from bridge.store import BridgeStore
+from bridge.store import USER_OWNER, BridgeStore
 from curbside.background import BackgroundTasks
 from curbside.database import KERNEL_VERSIONS, session_scope
 from curbside.matrix.login import LoginError
-from fax_gateway.gateway import VERSIONS_DIR as FAX_VERSIONS
-from fax_gateway.gateway import Gateway
+from fax_gateway import VERSIONS_DIR as FAX_VERSIONS
+from fax_gateway import Gateway, Owner
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +64,10 @@ class Bridge:
             hs_token=config.hs_token, engine=config.runtime.engine, store=self.store,
             on_events=self.handler.notify, user_exists=self.user_exists,
         )
-        self.relay = Relay(self.services, self.puppet)
+        self.relay = Relay(self.services)
         self.bot = BridgeBot(config.bot_user_id, config.server_name, self.homeserver)
         self.puppets: dict[str, Puppet] = {}
+        self.portals: dict[tuple[str, str], Portal] = {}  # (room id, puppet id)
         self._starting: dict[str, asyncio.Task[Puppet]] = {}
         self._tasks = BackgroundTasks(log)
 
@@ -90,11 +96,12 @@ class Bridge:
         self._tasks.spawn(self.handler.run(), "appservice events")
         self._tasks.spawn(self.relay.run_status(), "status relay")
         self._tasks.spawn(self.relay.run_inbound(), "inbound relay")
-        self._tasks.spawn(self.relay.release(), "release held faxes")  # joins while we were down
+        self._tasks.spawn(self.release(), "release held faxes")  # joins while we were down
         log.info("fax bridge up: %d puppets", len(self.puppets))
 
     async def stop(self) -> None:
         await self._tasks.cancel_all(*self._starting.values())
+        self.portals.clear()
         for puppet in list(self.puppets.values()):
             await puppet.stop()
         self.puppets.clear()
@@ -128,6 +135,55 @@ class Bridge:
         self.puppets[user_id] = puppet
         return puppet
 
+    # -- portals ---------------------------------------------------------------
+
+    async def portal(self, room_id: str, puppet_id: str) -> Portal | None:
+        """The portal of ``room_id`` with that number's puppet (started if need be);
+        None if the room is not one. Always the same object for a pair."""
+        key = (room_id, puppet_id)
+        known = self.portals.get(key)
+        if known is not None:
+            return known
+        with session_scope(self.config.runtime.engine) as session:
+            view = self.store.portal(session, room_id, puppet_id)
+        if view is None:
+            return None
+        puppet = await self.puppet(puppet_id)
+        # Another caller may have loaded it during the await: keep the first.
+        return self.portals.setdefault(key, Portal(view, puppet, self.services))
+
+    async def portal_receiving(self, number: str, owner: Owner) -> Portal | None:
+        """Where faxes received on ``number`` for ``owner`` are posted: the number's
+        newest portal for that owner; for a user with none, a DM the puppet opens
+        now; None for a room the puppet is not in, or an owner not on Matrix."""
+        kind = OWNER_KINDS.get(owner.kind)
+        if kind is None:
+            return None
+        puppet = await self.puppet(self.services.puppet_id(number))
+        with session_scope(self.config.runtime.engine) as session:
+            view = self.store.portal_for_owner(session, puppet.user_id, kind, owner.id)
+        if view is not None:
+            return await self.portal(view.room_id, puppet.user_id)
+        if kind != USER_OWNER:
+            return None
+        return await self.portal(await puppet.open_dm(owner.id), puppet.user_id)
+
+    async def release(self, room_id: str | None = None, *, wait: float = 0.0) -> int:
+        """Deliver held faxes whose owner has joined (in ``room_id``, or anywhere); how many.
+
+        Called when a join is seen — in an appservice transaction, in a
+        puppet's sync — and at start; each portal delivers its own
+        (:meth:`Portal.release_held`).
+        """
+        with session_scope(self.config.runtime.engine) as session:
+            held = self.store.held(session, room_id)
+        delivered = 0
+        for key in dict.fromkeys((item.room_id, item.puppet_id) for item in held):
+            portal = await self.portal(*key)
+            if portal is not None:
+                delivered += await portal.release_held(wait)
+        return delivered
+
     async def _bot_invited(self, room_id: str, inviter: str) -> None:
         if self.bot.accepts_invite_from(inviter):
             problem = await self.bot.join(room_id)
@@ -145,15 +201,13 @@ class Bridge:
         return await self.bot.standing(room_id, user_id)
 
     def member_joined(self, room_id: str) -> None:
-        self._tasks.spawn(self.relay.release(room_id, wait=JOIN_WAIT), f"release held {room_id}")
+        self._tasks.spawn(self.release(room_id, wait=JOIN_WAIT), f"release held {room_id}")
 
     async def invite_puppet(self, room_id: str, number: str) -> str | None:
         puppet = await self.puppet(self.services.puppet_id(number))
         if room_id in puppet.client.rooms:
             return None
         return await self.bot.invite(room_id, puppet.user_id)
-
-    # -- background tasks ------------------------------------------------------
 
 
 async def run_bridge(config: BridgeConfig, gateway: Gateway, stop: asyncio.Event) -> None:

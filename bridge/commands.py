@@ -21,9 +21,8 @@ from bridge.assignment import Request, refusal
 from bridge.numbers import InvalidNumber, display, normalise_number, number_of
 from bridge.services import Services
 from bridge.user import NOT_VERIFIED, User
-from curbside.database import session_scope
 from curbside.matrix.context import Context
-from fax_gateway.routing import Owner, OwnerKind
+from fax_gateway import Owner, OwnerKind
 
 _NUMBER_WORD = re.compile(r"^[+0-9().-]+$")
 
@@ -100,7 +99,7 @@ class FaxCommands:
                  for n, name in store.known_numbers(ctx.session, room_id)]
         for portal in store.portals_in_room(ctx.session, room_id):
             number = self._number_of(portal.puppet_id)
-            owner = self.services.owner(ctx.session, number) if number else None
+            owner = self.services.owner(number) if number else None
             if number and owner is not None and owner.id in (room_id, ctx.event.sender):
                 lines.append(f"{display(number)} — faxes received on it arrive here")
         ctx.reply("Fax numbers of this room:\n" + "\n".join(lines) if lines
@@ -128,7 +127,7 @@ class FaxCommands:
                                   "!fax assign +1 555 010 8000 #cardiology:example.org")
         number, host = parsed.number, self.services.host
         owner = await self._owner_for(ctx, target)
-        current = self.services.owner(ctx.session, number)
+        current = self.services.owner(number)
         where = "this room" if owner.id == ctx.event.room_id else target
         if current == owner:
             ctx.reply(f"Faxes received on {display(number)} already arrive in {where}.")
@@ -158,20 +157,12 @@ class FaxCommands:
 
     def _assign(self, number: str, old: Owner | None, new: Owner, actor: str,
                 from_room: str) -> None:
-        """Audit, then route: the audit entry commits first, so no route changes unrecorded.
-
-        The entry names the number by the gateway's keyed hash (numbers are
-        PHI-adjacent: fax_gateway.models), never the number itself.
-        """
-        gateway = self.services.gateway
-        with session_scope(self.services.config.runtime.engine) as session:
-            gateway.outbox.audit.record(
-                session, actor=actor, action="fax.route.assign", record_type="fax_route",
-                record_id=self.services.number_key(number), reason="!fax assign",
-                details={"old_owner": _owner_text(old), "new_owner": _owner_text(new),
-                         "from_room": from_room},
-            )
-        gateway.inbox.router.set_route(number, new)
+        """Route, audited by the gateway (the entry names the number by its keyed hash)."""
+        self.services.gateway.assign_route(
+            number, new, actor=actor, reason="!fax assign",
+            details={"old_owner": _owner_text(old), "new_owner": _owner_text(new),
+                     "from_room": from_room},
+        )
 
     def _verified(self, ctx: Context) -> User:
         user = User.verified(ctx.session, ctx.event.sender)

@@ -85,7 +85,7 @@ class Cursor(Base):
 
 
 class HeldDelivery(Base):
-    """A received fax waiting for its new DM's owner to join (see bridge.relay)."""
+    """A received fax waiting for its new DM's owner to join (see bridge.portal)."""
 
     __tablename__ = "bridge_held_deliveries"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from bridge.registration import PUPPET_PREFIX
-from fax_gateway.numbers import InvalidNumber, normalise_number
+from fax_gateway import InvalidNumber, normalise_number
 
 __all__ = ["InvalidNumber", "display", "normalise_number", "number_of", "puppet_id"]
 

@@ -1,33 +1,61 @@
-"""A portal: one room ⇄ one fax conversation with one number.
+"""A portal: one room ⇄ one fax conversation with one number, both directions.
 
-    file event in the portal ─► encrypted? ─► sender verified? ─► number known
-        to this room (confirmed) or assigned? ─► download + decrypt ─► PDF
-        ─► Gateway.submit(key = the event id) ─► link job ⇄ event ─► "queued"
+    Matrix → fax   document in the room ─► encrypted? ─► sender verified?
+                   ─► number confirmed by this room, or assigned? ─► PDF
+                   ─► Gateway.submit(key = the event id) ─► link job ⇄ event ─► "queued"
+                   job changes ─► notice in the file's thread: sending, delivered, failed
+    fax → Matrix   fax received for the portal's owner ─► a DM owner not joined yet?
+                   ─► one transaction: held row + feed cursor (nothing read or posted)
+                   ─► else PDF read (audited) ─► encrypted upload ─► one transaction:
+                      notice + m.file into the puppet's outbox + feed cursor
+                   owner's join ─► release: held rows removed + notice + m.file,
+                      one transaction per fax
 
-Every "no" is answered in the event's thread with what to do. The gateway's
-idempotency key is the Matrix event id, so a handler that runs twice (crash
-before commit) submits one fax. Status texts for the job's later life are a
-table (:data:`STATUS_TEXT`) used by :mod:`bridge.relay`.
+Each portal has its own lock (the mautrix shape): it serialises what the
+portal posts and the rows saying it was posted, so concurrent triggers (a
+join seen in a transaction and in a sync) deliver a held fax once, while one
+room's slow upload holds up no other room. The bridge keeps one Portal per
+room and number (:meth:`bridge.bridge.Bridge.portal`), hence one lock.
+
+Every "no" on the way out is answered in the event's thread with what to
+do. The gateway's idempotency key is the Matrix event id, so a handler that
+runs twice (crash before commit) submits one fax.
+
+Why hold: a DM the puppet opens has only the puppet in it until the owner
+accepts the invite. Anything posted then is encrypted with a room key shared
+before the owner's devices were members, and strict clients (Element
+"exclude insecure devices") showed those first messages as sent by an
+unknown device. Held faxes are not even read from the inbox until released.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, UnidentifiedImageError
+from sqlalchemy.orm import Session
 
 from bridge.numbers import display
 from bridge.services import Services
-from bridge.store import USER_OWNER, FaxLink, PortalView
+from bridge.store import ROOM_OWNER, USER_OWNER, FaxLink, Held, PortalView
 from bridge.user import NOT_VERIFIED, User
+from curbside.database import session_scope
 from curbside.matrix import content as build
 from curbside.matrix.context import Context
-from curbside.matrix.files import AttachmentError
-from fax_gateway.outbox import IdempotencyConflict, InvalidDocument
-from fax_gateway.status import JobState
+from curbside.matrix.files import AttachmentError, upload_encrypted
+from fax_gateway import IdempotencyConflict, InvalidDocument, JobChange, JobState, OwnerKind
+
+if TYPE_CHECKING:
+    from bridge.puppet import Puppet
 
 DOCUMENT_MSGTYPES = ("m.file", "m.image")
+# The gateway's owners a portal can stand for, as the bridge's store names them.
+OWNER_KINDS = {OwnerKind.MATRIX_USER: USER_OWNER, OwnerKind.ROOM: ROOM_OWNER}
+# What a feed commits together with a portal's posts (its cursor).
+Commit = Callable[[Session], None]
 
 STATUS_TEXT: dict[JobState, str] = {
     JobState.SENDING: "Sending to {number} …",
@@ -36,6 +64,17 @@ STATUS_TEXT: dict[JobState, str] = {
     JobState.CANCELLED: "Cancelled: the fax to {number} will not be sent ({reason}).",
 }
 RETRY_TEXT = "Not through yet ({reason}); I will try {number} again."
+
+
+def status_text(change: JobChange, number: str, pages: int | None) -> str | None:
+    """What the portal is told about a change; None for steps not worth a message."""
+    if change.state is JobState.QUEUED:
+        return None if change.reason == "submitted" else \
+            RETRY_TEXT.format(reason=change.reason, number=display(number))
+    template = STATUS_TEXT.get(change.state)
+    if template is None:
+        return None
+    return template.format(number=display(number), pages=pages, reason=change.reason)
 
 
 def welcome_text(portal: PortalView, number: str) -> str:
@@ -66,38 +105,147 @@ def as_pdf(data: bytes, mimetype: str) -> bytes:
         raise InvalidDocument("this file is neither a PDF nor an image I can read") from exc
 
 
-async def send_document(ctx: Context, services: Services, number: str) -> None:
-    """Fax the document of ``ctx.event`` to ``number`` if everything allows it."""
-    event = ctx.event
-    portal = services.store.portal(ctx.session, event.room_id, services.puppet_id(number))
-    if portal is None:
-        return
-    if not event.encrypted:
-        ctx.reply("I only fax documents sent end-to-end encrypted. Turn on encryption in this "
-                  "room's settings and send it again.", mentions=[event.sender])
-        return
-    sender = User.verified(ctx.session, event.sender)
-    if sender is None:
-        ctx.reply(NOT_VERIFIED, mentions=[event.sender])
-        return
-    name = services.store.known_name(ctx.session, event.room_id, number)
-    if name is None and services.owner(ctx.session, number) is None:
-        ctx.reply(confirm_text(number), mentions=[event.sender])
-        return
-    mimetype = str((event.content.get("info") or {}).get("mimetype", ""))
-    try:
-        pdf = as_pdf(await ctx.download_file(), mimetype)
-        job = await asyncio.to_thread(
-            services.gateway.submit, pdf, number, idempotency_key=f"matrix:{event.event_id}",
-            actor=sender.user_id, recipient_name=name,
+def _threaded(text: str, root: str, reply_to: str) -> dict[str, Any]:
+    message = build.notice(text)
+    message["m.relates_to"] = {
+        "rel_type": "m.thread", "event_id": root, "is_falling_back": True,
+        "m.in_reply_to": {"event_id": reply_to},
+    }
+    return message
+
+
+class Portal:
+    """One room ⇄ one number; posts as the number's puppet."""
+
+    def __init__(self, view: PortalView, puppet: Puppet, services: Services) -> None:
+        self.room_id = view.room_id
+        self.owner_kind = view.owner_kind
+        self.owner_id = view.owner_id
+        self.puppet = puppet
+        self.services = services
+        self._engine = services.config.runtime.engine
+        self._lock = asyncio.Lock()
+
+    @property
+    def number(self) -> str:
+        return self.puppet.number
+
+    # -- Matrix → fax ------------------------------------------------------------
+
+    async def handle_matrix_document(self, ctx: Context) -> None:
+        """Fax the document of ``ctx.event`` to the number if everything allows it."""
+        async with self._lock:
+            await self._send_document(ctx)
+
+    async def _send_document(self, ctx: Context) -> None:
+        event, services, number = ctx.event, self.services, self.number
+        if not event.encrypted:
+            ctx.reply("I only fax documents sent end-to-end encrypted. Turn on encryption in "
+                      "this room's settings and send it again.", mentions=[event.sender])
+            return
+        sender = User.verified(ctx.session, event.sender)
+        if sender is None:
+            ctx.reply(NOT_VERIFIED, mentions=[event.sender])
+            return
+        name = services.store.known_name(ctx.session, self.room_id, number)
+        if name is None and services.owner(number) is None:
+            ctx.reply(confirm_text(number), mentions=[event.sender])
+            return
+        mimetype = str((event.content.get("info") or {}).get("mimetype", ""))
+        try:
+            pdf = as_pdf(await ctx.download_file(), mimetype)
+            job = await asyncio.to_thread(
+                services.gateway.submit, pdf, number,
+                idempotency_key=f"matrix:{event.event_id}", actor=sender.user_id,
+                recipient_name=name,
+            )
+        except (AttachmentError, InvalidDocument, IdempotencyConflict) as exc:
+            ctx.reply(f"I could not fax that: {exc}. Send a PDF or an image.",
+                      mentions=[event.sender])
+            return
+        services.store.link_fax(ctx.session, FaxLink(
+            job.id, event.event_id, build.thread_root_of(event), self.room_id,
+            self.puppet.user_id, sender.user_id,
+        ))
+        to = f"{display(number)} ({name})" if name else display(number)
+        ctx.reply(f"Queued: fax to {to}, {job.pages} pages.")
+
+    async def handle_job_change(self, change: JobChange, link: FaxLink, commit: Commit) -> None:
+        """Tell the file's thread how its fax is doing; ``commit`` goes with the notice."""
+        job = await asyncio.to_thread(self.services.gateway.job, change.job_id)
+        text = status_text(change, self.number, job.pages)
+        async with self._lock:
+            with session_scope(self._engine) as session:
+                if text is not None:
+                    self.puppet.post(session, self.room_id,
+                                     _threaded(text, link.thread_root, link.event_id))
+                commit(session)
+        self.puppet.flush()
+
+    # -- fax → Matrix ------------------------------------------------------------
+
+    async def handle_received(self, inbound_id: str, commit: Commit) -> None:
+        """Post a fax received for this portal's owner, or hold it until they join."""
+        await self.puppet.wait_in_room(self.room_id)
+        async with self._lock:
+            if self.owner_kind == USER_OWNER and \
+                    not self.puppet.has_joined(self.room_id, self.owner_id):
+                # Nothing is posted (no room key shared) before the owner's devices are in.
+                with session_scope(self._engine) as session:
+                    self.services.store.hold(session, Held(
+                        inbound_id, self.room_id, self.puppet.user_id, self.owner_id))
+                    commit(session)
+                return
+            contents = await self._fax_contents(inbound_id)
+            with session_scope(self._engine) as session:
+                for content in contents:
+                    self.puppet.post(session, self.room_id, content)
+                commit(session)
+        self.puppet.flush()
+
+    async def release_held(self, wait: float = 0.0) -> int:
+        """Deliver the faxes held for the owner, once they joined; how many.
+
+        ``wait`` gives the puppet's own sync that long to show the join (a
+        transaction can be ahead of it): room keys go only to members the
+        puppet knows. Held rows are read under the lock and each is removed
+        in the transaction that queues its notice and PDF, so a fax another
+        trigger delivered meanwhile is not delivered again.
+        """
+        if not await self.puppet.wait_joined(self.room_id, self.owner_id, wait):
+            return 0
+        delivered = 0
+        async with self._lock:
+            for inbound_id in self._held():
+                contents = await self._fax_contents(inbound_id)
+                with session_scope(self._engine) as session:
+                    self.services.store.release(session, inbound_id)
+                    for content in contents:
+                        self.puppet.post(session, self.room_id, content)
+                self.puppet.flush()
+                delivered += 1
+        return delivered
+
+    def _held(self) -> list[str]:
+        with session_scope(self._engine) as session:
+            held = self.services.store.held(session, self.room_id)
+        return [item.inbound_id for item in held if item.puppet_id == self.puppet.user_id]
+
+    async def _fax_contents(self, inbound_id: str) -> list[dict[str, Any]]:
+        """The notice and the encrypted PDF (read from the inbox: audited) of a received fax."""
+        gateway = self.services.gateway
+        envelope = await asyncio.to_thread(gateway.inbound_envelope, inbound_id)
+        pdf = await asyncio.to_thread(
+            gateway.inbound_document, inbound_id, actor=self.puppet.user_id,
+            reason="deliver a received fax to the number's owner",
         )
-    except (AttachmentError, InvalidDocument, IdempotencyConflict) as exc:
-        ctx.reply(f"I could not fax that: {exc}. Send a PDF or an image.",
-                  mentions=[event.sender])
-        return
-    services.store.link_fax(ctx.session, FaxLink(
-        job.id, event.event_id, build.thread_root_of(event), event.room_id,
-        portal.puppet_id, sender.user_id,
-    ))
-    to = f"{display(number)} ({name})" if name else display(number)
-    ctx.reply(f"Queued: fax to {to}, {job.pages} pages.")
+        received_at, from_number = envelope.received_at, envelope.from_number
+        stamp = received_at.strftime("%Y-%m-%d %H:%M UTC")
+        sender = display(from_number) if from_number and from_number.startswith("+") \
+            else (from_number or "an unknown sender")
+        message = build.notice(f"Fax received on {display(self.number)} from {sender} "
+                               f"at {stamp} — {envelope.pages} pages.")
+        file = await upload_encrypted(self.puppet.client, pdf,
+                                      f"fax-{received_at:%Y%m%d-%H%M}-{inbound_id[:8]}.pdf",
+                                      "application/pdf")
+        return [message, file]

@@ -11,7 +11,7 @@ the number ("end-to-bridge" encryption).
     ``!fax …``              ─► bridge.commands
     first sync showing room ─► welcome notice (once: ``welcomed`` flag)
     someone else joins      ─► the bridge releases faxes held for that room
-    file event in a portal  ─► bridge.portal.send_document
+    file event in a portal  ─► its Portal (bridge.portal), from the bridge's registry
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from bridge.commands import USAGE, FaxCommands, is_fax_command
 from bridge.numbers import display, number_of
-from bridge.portal import DOCUMENT_MSGTYPES, send_document, welcome_text
+from bridge.portal import DOCUMENT_MSGTYPES, welcome_text
 from bridge.services import Services
 from bridge.store import ROOM_OWNER, USER_OWNER
 from curbside.database import session_scope
@@ -86,10 +86,13 @@ class Puppet(Bot):
 
     @on_event(MESSAGE)
     async def document(self, ctx: Context) -> None:
-        if ctx.event.msgtype in DOCUMENT_MSGTYPES:
-            await send_document(ctx, self.services, self.number)
+        if ctx.event.msgtype not in DOCUMENT_MSGTYPES:
+            return
+        portal = await self.services.host.portal(ctx.event.room_id, self.user_id)
+        if portal is not None:
+            await portal.handle_matrix_document(ctx)
 
-    # -- posting from outside a handler (status and inbound relays) -------------
+    # -- posting from outside a handler (for its portals) ------------------------
 
     def post(self, session: Session, room_id: str, content: dict[str, Any]) -> str:
         """Queue a message in ``session``; call :meth:`flush` after it commits."""

@@ -1,22 +1,33 @@
 """What the bridge's Matrix handlers share: the gateway, the store, the config,
-and a way to reach puppets — bundled so the bot and every puppet get one object."""
+and a way to reach puppets and portals — bundled so the bot, every puppet and
+every portal get one object."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Protocol
 
 from bridge.assignment import Standing
 from bridge.config import BridgeConfig
 from bridge.numbers import puppet_id
 from bridge.store import BridgeStore
-from fax_gateway.gateway import Gateway
-from fax_gateway.routing import Owner
+from fax_gateway import Gateway, Owner
+
+if TYPE_CHECKING:
+    from bridge.portal import Portal
 
 
-class PuppetHost(Protocol):
+class BridgeHost(Protocol):
+    """What handlers ask of the bridge (:class:`bridge.bridge.Bridge`)."""
+
+    async def portal(self, room_id: str, puppet_id: str) -> Portal | None:
+        """The portal of ``room_id`` with that number's puppet; None if the room is not one."""
+        ...
+
+    async def portal_receiving(self, number: str, owner: Owner) -> Portal | None:
+        """The portal where faxes received on ``number`` for ``owner`` are posted."""
+        ...
+
     async def invite_puppet(self, room_id: str, number: str) -> str | None:
         """Bring the number's puppet into ``room_id``; an error text, or None when done."""
         ...
@@ -35,7 +46,7 @@ class Services:
     config: BridgeConfig
     gateway: Gateway
     store: BridgeStore
-    host: PuppetHost
+    host: BridgeHost
 
     def puppet_id(self, number: str) -> str:
         return puppet_id(number, self.config.server_name)
@@ -43,10 +54,8 @@ class Services:
     def number_key(self, number: str) -> str:
         """The gateway's keyed hash of a number: how audit entries name it without PHI,
         joinable with the gateway's ``fax_routes`` rows."""
-        return self.gateway.inbox.router.number_key(number)
+        return self.gateway.number_key(number)
 
-    def owner(self, session: Session, number: str) -> Owner | None:
+    def owner(self, number: str) -> Owner | None:
         """Who a number is assigned to in the gateway's routing table (None: nobody)."""
-        router = self.gateway.inbox.router
-        owner = router.owner_of(session, number)
-        return None if owner == router.default else owner
+        return self.gateway.owner_of(number)

@@ -19,7 +19,7 @@ import hmac
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -29,7 +29,7 @@ from curbside.audit import AuditLog
 from curbside.database import session_scope
 from curbside.phi import FieldCipher
 from fax_gateway.inbound import build_webhook_app
-from fax_gateway.inbox import InboundRecord, Inbox
+from fax_gateway.inbox import InboundEnvelope, InboundRecord, Inbox
 from fax_gateway.numbers import normalise_number
 from fax_gateway.outbox import JobChange, JobView, LeaseLost, Outbox
 from fax_gateway.routing import Owner, OwnerKind, Router
@@ -164,6 +164,46 @@ class Gateway:
 
     def subscribe_inbound(self) -> asyncio.Queue[InboundRecord]:
         return self.inbox.subscribe()
+
+    def unsubscribe_inbound(self, queue: asyncio.Queue[InboundRecord]) -> None:
+        self.inbox.unsubscribe(queue)
+
+    def inbound_envelope(self, inbound_id: str) -> InboundEnvelope:
+        """Who sent a received fax to which number (the feed carries no numbers)."""
+        return self.inbox.envelope(inbound_id)
+
+    def inbound_document(self, inbound_id: str, *, actor: str, reason: str) -> bytes:
+        """A received fax as PDF; the read is audited (it is PHI)."""
+        return self.inbox.document(inbound_id, actor=actor, reason=reason)
+
+    # -- inbound routes -----------------------------------------------------------
+
+    def number_key(self, number: str) -> str:
+        """The keyed hash that names a number in audit entries and ``fax_routes``, no PHI."""
+        return self.inbox.router.number_key(number)
+
+    def owner_of(self, number: str) -> Owner | None:
+        """Who faxes received on ``number`` go to; None when nobody has it (the default)."""
+        router = self.inbox.router
+        with session_scope(self.outbox.engine) as session:
+            owner = router.owner_of(session, number)
+        return None if owner == router.default else owner
+
+    def assign_route(
+        self, number: str, owner: Owner, *, actor: str, reason: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Route ``number``'s received faxes to ``owner``, audited as ``fax.route.assign``.
+
+        The audit entry commits first, so no route changes unrecorded; it
+        names the number by :meth:`number_key`, never the number itself.
+        """
+        with session_scope(self.outbox.engine) as session:
+            self.outbox.audit.record(
+                session, actor=actor, action="fax.route.assign", record_type="fax_route",
+                record_id=self.number_key(number), reason=reason, details=details,
+            )
+        self.inbox.router.set_route(number, owner)
 
     def worker(
         self,

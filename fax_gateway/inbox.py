@@ -66,6 +66,22 @@ def _record(row: FaxInbound) -> InboundRecord:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class InboundEnvelope:
+    """Who sent a stored fax to which number, for the consumer delivering it.
+
+    The feed (:class:`InboundRecord`) carries no numbers; a consumer that must
+    name them to the fax's owner asks for this, one fax at a time. The numbers
+    are PHI-adjacent: shown to the owner, never logged.
+    """
+
+    id: str
+    from_number: str | None
+    to_number: str
+    pages: int
+    received_at: datetime
+
+
 class Inbox:
     def __init__(
         self,
@@ -195,3 +211,15 @@ class Inbox:
             )
             ref = row.document_ref
         return self._store.get(ref)
+
+    def envelope(self, inbound_id: str) -> InboundEnvelope:
+        """The numbers and facts of one received fax (not its document)."""
+        with session_scope(self._engine) as session:
+            row = session.scalars(select(FaxInbound).where(FaxInbound.id == inbound_id)).one()
+            return InboundEnvelope(
+                id=row.id,
+                from_number=row.from_number,
+                to_number=row.to_number,
+                pages=row.pages,
+                received_at=as_utc(row.received_at),
+            )

@@ -29,7 +29,7 @@ from curbside.homeserver import EmbeddedSynapse, free_port
 from curbside.matrix.config import RuntimeConfig
 from curbside.matrix.files import upload_encrypted
 from curbside.phi import FieldCipher, decode_master_key, install_cipher, load_cipher, new_master_key
-from fax_gateway.gateway import FaxSettings, Gateway, derive_pepper, open_gateway
+from fax_gateway import FaxSettings, Gateway, derive_pepper, open_gateway
 from tests.conftest import make_synapse
 from tests.support.matrix_testkit import MatrixUser, Received, wait_for
 

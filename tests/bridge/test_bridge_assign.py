@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from curbside.audit import AuditEntry
 from curbside.database import session_scope
-from fax_gateway.routing import Owner, OwnerKind
+from fax_gateway import Owner, OwnerKind
 from tests.bridge.harness import bridge_world
 from tests.support.matrix_testkit import MatrixUser, wait_for
 

@@ -9,7 +9,7 @@ with no shield and no decryption failure — and the puppet answers a command
 Element sent, which it could only read if Element shared the room key with it.
 
 The first fax opens the DM while Element's user is only invited; the bridge
-holds it until Element has joined (bridge.relay), so the strict checks hold
+holds it until Element has joined (bridge.portal), so the strict checks hold
 for the first fax as well as for a later one.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from curbside.database import session_scope
-from fax_gateway.routing import Owner, OwnerKind
+from fax_gateway import Owner, OwnerKind
 from tests.bridge.harness import bridge_world
 from tests.interop.element_driver import ElementClient, ElementMessage, node_tools_missing
 from tests.support.documents import make_pdf

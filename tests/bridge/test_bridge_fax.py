@@ -13,7 +13,7 @@ from pathlib import Path
 import pikepdf
 
 from curbside.matrix.files import download_decrypted
-from fax_gateway.status import JobState
+from fax_gateway import JobState
 from tests.bridge.harness import bridge_world, files, notices, send_pdf
 from tests.support.documents import make_pdf
 from tests.support.matrix_testkit import wait_for

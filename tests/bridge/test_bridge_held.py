@@ -16,7 +16,7 @@ from bridge.bridge import Bridge
 from bridge.store import Held
 from curbside.database import session_scope
 from curbside.matrix.models import MatrixOutboxMessage
-from fax_gateway.routing import Owner, OwnerKind
+from fax_gateway import Owner, OwnerKind
 from tests.bridge.harness import World, bridge_world, files, notices
 from tests.support.documents import make_pdf
 from tests.support.matrix_testkit import MatrixUser, wait_for
@@ -62,7 +62,7 @@ async def test_the_first_fax_waits_for_the_owner_to_join_and_arrives_once(
         assert all(f.event.decrypted for f in files(lee, item.room_id, world.puppet_id(NUMBER)))
         with session_scope(world.engine) as session:
             assert world.bridge.store.held(session) == []
-        assert await world.bridge.relay.release() == 0  # a later trigger finds nothing
+        assert await world.bridge.release() == 0  # a later trigger finds nothing
 
 
 async def test_a_join_while_the_bridge_was_down_releases_the_fax_at_start(

@@ -1,10 +1,13 @@
 """The bridge's pure parts: numbers ⇄ puppets, ``!fax`` parsing, status texts,
-documents, what each start-up ping failure is reported as, and who may assign a number."""
+documents, what each start-up ping failure is reported as, who may assign a number,
+and that the bridge uses only the fax gateway's public API."""
 
 from __future__ import annotations
 
+import ast
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pikepdf
@@ -16,11 +19,8 @@ from bridge.commands import FaxCommandError, parse
 from bridge.errors import ExitCode
 from bridge.homeserver import _ping_error
 from bridge.numbers import display, number_of, puppet_id
-from bridge.portal import as_pdf
-from bridge.relay import status_text
-from fax_gateway.outbox import InvalidDocument, JobChange
-from fax_gateway.routing import Owner, OwnerKind
-from fax_gateway.status import JobState
+from bridge.portal import as_pdf, status_text
+from fax_gateway import InvalidDocument, JobChange, JobState, Owner, OwnerKind
 
 SERVER = "curbside.test"
 
@@ -126,3 +126,33 @@ def test_standing_reads_power_levels_and_privileged_creators() -> None:
     v12 = {"sender": "@creator:curbside.test", "content": {"room_version": "12"}}
     assert standing_in("@creator:curbside.test", "join", levels, v12).moderates
     assert not standing_in("@creator:curbside.test", "join", levels, v11).moderates
+
+
+BRIDGE = Path(__file__).resolve().parents[2] / "bridge"
+
+
+def _gateway_reach_through(source: str) -> list[str]:
+    """Imports of the gateway's modules (not the package) and uses of its internals."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fax_gateway."):
+            found.append(f"from {node.module} import …")
+        elif isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name.startswith("fax_gateway.")]
+        elif isinstance(node, ast.Attribute) and node.attr in ("inbox", "outbox", "transport") \
+                and "gateway" in ast.unparse(node.value):
+            found.append(ast.unparse(node))
+    return found
+
+
+def test_the_bridge_uses_only_the_fax_gateways_public_api() -> None:
+    sources = {path.relative_to(BRIDGE.parent): path.read_text()
+               for path in sorted(BRIDGE.rglob("*.py"))}
+    assert len(sources) > 10
+    assert {str(path): found for path, source in sources.items()
+            if (found := _gateway_reach_through(source))} == {}
+    # The check itself sees each kind of reach-through.
+    assert len(_gateway_reach_through(
+        "from fax_gateway.models import FaxInbound\nimport fax_gateway.routing\n"
+        "from fax_gateway import Gateway\nservices.gateway.inbox.router.set_route(n, o)\n"
+    )) == 3
