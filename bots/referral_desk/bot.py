@@ -60,8 +60,7 @@ from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
 from curbside.matrix.jobs import Job, SentEvent, feed, on_sent, periodic
 from curbside.matrix.rooms import require_encrypted
-from fax_gateway.gateway import Gateway
-from fax_gateway.outbox import JobChange
+from fax_gateway import Gateway, JobChange
 from referral import MIGRATIONS as REFERRAL_VERSIONS
 from referral.cases import (
     RECORD_TYPE,

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fax_gateway.gateway import Gateway
-from fax_gateway.outbox import JobChange
-from fax_gateway.status import JobState
+from fax_gateway import Gateway, JobChange, JobState
 from referral.delivery import DeliveryReceipt, DeliveryStatus, Recipient
 from referral.documents.packet import Packet
 

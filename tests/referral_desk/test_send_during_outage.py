@@ -1,0 +1,100 @@
+"""A referral sent while the homeserver is down for 10 s arrives after it is back.
+
+The homeserver is stopped the moment the desk's courier starts delivering
+the packet (a wrapper around the Matrix channel), and started again 10 s
+later. The packet must reach the cardiologist once, the referral must not be
+failed, and nothing the desk says about it may be posted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bots.referral_desk.matrix_channel import MatrixChannel
+from curbside.database import session_scope
+from referral.cases import business_statuses, get_referral
+from referral.states import Status
+from tests.referral_desk.conftest import World
+from tests.referral_desk.desk_world import Desk, ask, in_thread, join_invite, prepare_database, verify
+from tests.referral_desk.test_closed_loop import form_answers
+from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
+
+pytestmark = pytest.mark.homeserver
+
+OUTAGE = 10.0
+
+
+@pytest.fixture
+async def outage_world(private_homeserver, tmp_path, unique) -> AsyncIterator[World]:
+    setup = await bot_setup(private_homeserver, tmp_path, f"desk{unique}")
+    env, gateway = prepare_database(setup)
+    desk = await Desk.start(setup, env, gateway)
+    coordinator = await MatrixUser.create(private_homeserver, f"coord{unique}")
+    cardiologist = await MatrixUser.create(private_homeserver, f"cardio{unique}")
+    verify(desk, (coordinator, "Dana Whitfield", "Family Medicine"),
+           (cardiologist, "Ravi Okafor", "Cardiology"))
+    try:
+        room = await coordinator.create_encrypted_room([desk.user_id])
+        await coordinator.wait_joined(room, desk.user_id, desk.bot.client.device_id)
+        yield World(desk, coordinator, cardiologist, room)
+    finally:
+        await desk.bot.stop()
+        await coordinator.close()
+        await cardiologist.close()
+        await gateway.close()
+
+
+async def test_a_packet_sent_during_an_outage_arrives_once_after_it(
+    outage_world: World, private_homeserver, monkeypatch
+) -> None:
+    desk, coord, cardio, room = (outage_world.desk, outage_world.coordinator,
+                                 outage_world.cardiologist, outage_world.room)
+    root = await coord.send(room, "!referral new")
+    await wait_for(lambda: coord.replies_to(root, desk.user_id), what="first question")
+    answers = form_answers(cardio.user_id)
+    for text in answers[:-1]:
+        await ask(coord, desk, room, text, root)
+    done = await ask(coord, desk, room, answers[-1], root)
+    referral_id = done.split("Draft ", 1)[1].split(" ", 1)[0]
+
+    outage: dict[str, asyncio.Task[None]] = {}
+    deliver = MatrixChannel.deliver
+
+    async def homeserver_back_later() -> None:
+        await asyncio.sleep(OUTAGE)
+        await asyncio.to_thread(private_homeserver.start)
+
+    async def deliver_into_an_outage(self, packet, recipient, key):  # type: ignore[no-untyped-def]
+        if not outage:
+            await asyncio.to_thread(private_homeserver.stop)
+            outage["restart"] = asyncio.create_task(homeserver_back_later())
+        return await deliver(self, packet, recipient, key)
+
+    monkeypatch.setattr(MatrixChannel, "deliver", deliver_into_an_outage)
+    await coord.send(room, "!send", thread_root=root)
+    await wait_for(lambda: bool(outage), timeout=30, what="the courier starting delivery")
+    with session_scope(desk.bot.config.engine) as session:
+        assert get_referral(session, referral_id).state is Status.REQUESTED
+    await outage["restart"]
+
+    dm = await join_invite(cardio)
+    packet = f"Referral {referral_id}.pdf"
+    await wait_for(lambda: [r for r in cardio.received if r.room_id == dm and r.body == packet],
+                   timeout=120, what="the packet after the outage")
+    await wait_for(lambda: any("was delivered to Ravi Okafor" in r.body
+                               for r in in_thread(coord, desk.user_id, room, root)),
+                   timeout=60, what="delivered in the referrer's thread")
+    await asyncio.sleep(3)  # room for anything that would arrive twice
+
+    assert len([r for r in cardio.received if r.room_id == dm and r.body == packet]) == 1
+    said = [r.body for r in in_thread(coord, desk.user_id, room, root)]
+    assert len([b for b in said if b.startswith(f"{referral_id} sent to")]) == 1
+    assert len([b for b in said if "was delivered to Ravi Okafor" in b]) == 1
+    assert not [b for b in said if "could not be delivered" in b]
+    with session_scope(desk.bot.config.engine) as session:
+        case = get_referral(session, referral_id)
+        assert case.state is Status.REQUESTED
+        assert "delivered" in [s.code for s in business_statuses(session, referral_id)]
