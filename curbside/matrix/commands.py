@@ -299,14 +299,14 @@ def _bind(spec: CommandSpec, text: str) -> dict[str, Any]:
     at = 0
     for i, arg in enumerate(spec.args):
         taken = _take(arg, words[at:], len(spec.args) - i - 1)
+        hint = f" ({arg.help})" if arg.help else ""
         if taken == 0:
             if arg.required:
-                raise spec.error(f"missing {arg.usage}")
+                raise spec.error(f"missing {arg.usage}{hint}")
             continue
         value = " ".join(words[at:at + taken])
         at += taken
         if not arg.accepts(value):
-            hint = f" ({arg.help})" if arg.help else ""
             raise spec.error(f"{arg.usage} cannot be {value!r}{hint}")
         try:
             kwargs[arg.name] = arg.convert(value)

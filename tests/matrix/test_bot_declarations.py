@@ -169,7 +169,7 @@ def test_the_rest_takes_what_the_matched_arguments_after_it_leave():
         "!find: <state> cannot be 'medicine' (a state, e.g. MA) — usage: "
         "!find <specialty…> <state>")
     assert _refusal(CLINIC, "!find cardiology") == \
-        "!find: missing <state> — usage: !find <specialty…> <state>"
+        "!find: missing <state> (a state, e.g. MA) — usage: !find <specialty…> <state>"
 
 
 def test_a_matcher_takes_the_longest_run_of_words_that_matches():
