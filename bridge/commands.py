@@ -1,4 +1,4 @@
-"""``!fax …``: the commands the bridge bot and every puppet answer.
+"""``!fax …``: what the puppets do for the ``!fax`` sub-commands they declare.
 
     !fax help                              what the bridge does, and these commands
     !fax numbers                           numbers this room knows or owns
@@ -6,94 +6,54 @@
                                            bridge.assignment; every change audited)
     !fax confirm NUMBER RECIPIENT NAME     allow faxes from this room to NUMBER
 
-Numbers are written the way people write them (``+1 555 123 4567``), and
-names contain apostrophes ("Dr. Lee's office"), so ``!fax`` is parsed here
-rather than by the shell-like splitting of ``curbside.matrix.commands``.
+:class:`bridge.puppet.Puppet` declares them with the arguments below, so the
+kernel parses them; :class:`FaxCommands` carries them out and refuses with a
+:class:`CommandError` the kernel answers with. Numbers are written the way
+people write them (``+1 555 123 4567``), so :data:`NUMBER` takes the run of
+words that look like one; names contain apostrophes ("Dr. Lee's office"),
+which the kernel keeps as letters.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from dataclasses import dataclass
 
 from bridge.assignment import Request, refusal
 from bridge.numbers import InvalidNumber, display, normalise_number, number_of
 from bridge.services import Services
 from bridge.user import NOT_VERIFIED, User
+from curbside.matrix.commands import Arg, CommandError
 from curbside.matrix.context import Context
 from fax_gateway import Owner, OwnerKind
 
-_NUMBER_WORD = re.compile(r"^[+0-9().-]+$")
-
-USAGE = (
-    "!fax help — this text\n"
-    "!fax numbers — fax numbers this room knows or owns\n"
-    "!fax assign NUMBER @user|#room — deliver faxes received on NUMBER there\n"
-    "!fax confirm NUMBER RECIPIENT NAME — allow faxes from this room to NUMBER\n"
-    "To fax someone: start a chat with @fax_<number> (e.g. @fax_15551234567), "
-    "then send a PDF or a photo of the document."
-)
+HOW_TO = ("To fax someone: start a chat with @fax_<number> (e.g. @fax_15551234567), "
+          "then send a PDF or a photo of the document.")
 BAD_NUMBER = (
     "{raw!r} is not a fax number I can dial. Write it in international (E.164) form with "
     "the country code, e.g. +1 555 123 4567."
 )
 
 
-class FaxCommandError(Exception):
-    """What the sender is told when a ``!fax`` command cannot be carried out."""
+def _dialable(raw: str) -> str:
+    try:
+        return normalise_number(raw)
+    except InvalidNumber:
+        raise ValueError(BAD_NUMBER.format(raw=raw)) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    action: str
-    number: str | None
-    rest: str
-
-
-def is_fax_command(body: str) -> bool:
-    return body == "!fax" or body.startswith("!fax ")
-
-
-def parse(body: str) -> Parsed:
-    """Split ``!fax ACTION [NUMBER…] [REST…]``; the number may span several words."""
-    words = body.split()[1:]
-    if not words:
-        return Parsed("help", None, "")
-    action, words = words[0].lower(), words[1:]
-    number_words: list[str] = []
-    while words and _NUMBER_WORD.match(words[0]):
-        number_words.append(words.pop(0))
-    raw = " ".join(number_words)
-    number = None
-    if raw:
-        try:
-            number = normalise_number(raw)
-        except InvalidNumber:
-            raise FaxCommandError(BAD_NUMBER.format(raw=raw)) from None
-    return Parsed(action, number, " ".join(words))
+NUMBER = Arg("number", matches=r"[+0-9().-]+(?: [+0-9().-]+)*", convert=_dialable,
+             help="a fax number, e.g. +1 555 123 4567")
+TARGET = Arg("target", matches=r"[@#!]\S+", help="@user:server, #room:server or !room:server")
+NAME = Arg("name", rest=True, help="the recipient's name, e.g. Dr. Lee's office")
 
 
 class FaxCommands:
-    """The ``!fax`` actions; the bot and the puppets run them on their own context."""
+    """The ``!fax`` actions; each puppet runs them on its own context."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def handle(self, ctx: Context) -> None:
-        try:
-            parsed = parse(ctx.event.body)
-            action = _ACTIONS.get(parsed.action)
-            if action is None:
-                raise FaxCommandError(f"unknown !fax command {parsed.action!r}.\n{USAGE}")
-            await action(self, ctx, parsed)
-        except FaxCommandError as error:
-            ctx.reply(str(error), mentions=[ctx.event.sender])
-
-    async def help(self, ctx: Context, parsed: Parsed) -> None:
-        ctx.reply(USAGE)
-
-    async def numbers(self, ctx: Context, parsed: Parsed) -> None:
+    async def numbers(self, ctx: Context) -> None:
         store, room_id = self.services.store, ctx.event.room_id
         lines = [f"{display(n)} — {name} (confirmed)"
                  for n, name in store.known_numbers(ctx.session, room_id)]
@@ -103,29 +63,21 @@ class FaxCommands:
             if number and owner is not None and owner.id in (room_id, ctx.event.sender):
                 lines.append(f"{display(number)} — faxes received on it arrive here")
         ctx.reply("Fax numbers of this room:\n" + "\n".join(lines) if lines
-                  else "This room has no fax numbers yet. " + USAGE.splitlines()[3])
+                  else "This room has no fax numbers yet. !fax confirm NUMBER RECIPIENT NAME "
+                  "allows faxes from this room to NUMBER.")
 
-    async def confirm(self, ctx: Context, parsed: Parsed) -> None:
+    async def confirm(self, ctx: Context, number: str, name: str) -> None:
         sender = self._verified(ctx)
-        if parsed.number is None or not parsed.rest:
-            raise FaxCommandError(
-                "usage: !fax confirm NUMBER RECIPIENT NAME, e.g. "
-                "!fax confirm +1 555 123 4567 Dr. Lee's office"
-            )
         self.services.store.confirm_number(
-            ctx.session, ctx.event.room_id, parsed.number, parsed.rest, sender.user_id
+            ctx.session, ctx.event.room_id, number, name, sender.user_id
         )
-        ctx.reply(f"Confirmed: {display(parsed.number)} is {parsed.rest}. Faxes from this room "
+        ctx.reply(f"Confirmed: {display(number)} is {name}. Faxes from this room "
                   "to that number go out without asking again; send the document now.")
 
-    async def assign(self, ctx: Context, parsed: Parsed) -> None:
+    async def assign(self, ctx: Context, number: str, target: str) -> None:
         """Route NUMBER's received faxes, if :func:`bridge.assignment.refusal` allows it."""
         sender = self._verified(ctx)
-        target = parsed.rest.strip()
-        if parsed.number is None or not target or target[0] not in "@#!":
-            raise FaxCommandError("usage: !fax assign NUMBER @user|#room, e.g. "
-                                  "!fax assign +1 555 010 8000 #cardiology:example.org")
-        number, host = parsed.number, self.services.host
+        host = self.services.host
         owner = await self._owner_for(ctx, target)
         current = self.services.owner(number)
         where = "this room" if owner.id == ctx.event.room_id else target
@@ -143,11 +95,11 @@ class FaxCommands:
         )
         problem = refusal(request, self.services.config.bot_user_id)
         if problem is not None:
-            raise FaxCommandError(problem)
+            raise CommandError(problem)
         if owner.kind is OwnerKind.ROOM:
             problem = await host.invite_puppet(owner.id, number)
             if problem is not None:
-                raise FaxCommandError(problem)
+                raise CommandError(problem)
         await asyncio.to_thread(self._assign, number, current, owner, sender.user_id,
                                 ctx.event.room_id)
         ctx.reply(f"Faxes received on {display(number)} now arrive in {where}. "
@@ -167,20 +119,20 @@ class FaxCommands:
     def _verified(self, ctx: Context) -> User:
         user = User.verified(ctx.session, ctx.event.sender)
         if user is None:
-            raise FaxCommandError(NOT_VERIFIED)
+            raise CommandError(NOT_VERIFIED)
         return user
 
     async def _owner_for(self, ctx: Context, target: str) -> Owner:
         if target.startswith("@"):
             if ":" not in target:
-                raise FaxCommandError(f"{target} is not a Matrix user id (@name:server)")
+                raise CommandError(f"{target} is not a Matrix user id (@name:server)")
             return Owner(OwnerKind.MATRIX_USER, target)
         room_id = target
         if target.startswith("#"):
             resolved = await ctx.client.room_resolve_alias(target)
             room_id = getattr(resolved, "room_id", "")
             if not room_id:
-                raise FaxCommandError(f"I cannot find the room {target}")
+                raise CommandError(f"I cannot find the room {target}")
         return Owner(OwnerKind.ROOM, room_id)
 
     def _number_of(self, user_id: str) -> str | None:
@@ -190,10 +142,3 @@ class FaxCommands:
 def _owner_text(owner: Owner | None) -> str | None:
     return f"{owner.kind.value}:{owner.id}" if owner is not None else None
 
-
-_ACTIONS = {
-    "help": FaxCommands.help,
-    "numbers": FaxCommands.numbers,
-    "confirm": FaxCommands.confirm,
-    "assign": FaxCommands.assign,
-}

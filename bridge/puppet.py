@@ -8,7 +8,7 @@ the number ("end-to-bridge" encryption).
 
     invite from a user      ─► should_join: portal(room, number, owner = user)
     invite from the bot     ─► should_join: portal(room, number, owner = room)
-    ``!fax …``              ─► bridge.commands
+    ``!fax …``              ─► declared here, carried out by bridge.commands
     first sync showing room ─► welcome notice (once: ``welcomed`` flag)
     someone else joins      ─► the bridge releases faxes held for that room
     file event in a portal  ─► its Portal (bridge.portal), from the bridge's registry
@@ -23,7 +23,7 @@ from typing import Any
 import nio
 from sqlalchemy.orm import Session
 
-from bridge.commands import USAGE, FaxCommands, is_fax_command
+from bridge.commands import HOW_TO, NAME, NUMBER, TARGET, FaxCommands
 from bridge.numbers import display, number_of
 from bridge.portal import DOCUMENT_MSGTYPES, welcome_text
 from bridge.services import Services
@@ -31,7 +31,7 @@ from bridge.store import ROOM_OWNER, USER_OWNER
 from curbside.database import session_scope
 from curbside.matrix import content as build
 from curbside.matrix.bot import MESSAGE, Bot
-from curbside.matrix.commands import command, on_event
+from curbside.matrix.commands import command, group, on_event
 from curbside.matrix.config import BotAccount
 from curbside.matrix.context import Context
 from curbside.matrix.rooms import create_encrypted_room
@@ -74,15 +74,27 @@ class Puppet(Bot):
     @command("help", help="list the commands this number understands")
     async def help(self, ctx: Context) -> None:
         plain, _ = self.table.help_text()
-        ctx.reply(f"{plain}\n{USAGE}")
+        ctx.reply(f"{plain}\n{HOW_TO}")
 
-    async def _route(self, ctx: Context) -> None:
-        """``!fax`` bodies go to :class:`FaxCommands` (see bridge.commands for why)."""
-        event = ctx.event
-        if event.type == MESSAGE and event.msgtype == "m.text" and is_fax_command(event.body):
-            await self.fax_commands.handle(ctx)
-            return
-        await super()._route(ctx)
+    fax = group("fax", help="faxing from this chat, and where received faxes arrive")
+
+    @fax.subcommand("help", help="how to send a fax, and these commands")
+    async def fax_help(self, ctx: Context) -> None:
+        ctx.reply(f"{self.table.group_usage('fax')}\n{HOW_TO}")
+
+    @fax.subcommand("numbers", help="fax numbers this room knows or owns")
+    async def fax_numbers(self, ctx: Context) -> None:
+        await self.fax_commands.numbers(ctx)
+
+    @fax.subcommand("assign", help="deliver faxes received on the number there",
+                    args=[NUMBER, TARGET])
+    async def fax_assign(self, ctx: Context, number: str, target: str) -> None:
+        await self.fax_commands.assign(ctx, number, target)
+
+    @fax.subcommand("confirm", help="allow faxes from this room to the number",
+                    args=[NUMBER, NAME])
+    async def fax_confirm(self, ctx: Context, number: str, name: str) -> None:
+        await self.fax_commands.confirm(ctx, number, name)
 
     @on_event(MESSAGE)
     async def document(self, ctx: Context) -> None:

@@ -35,7 +35,7 @@ from curbside.audit import AuditLog
 from curbside.credentials import InviteBlock, active_credential, is_verified_room
 from curbside.matrix import content as build
 from curbside.matrix.bot import Bot
-from curbside.matrix.commands import Arg, command, on_event
+from curbside.matrix.commands import Arg, command, group, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.rooms import RoomCreationError
@@ -247,13 +247,12 @@ class GatekeeperBot(Bot):
 
     # -- verified rooms ------------------------------------------------------
 
-    @command("room", help="`!room create <name>`: make a verified room (verified members only)",
-             args=[Arg("action"), Arg("name", rest=True)])
-    async def room(self, ctx: Context, action: str, name: str) -> None:
+    verified_room = group("room", help="verified rooms")
+
+    @verified_room.subcommand("create", help="make a verified room (verified members only)",
+                              args=[Arg("name", rest=True)])
+    async def room_create(self, ctx: Context, name: str) -> None:
         sender = ctx.event.sender
-        if action != "create":
-            ctx.reply("Usage: !room create <name>")
-            return
         credential = active_credential(ctx.session, sender)
         if credential is None:
             ctx.reply("Only verified clinicians can create verified rooms; send !verify first.")
@@ -362,8 +361,10 @@ class GatekeeperBot(Bot):
                           record_type="invite_block", record_id=sender, details={"blocked": user})
         ctx.reply(f"{user} can invite you again.")
 
-    @command("find", help="find verified colleagues, e.g. !find cardiology MA",
-             args=[Arg("specialty"), Arg("state")])
+    @command("find", help="find verified colleagues, e.g. !find cardiology MA or "
+             "!find family medicine TN",
+             args=[Arg("specialty", rest=True),
+                   Arg("state", matches="[A-Za-z]{2}", help="a two-letter state, e.g. MA")])
     async def find(self, ctx: Context, specialty: str, state: str) -> None:
         now = _now()
         if active_credential(ctx.session, ctx.event.sender, now) is None:
@@ -382,13 +383,17 @@ class GatekeeperBot(Bot):
         ctx.reply(f"Verified colleagues ({len(found)}):\n" + "\n".join(lines),
                   f"<p>Verified colleagues ({len(found)}):</p>{markup}")
 
-    @command("directory", help="`!directory hide` / `!directory show`: opt out of or into !find",
-             args=[Arg("choice")])
-    async def directory_listing(self, ctx: Context, choice: str) -> None:
-        if choice not in ("hide", "show"):
-            ctx.reply("Usage: !directory hide  or  !directory show")
-            return
-        listed = choice == "show"
+    listing = group("directory", help="whether !find lists you")
+
+    @listing.subcommand("hide", help="opt out of !find")
+    async def directory_hide(self, ctx: Context) -> None:
+        self._set_listed(ctx, listed=False)
+
+    @listing.subcommand("show", help="be listed by !find again")
+    async def directory_show(self, ctx: Context) -> None:
+        self._set_listed(ctx, listed=True)
+
+    def _set_listed(self, ctx: Context, *, listed: bool) -> None:
         if not directory.set_listed(ctx.session, self.audit, ctx.event.sender, listed=listed,
                                     now=_now()):
             ctx.reply("Only verified clinicians are listed; send !verify first.")

@@ -54,7 +54,7 @@ from curbside.credentials import active_credential, is_verified_room
 from curbside.database import session_scope
 from curbside.matrix import content as build
 from curbside.matrix.bot import Bot
-from curbside.matrix.commands import Arg, command, on_event
+from curbside.matrix.commands import Arg, command, group, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
@@ -161,16 +161,10 @@ class ReferralDeskBot(Bot):
 
     # -- the referrer's thread: building a referral ----------------------------
 
-    @command("referral", help="`!referral new` starts a referral in a thread; "
-             "`!referral template` shows the paste format", args=[Arg("action")])
-    async def referral(self, ctx: Context, action: str) -> None:
-        if action == "template":
-            ctx.reply("Paste these lines (one message, your values after the colons) into a "
-                      "referral thread started with !referral new:\n\n" + form.template(self.org))
-            return
-        if action != "new":
-            ctx.reply("Usage: !referral new  or  !referral template")
-            return
+    referral = group("referral", help="start a referral, or see the format to paste one")
+
+    @referral.subcommand("new", help="start a referral in a thread")
+    async def referral_new(self, ctx: Context) -> None:
         event, session = ctx.event, ctx.session
         require_encrypted(ctx.client, event.room_id)
         if active_credential(session, event.sender, self.clock()) is None:
@@ -189,6 +183,11 @@ class ReferralDeskBot(Bot):
                   "here. !back goes back one question, !cancel stops. You can also paste all "
                   "fields at once (see !referral template).\n\n" + first.prompt,
                   mentions=[event.sender])
+
+    @referral.subcommand("template", help="show the paste format")
+    async def referral_template(self, ctx: Context) -> None:
+        ctx.reply("Paste these lines (one message, your values after the colons) into a "
+                  "referral thread started with !referral new:\n\n" + form.template(self.org))
 
     @command("back", help="in a referral thread: answer the previous question again")
     async def back(self, ctx: Context) -> None:

@@ -129,13 +129,10 @@ class Bot:
             return
         try:
             invocation = self.table.parse(event.body)
-        except CommandError as error:
+            if invocation is not None:
+                await getattr(self, invocation.spec.attr)(ctx, **invocation.kwargs)
+        except CommandError as error:  # from the parser, or a handler refusing
             ctx.reply(error.message, mentions=[event.sender])
-            return
-        if invocation is None:
-            return
-        try:
-            await getattr(self, invocation.spec.attr)(ctx, **invocation.kwargs)
         except UnencryptedRoomError:
             ctx.session.rollback()
             ctx.reply(

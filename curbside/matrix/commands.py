@@ -1,23 +1,42 @@
 """Declaring what a bot answers to.
 
-A bot class lists its commands and event handlers with decorators::
+A bot class lists its commands, command groups and event handlers with
+decorators::
 
     class Desk(Bot):
         @command("refer", help="refer a case", args=[Arg("case"), Arg("to")])
         async def refer(self, ctx: Context, case: str, to: str) -> None: ...
+
+        referral = group("referral", help="start a referral, or see its paste format")
+
+        @referral.subcommand("new", help="start a referral in a thread")
+        async def referral_new(self, ctx: Context) -> None: ...
 
         @on_event("m.room.member")
         async def member(self, ctx: Context) -> None: ...
 
 Reading the class is reading the bot's whole interface; ``!help`` is generated
 from the same declarations, and parsing errors produce an answer that says
-what was wrong and how to fix it.
+what was wrong and how to fix it. A bare group (``!referral``) answers with its
+sub-commands, an unknown one with a guess and the list.
+
+The words after the command bind to its arguments from left to right:
+
+- an :class:`Arg` takes one word; ``"quoted words"`` are one word, while an
+  apostrophe inside a word (``Lee's``) is just a letter;
+- with ``matches=`` (a regular expression) it takes the longest run of words
+  that matches, so ``+1 555 123 4567`` can be one number, and refuses a value
+  that does not match;
+- with ``rest=True`` it takes every word the arguments after it leave; those
+  must each have a matcher, so a word meant for the rest that lands in one of
+  them (``!find family medicine``) is refused rather than silently misread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import shlex
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -30,21 +49,40 @@ H = TypeVar("H", bound=Handler)
 _COMMAND_ATTR = "__curbside_command__"
 _EVENT_ATTR = "__curbside_event_types__"
 
+# A quoted word ends at its closing quote before a space; anything else is a plain word.
+_WORD = re.compile(r"""(["'])(.*?)\1(?=\s|$)|(\S+)""", re.DOTALL)
+
 
 @dataclass(frozen=True, slots=True)
 class Arg:
-    """One positional argument. ``rest=True`` takes the remaining words as one string."""
+    """One positional argument (see the module docstring for how words bind)."""
 
     name: str
     help: str = ""
     convert: Callable[[str], Any] = str
     required: bool = True
     rest: bool = False
+    matches: str | None = None
 
     @property
     def usage(self) -> str:
         text = f"<{self.name}{'…' if self.rest else ''}>"
         return text if self.required else f"[{text[1:-1]}]"
+
+    def accepts(self, value: str) -> bool:
+        return self.matches is None or re.fullmatch(self.matches, value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandGroup:
+    """``!name sub …``: a command whose first word picks one of its sub-commands."""
+
+    name: str
+    help: str
+
+    def subcommand(self, name: str, *, help: str, args: Sequence[Arg] = ()) -> Callable[[H], H]:
+        """Declare a method as the handler of ``!group name``."""
+        return _declare(CommandSpec(f"{self.name} {_word(name)}", help, tuple(args), group=self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +91,28 @@ class CommandSpec:
     help: str
     args: tuple[Arg, ...] = ()
     attr: str = ""
+    group: CommandGroup | None = None
 
     @property
     def usage(self) -> str:
         return " ".join([PREFIX + self.name, *(a.usage for a in self.args)])
 
+    def error(self, problem: str) -> CommandError:
+        return CommandError(f"{PREFIX}{self.name}: {problem} — usage: {self.usage}")
 
-@dataclass(frozen=True, slots=True)
+
 class CommandError(Exception):
-    """A command the bot could not accept; ``message`` is what the sender is told."""
+    """A command the bot could not accept; ``message`` is what the sender is told.
 
-    message: str
+    The parser raises it, and so may a handler that refuses: the router answers
+    the sender with the message (what the handler wrote before stays written).
+    Not a frozen dataclass: Python must be able to set ``__traceback__`` on it
+    when it passes through a ``contextmanager`` such as ``session_scope``.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +123,12 @@ class Invocation:
 
 def command(name: str, *, help: str, args: Sequence[Arg] = ()) -> Callable[[H], H]:
     """Declare a method as the handler of ``!name``."""
-    _check_args(name, args)
+    return _declare(CommandSpec(_word(name), help, tuple(args)))
 
-    def mark(func: H) -> H:
-        setattr(func, _COMMAND_ATTR, CommandSpec(name, help, tuple(args)))
-        return func
 
-    return mark
+def group(name: str, *, help: str) -> CommandGroup:
+    """Declare ``!name`` as a group; its sub-commands are declared with ``.subcommand``."""
+    return CommandGroup(_word(name), help)
 
 
 def on_event(*event_types: str) -> Callable[[H], H]:
@@ -93,22 +141,43 @@ def on_event(*event_types: str) -> Callable[[H], H]:
     return mark
 
 
+def _word(name: str) -> str:
+    if not name or name != name.lower() or any(c.isspace() for c in name):
+        raise ValueError(f"{PREFIX}{name}: a command name is one lower-case word")
+    return name
+
+
+def _declare(spec: CommandSpec) -> Callable[[H], H]:
+    _check_args(spec.name, spec.args)
+
+    def mark(func: H) -> H:
+        setattr(func, _COMMAND_ATTR, spec)
+        return func
+
+    return mark
+
+
 def _check_args(name: str, args: Sequence[Arg]) -> None:
-    seen_optional = False
-    for i, arg in enumerate(args):
-        if arg.rest and i != len(args) - 1:
-            raise ValueError(f"!{name}: only the last argument may take the rest")
+    seen_optional = seen_rest = False
+    for arg in args:
+        if arg.matches is not None:
+            re.compile(arg.matches)  # a bad pattern fails where it is declared
+        if seen_rest and (arg.rest or arg.matches is None or not arg.required):
+            raise ValueError(f"!{name}: only the last argument may take the rest, unless "
+                             "those after it are required and have matchers")
         if seen_optional and arg.required:
             raise ValueError(f"!{name}: a required argument cannot follow an optional one")
         seen_optional = seen_optional or not arg.required
+        seen_rest = seen_rest or arg.rest
 
 
 @dataclass(frozen=True)
 class CommandTable:
-    """The commands and event handlers declared on a bot class."""
+    """The commands, groups and event handlers declared on a bot class."""
 
     commands: dict[str, CommandSpec]
     event_handlers: dict[str, tuple[str, ...]]
+    groups: dict[str, CommandGroup] = field(default_factory=dict)
 
     @classmethod
     def of(cls, bot_class: type) -> CommandTable:
@@ -118,31 +187,47 @@ class CommandTable:
             for attr, value in vars(klass).items():
                 spec = getattr(value, _COMMAND_ATTR, None)
                 if isinstance(spec, CommandSpec):
-                    commands[spec.name] = CommandSpec(spec.name, spec.help, spec.args, attr)
+                    commands[spec.name] = dataclasses.replace(spec, attr=attr)
                 for event_type in getattr(value, _EVENT_ATTR, ()):
                     handlers = events.setdefault(event_type, [])
                     if attr not in handlers:
                         handlers.append(attr)
-        return cls(commands, {t: tuple(h) for t, h in events.items()})
+        groups = {s.group.name: s.group for s in commands.values() if s.group is not None}
+        clash = sorted(groups.keys() & commands.keys())
+        if clash:
+            raise ValueError(f"{bot_class.__name__}: {PREFIX}{clash[0]} is both a command and "
+                             "a group")
+        return cls(commands, {t: tuple(h) for t, h in events.items()}, groups)
 
     def parse(self, body: str) -> Invocation | None:
         """The command in a message body; None when the body is not a command.
 
-        Raises :class:`CommandError` for an unknown or malformed command.
+        Raises :class:`CommandError` for an unknown or malformed command, and
+        for a bare ``!`` (the sender is pointed at ``!help``).
         """
-        if not body.startswith(PREFIX) or len(body) == len(PREFIX) or body[1].isspace():
+        if not body.startswith(PREFIX):
             return None
-        first, _, remainder = body[len(PREFIX):].partition(" ")
-        name = first.strip().lower()
+        text = body[len(PREFIX):]
+        if not text or text[0].isspace():
+            raise CommandError(self._bare_prefix_hint(text))
+        first, remainder = _split_first(text)
+        name = first.lower()
+        found = self.groups.get(name)
+        if found is not None:
+            return self._parse_sub(found, remainder)
         spec = self.commands.get(name)
         if spec is None:
-            guess = difflib.get_close_matches(name, list(self.commands), n=1, cutoff=0.6)
+            guess = difflib.get_close_matches(name, self._top_level(), n=1, cutoff=0.6)
             hint = f" — did you mean {PREFIX}{guess[0]}?" if guess else ""
             raise CommandError(f"unknown command {PREFIX}{name}{hint} Send {PREFIX}help")
-        return Invocation(spec, _bind(spec, remainder.strip()))
+        return Invocation(spec, _bind(spec, remainder))
+
+    def group_usage(self, name: str) -> str:
+        """The sub-commands of group ``name``, one ``usage — help`` line each, as declared."""
+        return "\n".join(f"{s.usage} — {s.help}" for s in self._subcommands(name))
 
     def help_text(self) -> tuple[str, str]:
-        """Plain and HTML help listing every command with its usage."""
+        """Plain and HTML help listing every command and sub-command with its usage."""
         specs = sorted(self.commands.values(), key=lambda s: s.name)
         plain = ["Commands:"] + [f"{s.usage} — {s.help}" for s in specs]
         html = "<p>Commands:</p><ul>" + "".join(
@@ -150,33 +235,85 @@ class CommandTable:
         ) + "</ul>"
         return "\n".join(plain), html
 
+    def _parse_sub(self, parent: CommandGroup, text: str) -> Invocation:
+        first, remainder = _split_first(text)
+        listing = self.group_usage(parent.name)
+        if not first:
+            raise CommandError(f"{PREFIX}{parent.name}: {parent.help}\n{listing}")
+        sub = first.lower()
+        spec = self.commands.get(f"{parent.name} {sub}")
+        if spec is None:
+            known = [s.name.split(" ", 1)[1] for s in self._subcommands(parent.name)]
+            guess = difflib.get_close_matches(sub, known, n=1, cutoff=0.6)
+            hint = f" — did you mean {PREFIX}{parent.name} {guess[0]}?" if guess else ""
+            raise CommandError(f"unknown command {PREFIX}{parent.name} {sub}{hint}\n{listing}")
+        return Invocation(spec, _bind(spec, remainder))
+
+    def _subcommands(self, name: str) -> list[CommandSpec]:
+        return [s for s in self.commands.values() if s.group is not None and s.group.name == name]
+
+    def _top_level(self) -> list[str]:
+        return [n for n, s in self.commands.items() if s.group is None] + list(self.groups)
+
+    def _bare_prefix_hint(self, text: str) -> str:
+        words = text.split()
+        name = words[0].lower() if words else ""
+        if name in self._top_level():
+            return f"did you mean {PREFIX}{name}? (no space after {PREFIX}) Send {PREFIX}help"
+        return f"Send {PREFIX}help for the commands I understand."
+
+
+def _split_first(text: str) -> tuple[str, str]:
+    """The first word of ``text`` and what follows it."""
+    parts = text.strip().split(None, 1)
+    return (parts[0], parts[1]) if len(parts) == 2 else (parts[0] if parts else "", "")
+
+
+def _words(text: str) -> list[str]:
+    words = []
+    for match in _WORD.finditer(text):
+        quoted, plain = match.group(2), match.group(3)
+        if plain is not None and plain[0] in "\"'":
+            raise ValueError("No closing quotation")
+        words.append(quoted if plain is None else plain)
+    return words
+
+
+def _take(arg: Arg, left: list[str], after: int) -> int:
+    """How many of the words ``left`` ``arg`` takes, ``after`` arguments still to come."""
+    if not left:
+        return 0
+    if arg.rest:
+        return max(1, len(left) - after)
+    if arg.matches is None:
+        return 1
+    return next((n for n in range(len(left), 0, -1) if arg.accepts(" ".join(left[:n]))), 1)
+
 
 def _bind(spec: CommandSpec, text: str) -> dict[str, Any]:
     try:
-        words = shlex.split(text)
+        words = _words(text)
     except ValueError as exc:
-        raise CommandError(f"{PREFIX}{spec.name}: {exc} — usage: {spec.usage}") from exc
+        raise spec.error(str(exc)) from exc
     kwargs: dict[str, Any] = {}
+    at = 0
     for i, arg in enumerate(spec.args):
-        if arg.rest:
-            value: str | None = " ".join(words[i:]) or None
-            words = words[:i]
-        else:
-            value = words[i] if i < len(words) else None
-        if value is None:
+        taken = _take(arg, words[at:], len(spec.args) - i - 1)
+        hint = f" ({arg.help})" if arg.help else ""
+        if taken == 0:
             if arg.required:
-                raise CommandError(
-                    f"{PREFIX}{spec.name}: missing {arg.usage} — usage: {spec.usage}"
-                )
+                raise spec.error(f"missing {arg.usage}{hint}")
             continue
+        value = " ".join(words[at:at + taken])
+        at += taken
+        if not arg.accepts(value):
+            raise spec.error(f"{arg.usage} cannot be {value!r}{hint}")
         try:
             kwargs[arg.name] = arg.convert(value)
         except ValueError as exc:
-            raise CommandError(
-                f"{PREFIX}{spec.name}: {arg.usage} {exc} — usage: {spec.usage}"
-            ) from exc
-    if not any(a.rest for a in spec.args) and len(words) > len(spec.args):
-        raise CommandError(f"{PREFIX}{spec.name}: too many arguments — usage: {spec.usage}")
+            raise spec.error(f"{arg.usage} {exc}") from exc
+    if at < len(words):
+        raise spec.error("too many arguments")
     return kwargs
 
 

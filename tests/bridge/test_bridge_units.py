@@ -15,11 +15,12 @@ import pytest
 from PIL import Image
 
 from bridge.assignment import Request, Standing, refusal, standing_in
-from bridge.commands import FaxCommandError, parse
 from bridge.errors import ExitCode
 from bridge.homeserver import _ping_error
 from bridge.numbers import display, number_of, puppet_id
 from bridge.portal import as_pdf, status_text
+from bridge.puppet import Puppet
+from curbside.matrix.commands import CommandError, CommandTable
 from fax_gateway import InvalidDocument, JobChange, JobState, Owner, OwnerKind
 
 SERVER = "curbside.test"
@@ -34,15 +35,24 @@ def test_numbers_and_puppets_map_both_ways() -> None:
     assert display("+442071234567") == "+442071234567"
 
 
+FAX = CommandTable.of(Puppet)
+
+
 def test_fax_commands_take_numbers_with_spaces_and_names_with_apostrophes() -> None:
-    parsed = parse("!fax confirm +1 555 123 4567 Dr. Lee's office")
-    assert (parsed.action, parsed.number, parsed.rest) == (
-        "confirm", "+15551234567", "Dr. Lee's office")
-    assert parse("!fax").action == "help"
-    assert parse("!fax assign +15551234567 #cardiology:curbside.test").rest == \
-        "#cardiology:curbside.test"
-    with pytest.raises(FaxCommandError, match="'555 1234' is not a fax number"):
-        parse("!fax confirm 555 1234 Dr. Lee")
+    parsed = FAX.parse("!fax confirm +1 555 123 4567 Dr. Lee's office")
+    assert parsed is not None
+    assert (parsed.spec.attr, parsed.kwargs) == (
+        "fax_confirm", {"number": "+15551234567", "name": "Dr. Lee's office"})
+    with pytest.raises(CommandError) as bare:  # a bare !fax lists what it takes, help first
+        FAX.parse("!fax")
+    assert bare.value.message.splitlines()[1].startswith("!fax help — ")
+    assigned = FAX.parse("!fax assign +15551234567 #cardiology:curbside.test")
+    assert assigned is not None and assigned.kwargs == {
+        "number": "+15551234567", "target": "#cardiology:curbside.test"}
+    with pytest.raises(CommandError, match="'555 1234' is not a fax number"):
+        FAX.parse("!fax confirm 555 1234 Dr. Lee")
+    with pytest.raises(CommandError, match="<target> cannot be 'cardiology'"):
+        FAX.parse("!fax assign +15551234567 cardiology")
 
 
 def _change(state: JobState, reason: str = "") -> JobChange:

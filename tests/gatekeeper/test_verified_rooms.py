@@ -145,6 +145,25 @@ async def test_find_lists_verified_colleagues(huddle: Huddle) -> None:
     assert "verified clinicians" in await world.ask(
         huddle.zed, await world.dm(huddle.zed), "!find cardiology MA")
 
+    # A specialty of several words, then the state.
+    spelled_out = await world.ask(alice, huddle.alice_dm, "!find cardiovascular disease ma")
+    assert f"{ALICE_NAME} — {alice.user_id}" in spelled_out and bob.user_id in spelled_out
+    no_state = await world.ask(alice, huddle.alice_dm, "!find cardiovascular disease")
+    assert no_state.startswith("!find: <state> cannot be 'disease'")
+
+
+async def test_a_clinician_can_hide_from_find_and_come_back(huddle: Huddle) -> None:
+    world, alice, bob = huddle.world, huddle.alice, huddle.bob
+    bob_dm = await world.dm(bob)
+    assert (await world.ask(bob, bob_dm, "!directory hide")).startswith("You are hidden")
+    assert bob.user_id not in await world.ask(alice, huddle.alice_dm, "!find cardiology MA")
+    assert await world.ask(bob, bob_dm, "!directory show") == \
+        "You are listed in the directory again."
+    assert bob.user_id in await world.ask(alice, huddle.alice_dm, "!find cardiology MA")
+    assert await world.ask(bob, bob_dm, "!directory shwo") == (
+        "unknown command !directory shwo — did you mean !directory show?\n"
+        "!directory hide — opt out of !find\n!directory show — be listed by !find again")
+
 
 async def test_a_revoked_member_is_removed_told_why_and_cut_off_from_new_keys(
     huddle: Huddle,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from curbside.matrix.bot import Bot
-from curbside.matrix.commands import Arg, CommandError, CommandTable, command, on_event
+from curbside.matrix.commands import (
+    Arg,
+    CommandError,
+    CommandTable,
+    command,
+    group,
+    on_event,
+)
 from curbside.matrix.content import in_thread, notice, pill
 from curbside.matrix.events import IncomingEvent
 
@@ -39,8 +46,22 @@ def test_arguments_are_converted_and_rest_takes_the_remaining_words():
 
 def test_plain_text_is_not_a_command():
     assert TABLE.parse("hello !ping") is None
-    assert TABLE.parse("!") is None
-    assert TABLE.parse("! ping") is None
+    assert TABLE.parse("ping !") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("!", "Send !help for the commands I understand."),
+        ("! ", "Send !help for the commands I understand."),
+        ("! what now", "Send !help for the commands I understand."),
+        ("! ping", "did you mean !ping? (no space after !) Send !help"),
+    ],
+)
+def test_a_bare_prefix_gets_a_pointer_to_help(body, message):
+    with pytest.raises(CommandError) as raised:
+        TABLE.parse(body)
+    assert raised.value.message == message
 
 
 @pytest.mark.parametrize(
@@ -72,6 +93,116 @@ def test_argument_specs_are_checked_when_declared():
         command("x", help="", args=[Arg("a", rest=True), Arg("b")])
     with pytest.raises(ValueError, match="cannot follow"):
         command("x", help="", args=[Arg("a", required=False), Arg("b")])
+
+
+class Clinic(Bot):
+    referral = group("referral", help="start a referral, or see its paste format")
+
+    @referral.subcommand("new", help="start a referral in a thread")
+    async def referral_new(self, ctx) -> None: ...
+
+    @referral.subcommand("template", help="show the paste format",
+                         args=[Arg("form", required=False)])
+    async def referral_template(self, ctx, form: str = "") -> None: ...
+
+    @command("find", help="find colleagues", args=[
+        Arg("specialty", rest=True), Arg("state", matches="[A-Za-z]{2}", help="a state, e.g. MA")])
+    async def find(self, ctx, specialty: str, state: str) -> None: ...
+
+    @command("confirm", help="name a number", args=[
+        Arg("number", matches=r"\+?[0-9]+(?: [0-9]+)*", help="e.g. +1 555 123 4567"),
+        Arg("name", rest=True)])
+    async def confirm(self, ctx, number: str, name: str) -> None: ...
+
+
+CLINIC = CommandTable.of(Clinic)
+REFERRAL_USAGE = ("!referral new — start a referral in a thread\n"
+                  "!referral template [form] — show the paste format")
+
+
+def _refusal(table: CommandTable, body: str) -> str:
+    with pytest.raises(CommandError) as raised:
+        table.parse(body)
+    return raised.value.message
+
+
+def test_each_sub_command_has_its_own_handler_and_arguments():
+    assert set(CLINIC.groups) == {"referral"}
+    new = CLINIC.parse("!referral new")
+    assert new is not None and (new.spec.attr, new.kwargs) == ("referral_new", {})
+    template = CLINIC.parse("!Referral TEMPLATE short")
+    assert template is not None
+    assert (template.spec.attr, template.kwargs) == ("referral_template", {"form": "short"})
+    assert _refusal(CLINIC, "!referral new now") == \
+        "!referral new: too many arguments — usage: !referral new"
+
+
+def test_a_bare_group_answers_with_its_sub_commands():
+    assert _refusal(CLINIC, "!referral") == \
+        f"!referral: start a referral, or see its paste format\n{REFERRAL_USAGE}"
+
+
+def test_an_unknown_sub_command_gets_a_guess_and_the_list():
+    assert _refusal(CLINIC, "!referral nwe") == \
+        f"unknown command !referral nwe — did you mean !referral new?\n{REFERRAL_USAGE}"
+    assert _refusal(CLINIC, "!referral zzzz") == \
+        f"unknown command !referral zzzz\n{REFERRAL_USAGE}"
+    assert _refusal(CLINIC, "!referal new") == \
+        "unknown command !referal — did you mean !referral? Send !help"
+    assert _refusal(CLINIC, "! referral") == \
+        "did you mean !referral? (no space after !) Send !help"
+
+
+def test_help_lists_the_sub_commands():
+    plain, html = CLINIC.help_text()
+    assert "!referral new — start a referral in a thread" in plain
+    assert "<code>!referral template [form]</code> — show the paste format" in html
+    assert CLINIC.group_usage("referral") == REFERRAL_USAGE
+
+
+def test_the_rest_takes_what_the_matched_arguments_after_it_leave():
+    found = CLINIC.parse("!find family medicine TN")
+    assert found is not None and found.kwargs == {"specialty": "family medicine", "state": "TN"}
+    assert CLINIC.parse("!find cardiology MA").kwargs == {  # type: ignore[union-attr]
+        "specialty": "cardiology", "state": "MA"}
+    assert _refusal(CLINIC, "!find family medicine") == (
+        "!find: <state> cannot be 'medicine' (a state, e.g. MA) — usage: "
+        "!find <specialty…> <state>")
+    assert _refusal(CLINIC, "!find cardiology") == \
+        "!find: missing <state> (a state, e.g. MA) — usage: !find <specialty…> <state>"
+
+
+def test_a_matcher_takes_the_longest_run_of_words_that_matches():
+    confirmed = CLINIC.parse("!confirm +1 555 123 4567 Dr. Lee's office")
+    assert confirmed is not None
+    assert confirmed.kwargs == {"number": "+1 555 123 4567", "name": "Dr. Lee's office"}
+    quoted = CLINIC.parse('!confirm 5551234 "Lee & Lee" clinic')
+    assert quoted is not None and quoted.kwargs["name"] == "Lee & Lee clinic"
+    assert _refusal(CLINIC, "!confirm Dr. Lee") == (
+        "!confirm: <number> cannot be 'Dr.' (e.g. +1 555 123 4567) — usage: "
+        "!confirm <number> <name…>")
+    assert _refusal(CLINIC, "!confirm +1 555 123 4567") == \
+        "!confirm: missing <name…> — usage: !confirm <number> <name…>"
+
+
+def test_groups_and_arguments_are_checked_when_declared():
+    command("x", help="", args=[Arg("a", rest=True), Arg("b", matches="[0-9]+")])
+    with pytest.raises(ValueError, match="only the last"):
+        command("x", help="", args=[Arg("a", rest=True), Arg("b", required=False, matches="b")])
+    with pytest.raises(ValueError, match="one lower-case word"):
+        group("a b", help="")
+    with pytest.raises(ValueError, match="one lower-case word"):
+        Clinic.referral.subcommand("New", help="")
+
+    class Clash(Bot):
+        @command("referral", help="")
+        async def old(self, ctx) -> None: ...
+
+        @Clinic.referral.subcommand("new", help="")
+        async def new(self, ctx) -> None: ...
+
+    with pytest.raises(ValueError, match="both a command and a group"):
+        CommandTable.of(Clash)
 
 
 def test_a_reply_to_a_thread_message_stays_in_that_thread_with_a_fallback():

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from curbside.audit import AuditEntry, AuditLog
 from curbside.database import KERNEL_VERSIONS, make_engine, migrate, session_scope
 from curbside.matrix.bot import Bot
-from curbside.matrix.commands import command
+from curbside.matrix.commands import CommandError, command
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.dispatch import RoomDispatcher
@@ -180,6 +180,27 @@ async def test_a_command_that_hits_the_guard_answers_with_what_to_do(store_and_e
     with session_scope(engine) as session:
         (refusal,) = store.undelivered(session)
     assert "without end-to-end encryption" in refusal.content["body"]
+    await client.close()
+
+
+async def test_a_handler_that_refuses_answers_the_sender(store_and_engine, tmp_path):
+    store, engine = store_and_engine
+
+    class Picky(Bot):
+        @command("pick", help="refuses")
+        async def pick(self, ctx: Context) -> None:
+            with session_scope(engine):  # a refusal passes through context managers
+                raise CommandError("not that one")
+
+    config = RuntimeConfig("http://127.0.0.1:1", tmp_path, "k" * 16, engine, store._cipher)
+    bot = Picky(BotAccount("@bot:x", "pw", "Picky"), config)
+    client = nio.AsyncClient("http://127.0.0.1:1", "@bot:x")
+    with session_scope(engine) as session:
+        await bot._route(Context(event("!r:x", 0, "!pick"), session, client, store))
+    with session_scope(engine) as session:
+        (refusal,) = store.undelivered(session)
+    assert refusal.content["body"] == "not that one"
+    assert refusal.content["m.mentions"] == {"user_ids": ["@a:x"]}
     await client.close()
 
 

@@ -124,3 +124,12 @@ async def test_an_unverified_recipient_is_asked_for_again(world: World, unique) 
 
     assert f"{nobody} is not a verified clinician" in reply
     assert reply.endswith("or a fax number.")  # the recipient question again
+
+
+async def test_referral_template_and_a_bare_referral_say_what_to_send(world: World) -> None:
+    desk, coord, room = world.desk, world.coordinator, world.room
+    template = await ask(coord, desk, room, "!referral template")
+    assert template.startswith("Paste these lines") and "\npatient_name: " in template
+    bare = await ask(coord, desk, room, "!referral")
+    assert bare.splitlines()[1:] == ["!referral new — start a referral in a thread",
+                                     "!referral template — show the paste format"]

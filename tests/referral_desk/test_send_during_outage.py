@@ -18,7 +18,14 @@ from curbside.database import session_scope
 from referral.cases import business_statuses, get_referral
 from referral.states import Status
 from tests.referral_desk.conftest import World
-from tests.referral_desk.desk_world import Desk, ask, in_thread, join_invite, prepare_database, verify
+from tests.referral_desk.desk_world import (
+    Desk,
+    ask,
+    in_thread,
+    join_invite,
+    prepare_database,
+    verify,
+)
 from tests.referral_desk.test_closed_loop import form_answers
 from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
 
