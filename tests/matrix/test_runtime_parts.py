@@ -196,7 +196,8 @@ async def test_a_handler_that_refuses_answers_the_sender(store_and_engine, tmp_p
     bot = Picky(BotAccount("@bot:x", "pw", "Picky"), config)
     client = nio.AsyncClient("http://127.0.0.1:1", "@bot:x")
     with session_scope(engine) as session:
-        await bot._route(Context(event("!r:x", 0, "!pick"), session, client, store))
+        await bot._route(Context(event("!r:x", 0, "!pick"), session, client,
+                                 poster_for(store, client)))
     with session_scope(engine) as session:
         (refusal,) = store.undelivered(session)
     assert refusal.content["body"] == "not that one"
