@@ -99,7 +99,6 @@ def _declare(lib: ctypes.CDLL) -> None:
         "t30_set_supported_compressions": ([vp, c_int], c_int),
         "t30_set_supported_resolutions": ([vp, c_int], c_int),
         "t30_get_transfer_statistics": ([vp, ctypes.POINTER(T30Stats)], None),
-        "t30_call_active": ([vp], c_int),
         "t30_completion_code_to_str": ([c_int], c_char_p),
     }
     for name, (argtypes, restype) in prototypes.items():
@@ -212,10 +211,6 @@ class FaxTerminal:
     def receive(self, buffer: ctypes.Array[ctypes.c_int16], samples: int) -> None:
         """Feed ``samples`` of incoming audio to the terminal."""
         self._lib.fax_rx(self._state(), buffer, samples)
-
-    @property
-    def call_active(self) -> bool:
-        return bool(self._lib.t30_call_active(self._t30))
 
     @property
     def remote_ident(self) -> str:
