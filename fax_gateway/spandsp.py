@@ -13,7 +13,6 @@ Only the calls below are bound; prototypes follow ``spandsp/fax.h``,
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import enum
 from types import TracebackType
 
@@ -110,29 +109,27 @@ def _declare(lib: ctypes.CDLL) -> None:
 _lib: ctypes.CDLL | None = None
 
 
+#: The soname whose ABI the prototypes and :class:`T30Stats` above mirror (spandsp
+#: 0.0.6, Debian ``libspandsp2``). Loaded by exact name: ``find_library`` could pick
+#: another major version (``libspandsp.so.3`` changed these structs) and the calls
+#: would then read and write memory of the wrong shape instead of failing.
+SONAME = "libspandsp.so.2"
+PACKAGE = "libspandsp2"
+
+
 def load_spandsp() -> ctypes.CDLL:
-    """Load and declare libspandsp once; a clear error when it is missing."""
+    """Load and declare libspandsp once; a clear error naming the package when missing."""
     global _lib
     if _lib is None:
-        candidates = [ctypes.util.find_library("spandsp"), "libspandsp.so.2"]
-        errors: list[str] = []
-        for name in candidates:
-            if not name:
-                continue
-            try:
-                lib = ctypes.CDLL(name)
-            except OSError as exc:
-                errors.append(str(exc))
-                continue
-            _declare(lib)
-            _lib = lib
-            break
-        else:
+        try:
+            lib = ctypes.CDLL(SONAME)
+        except OSError as exc:
             raise SpandspUnavailable(
-                "the spandsp fax engine is not installed: run "
-                "`apt-get install libspandsp2` (Debian/Ubuntu package libspandsp2). "
-                + "; ".join(errors)
-            )
+                f"the spandsp fax engine ({SONAME}) is not installed: run "
+                f"`apt-get install {PACKAGE}` (Debian/Ubuntu package {PACKAGE}). {exc}"
+            ) from None
+        _declare(lib)
+        _lib = lib
     return _lib
 
 
