@@ -12,23 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import secrets
 import signal
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import aiohttp
 import click
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from bots.gatekeeper.bot import GatekeeperBot
-from bots.gatekeeper.config import GatekeeperConfig
-from bots.medinfo.bot import MedinfoBot
-from bots.referral_desk.bot import ReferralDeskBot
-from bots.referral_desk.config import ReferralDeskConfig
 from bridge.bridge import Bridge
 from bridge.config import BridgeConfig
 from bridge.errors import BridgeStartupError
@@ -44,10 +35,8 @@ from curbside.redaction import configure_logging
 from fax_gateway.cli import gateway_for, parse_fax_settings
 from fax_gateway.gateway import Gateway
 from fax_gateway.service import run_fax_service
-from referral.app import env_from_app
 
 DEMO_LOCALPART = "demo-clinician"
-T = TypeVar("T")
 
 
 async def _ensure_account(app: AppContext, localpart: str, password: str, name: str) -> None:
@@ -84,66 +73,17 @@ def _runtime_config(app: AppContext, bot_name: str) -> RuntimeConfig:
     )
 
 
-def _bot_options(name: str, options: dict[str, Any], config_type: type[T]) -> T:
-    """A bot's `options:` mapping as its config dataclass; errors name the key.
-
-    pydantic validates the dataclass's own field types, so YAML like
-    `urgent_after: PT2H` or `business_hours: ["08:00", "17:00"]` just works.
-    """
-    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(config_type)})  # type: ignore[arg-type]
-    if unknown:
-        raise click.ClickException(f"bots.{name}.options: unknown key(s) {', '.join(unknown)}")
-    try:
-        return TypeAdapter(config_type).validate_python(options)
-    except ValidationError as exc:
-        problems = [
-            f"bots.{name}.options.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems)) from None
-
-
-def _gatekeeper(app: AppContext, account: BotAccount, runtime: RuntimeConfig, _: Gateway) -> Bot:
-    options = _bot_options("gatekeeper", app.settings.bots["gatekeeper"].options, GatekeeperConfig)
-    return GatekeeperBot(account, runtime, audit=app.audit, settings=options)
-
-
-def _referral_desk(
-    app: AppContext, account: BotAccount, runtime: RuntimeConfig, fax_gateway: Gateway
-) -> Bot:
-    options = app.settings.bots["referral_desk"].options
-    desk = _bot_options("referral_desk", options, ReferralDeskConfig)
-    return ReferralDeskBot(
-        account, runtime, env=env_from_app(app), settings=desk, gateway=fax_gateway
-    )
-
-
-def _medinfo(app: AppContext, account: BotAccount, runtime: RuntimeConfig, _: Gateway) -> Bot:
-    return MedinfoBot(account, runtime, audit_key=app.settings.secrets.audit_key.encode())
-
-
-# How each bot of `wiring.BOTS` is built from the settings: what it needs beyond
-# its account and runtime (audit log, options, the fax gateway) differs per bot.
-BotFactory = Callable[[AppContext, BotAccount, RuntimeConfig, Gateway], Bot]
-BOT_FACTORIES: dict[str, BotFactory] = {
-    "gatekeeper": _gatekeeper,
-    "referral_desk": _referral_desk,
-    "medinfo": _medinfo,
-}
-
-
 def build_bots(app: AppContext, fax_gateway: Gateway) -> list[Bot]:
     """One instance of every bot, each with its own account, store and options."""
     instances: list[Bot] = []
-    for name in BOTS:
+    for name, bot in BOTS.items():
         bot_settings = app.settings.bots[name]
         account = BotAccount(
             user_id=app.settings.bot_user_id(name),
             password=bot_settings.password,
             display_name=bot_settings.display_name,
         )
-        build = BOT_FACTORIES[name]
-        instances.append(build(app, account, _runtime_config(app, name), fax_gateway))
+        instances.append(bot.build(app, account, _runtime_config(app, name), fax_gateway))
     return instances
 
 
@@ -166,7 +106,8 @@ async def _serve(app: AppContext) -> None:
     """Run everything until SIGINT/SIGTERM; whatever started is stopped on the way out."""
     settings = app.settings
     await wait_until_healthy(settings.homeserver.url)
-    for bot_settings in settings.bots.values():
+    for name in BOTS:
+        bot_settings = settings.bots[name]
         await _ensure_account(
             app, bot_settings.localpart, bot_settings.password, bot_settings.display_name
         )
