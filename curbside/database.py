@@ -13,7 +13,7 @@ enough.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,19 +83,31 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
-def _alembic_config(engine: Engine, version_locations: Sequence[Path]) -> Config:
+def _alembic_config(
+    engine: Engine, version_locations: Sequence[Path], attributes: Mapping[str, Any] | None = None
+) -> Config:
     locations = [KERNEL_VERSIONS, *(p for p in version_locations if p != KERNEL_VERSIONS)]
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
+    config.attributes.update(attributes or {})
     config.attributes["engine"] = engine
     return config
 
 
-def migrate(engine: Engine, version_locations: Sequence[Path] = ()) -> None:
-    """Bring the schema to the head of every participating package's branch."""
-    command.upgrade(_alembic_config(engine, version_locations), "heads")
+def migrate(
+    engine: Engine,
+    version_locations: Sequence[Path] = (),
+    attributes: Mapping[str, Any] | None = None,
+) -> None:
+    """Bring the schema to the head of every participating package's branch.
+
+    ``attributes`` reach the version scripts as ``context.config.attributes``:
+    how a script that converts existing rows gets a key it needs (the composition
+    root supplies them; this module does not know what they are).
+    """
+    command.upgrade(_alembic_config(engine, version_locations, attributes), "heads")
 
 
 @dataclass(frozen=True, slots=True)
