@@ -110,9 +110,10 @@ _lib: ctypes.CDLL | None = None
 
 
 #: The soname whose ABI the prototypes and :class:`T30Stats` above mirror (spandsp
-#: 0.0.6, Debian ``libspandsp2``). Loaded by exact name: ``find_library`` could pick
-#: another major version (``libspandsp.so.3`` changed these structs) and the calls
-#: would then read and write memory of the wrong shape instead of failing.
+#: 0.0.6, Debian ``libspandsp2``). Loaded by exact name: ``find_library`` may pick
+#: another major version (a new soname is a new ABI, whose structs need not match
+#: these), and the calls would then read and write memory of the wrong shape
+#: instead of failing.
 SONAME = "libspandsp.so.2"
 PACKAGE = "libspandsp2"
 
