@@ -4,7 +4,8 @@
   and the routing facts of its events (no content), recorded before the
   homeserver gets its 200, so a retried transaction is recognised.
 * ``bridge_portals`` — one row per room ⇄ fax-number conversation.
-* ``bridge_known_numbers`` — numbers a room confirmed (misdirected-fax guard).
+* ``bridge_known_numbers`` — numbers a room confirmed (misdirected-fax guard),
+  by keyed hash; no fax number is stored in the clear.
 * ``bridge_faxes`` — which Matrix event became which gateway job.
 * ``bridge_cursors`` — how far the status and inbound feeds were relayed.
 * ``bridge_held_deliveries`` — received faxes held until a new DM's owner joins.
@@ -55,10 +56,14 @@ class Portal(Base):
 
 
 class KnownNumber(Base):
+    """A number a room confirmed, keyed by the gateway's keyed hash of it (as
+    ``fax_routes`` is); the digits, kept only to list them, are encrypted."""
+
     __tablename__ = "bridge_known_numbers"
 
     room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    number_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[str] = mapped_column(EncryptedText("bridge_known_numbers.number"))
     recipient_name: Mapped[str] = mapped_column(
         EncryptedText("bridge_known_numbers.recipient_name")
     )

@@ -2,11 +2,14 @@
 
 Handlers decide; this module stores. Each method takes the caller's session,
 so the caller decides what commits together (e.g. a notice in the runtime's
-outbox and the feed cursor that produced it).
+outbox and the feed cursor that produced it). Fax numbers are looked up by the
+gateway's keyed hash (the store is given the gateway's ``number_key``), never
+stored or compared in the clear.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +77,10 @@ def _portal(row: Portal) -> PortalView:
 
 
 class BridgeStore:
+    def __init__(self, number_key: Callable[[str], str]) -> None:
+        """``number_key``: the gateway's keyed hash of a number (``Router.number_key``)."""
+        self._number_key = number_key
+
     # -- appservice transactions -------------------------------------------
 
     def record_transaction(
@@ -185,27 +192,27 @@ class BridgeStore:
     # -- the misdirected-fax guard ---------------------------------------------
 
     def known_name(self, session: Session, room_id: str, number: str) -> str | None:
-        row = session.get(KnownNumber, (room_id, number))
+        row = session.get(KnownNumber, (room_id, self._number_key(number)))
         return row.recipient_name if row is not None else None
 
     def confirm_number(
         self, session: Session, room_id: str, number: str, name: str, by: str
     ) -> None:
-        row = session.get(KnownNumber, (room_id, number))
+        key = self._number_key(number)
+        row = session.get(KnownNumber, (room_id, key))
         if row is None:
             session.add(KnownNumber(
-                room_id=room_id, number=number, recipient_name=name, confirmed_by=by,
-                confirmed_at=datetime.now(UTC),
+                room_id=room_id, number_hash=key, number=number, recipient_name=name,
+                confirmed_by=by, confirmed_at=datetime.now(UTC),
             ))
         else:
             row.recipient_name, row.confirmed_by = name, by
             row.confirmed_at = datetime.now(UTC)
 
     def known_numbers(self, session: Session, room_id: str) -> list[tuple[str, str]]:
-        rows = session.scalars(
-            select(KnownNumber).where(KnownNumber.room_id == room_id).order_by(KnownNumber.number)
-        ).all()
-        return [(r.number, r.recipient_name) for r in rows]
+        """(number, recipient name) of every number the room confirmed, by number."""
+        rows = session.scalars(select(KnownNumber).where(KnownNumber.room_id == room_id)).all()
+        return sorted((r.number, r.recipient_name) for r in rows)
 
     # -- outbound faxes --------------------------------------------------------
 

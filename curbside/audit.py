@@ -173,15 +173,3 @@ class AuditLog:
         yield from session.scalars(
             select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
         )
-
-    def entries_for(
-        self, session: Session, *, record_type: str, record_ids: list[str]
-    ) -> list[AuditEntry]:
-        """Entries about the given records, oldest first (for reports)."""
-        return list(
-            session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.record_type == record_type, AuditEntry.record_id.in_(record_ids))
-                .order_by(AuditEntry.seq)
-            )
-        )

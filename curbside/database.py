@@ -13,8 +13,9 @@ enough.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 KERNEL_VERSIONS = MIGRATIONS_DIR / "versions"
+KERNEL_BRANCH = "curbside"  # the branch label of the kernel's own version scripts
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -105,27 +107,58 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     event.listen(session, "after_soft_rollback", rolled_back, once=True)
 
 
-def _alembic_config(engine: Engine, version_locations: Sequence[Path]) -> Config:
+def _alembic_config(
+    engine: Engine, version_locations: Sequence[Path], attributes: Mapping[str, Any] | None = None
+) -> Config:
     locations = [KERNEL_VERSIONS, *(p for p in version_locations if p != KERNEL_VERSIONS)]
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
+    config.attributes.update(attributes or {})
     config.attributes["engine"] = engine
     return config
 
 
-def migrate(engine: Engine, version_locations: Sequence[Path] = ()) -> None:
-    """Bring the schema to the head of every participating package's branch."""
-    command.upgrade(_alembic_config(engine, version_locations), "heads")
+def migrate(
+    engine: Engine,
+    version_locations: Sequence[Path] = (),
+    attributes: Mapping[str, Any] | None = None,
+) -> None:
+    """Bring the schema to the head of every participating package's branch.
+
+    ``attributes`` reach the version scripts as ``context.config.attributes``:
+    how a script that converts existing rows gets a key it needs (the composition
+    root supplies them; this module does not know what they are).
+    """
+    command.upgrade(_alembic_config(engine, version_locations, attributes), "heads")
 
 
-def pending_heads(engine: Engine, version_locations: Sequence[Path] = ()) -> set[str]:
-    """Head revisions the database has not reached yet (empty when up to date)."""
+@dataclass(frozen=True, slots=True)
+class Behind:
+    """A package's migration branch whose head the database has not reached."""
+
+    branch: str  # the branch label, e.g. "bridge"
+    current: str | None  # the revision the database is at on it; None: not started
+    head: str
+
+
+def pending_branches(engine: Engine, version_locations: Sequence[Path] = ()) -> list[Behind]:
+    """The branches the database is behind on, by label; reads only, applies nothing."""
     script = ScriptDirectory.from_config(_alembic_config(engine, version_locations))
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     applied: set[str] = set()
     for rev in current:
         applied.update(r.revision for r in script.iterate_revisions(rev, "base"))
-    return set(script.get_heads()) - applied
+    behind = []
+    for head in set(script.get_heads()) - applied:
+        lineage = {r.revision for r in script.iterate_revisions(head, "base")}
+        labels = script.get_revision(head).branch_labels
+        behind.append(Behind(
+            branch=min(labels) if labels else head,
+            current=next(iter(current & lineage), None),
+            head=head,
+        ))
+    return sorted(behind, key=lambda b: b.branch)
+

@@ -8,7 +8,7 @@
 
 The group is wired into ``curbside`` by the CLI's composition root, whose
 context object supplies the database, the PHI cipher, the audit log and the
-settings (see :class:`Host`). Fax options come from the ``fax:`` section of the
+settings (a :class:`curbside.host.Host`). Fax options come from the ``fax:`` section of the
 Curbside config; without one, the loopback line is used.
 """
 
@@ -19,17 +19,15 @@ import getpass
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import click
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy import Engine
 
-from curbside.audit import AuditLog
-from curbside.phi import FieldCipher
+from curbside.host import Host, host_of
 from fax_gateway.gateway import FaxSettings, Gateway, derive_pepper, open_gateway
 from fax_gateway.numbers import InvalidNumber
 from fax_gateway.outbox import IdempotencyConflict, InvalidDocument, JobNotFound, JobView
@@ -44,24 +42,6 @@ def _console() -> Console:
     return Console()
 
 
-class Host(Protocol):
-    """What the ``curbside`` command's context object provides."""
-
-    config_path: Path
-
-    @property
-    def settings(self) -> Any: ...  # needs .data_dir, .secrets.audit_key and .fax
-
-    @property
-    def engine(self) -> Engine: ...
-
-    @property
-    def cipher(self) -> FieldCipher: ...
-
-    @property
-    def audit(self) -> AuditLog: ...
-
-
 def parse_fax_settings(section: dict[str, Any]) -> FaxSettings:
     """Validate the config's ``fax:`` section; errors name the key under ``fax.``."""
     try:
@@ -72,8 +52,7 @@ def parse_fax_settings(section: dict[str, Any]) -> FaxSettings:
 
 
 def _settings(ctx: click.Context) -> FaxSettings:
-    host: Host = ctx.find_root().obj
-    return parse_fax_settings(host.settings.fax)
+    return parse_fax_settings(host_of(ctx).settings.fax)
 
 
 def gateway_for(host: Host, settings: FaxSettings) -> Gateway:
@@ -89,7 +68,7 @@ def gateway_for(host: Host, settings: FaxSettings) -> Gateway:
 
 
 def _gateway(ctx: click.Context, settings: FaxSettings | None = None) -> Gateway:
-    return gateway_for(ctx.find_root().obj, settings or _settings(ctx))
+    return gateway_for(host_of(ctx), settings or _settings(ctx))
 
 
 def _actor() -> str:

@@ -535,18 +535,6 @@ class Outbox:
                 provider_id=provider_id,
             )
 
-    def retry_or_fail(
-        self, lease: Lease, state: JobState, error: str, *, retryable: bool = True
-    ) -> JobState:
-        """After a failed attempt: back to the queue with backoff, or failed."""
-        with session_scope(self.engine) as session:
-            job = session.get(FaxJob, lease.job_id)
-            if job is None:
-                raise LeaseLost(lease.job_id)
-            return self._retry_or_fail(
-                session, job, state, error, lease.worker_id, token=lease.token, retryable=retryable
-            )
-
     def give_up(self, lease: Lease, state: JobState, reason: str) -> JobState:
         return self.move(lease, state, JobEvent.GIVE_UP, reason, failure_reason=reason)
 

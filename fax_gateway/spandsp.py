@@ -13,7 +13,6 @@ Only the calls below are bound; prototypes follow ``spandsp/fax.h``,
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import enum
 from types import TracebackType
 
@@ -99,7 +98,6 @@ def _declare(lib: ctypes.CDLL) -> None:
         "t30_set_supported_compressions": ([vp, c_int], c_int),
         "t30_set_supported_resolutions": ([vp, c_int], c_int),
         "t30_get_transfer_statistics": ([vp, ctypes.POINTER(T30Stats)], None),
-        "t30_call_active": ([vp], c_int),
         "t30_completion_code_to_str": ([c_int], c_char_p),
     }
     for name, (argtypes, restype) in prototypes.items():
@@ -111,29 +109,28 @@ def _declare(lib: ctypes.CDLL) -> None:
 _lib: ctypes.CDLL | None = None
 
 
+#: The soname whose ABI the prototypes and :class:`T30Stats` above mirror (spandsp
+#: 0.0.6, Debian ``libspandsp2``). Loaded by exact name: ``find_library`` may pick
+#: another major version (a new soname is a new ABI, whose structs need not match
+#: these), and the calls would then read and write memory of the wrong shape
+#: instead of failing.
+SONAME = "libspandsp.so.2"
+PACKAGE = "libspandsp2"
+
+
 def load_spandsp() -> ctypes.CDLL:
-    """Load and declare libspandsp once; a clear error when it is missing."""
+    """Load and declare libspandsp once; a clear error naming the package when missing."""
     global _lib
     if _lib is None:
-        candidates = [ctypes.util.find_library("spandsp"), "libspandsp.so.2"]
-        errors: list[str] = []
-        for name in candidates:
-            if not name:
-                continue
-            try:
-                lib = ctypes.CDLL(name)
-            except OSError as exc:
-                errors.append(str(exc))
-                continue
-            _declare(lib)
-            _lib = lib
-            break
-        else:
+        try:
+            lib = ctypes.CDLL(SONAME)
+        except OSError as exc:
             raise SpandspUnavailable(
-                "the spandsp fax engine is not installed: run "
-                "`apt-get install libspandsp2` (Debian/Ubuntu package libspandsp2). "
-                + "; ".join(errors)
-            )
+                f"the spandsp fax engine ({SONAME}) is not installed: run "
+                f"`apt-get install {PACKAGE}` (Debian/Ubuntu package {PACKAGE}). {exc}"
+            ) from None
+        _declare(lib)
+        _lib = lib
     return _lib
 
 
@@ -212,10 +209,6 @@ class FaxTerminal:
     def receive(self, buffer: ctypes.Array[ctypes.c_int16], samples: int) -> None:
         """Feed ``samples`` of incoming audio to the terminal."""
         self._lib.fax_rx(self._state(), buffer, samples)
-
-    @property
-    def call_active(self) -> bool:
-        return bool(self._lib.t30_call_active(self._t30))
 
     @property
     def remote_ident(self) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from curbside.database import session_scope
-from referral.app import ReferralApp, env_from_app
+from curbside.host import Host
+from referral.app import env_from_app
 from referral.errors import ReferralNotFound
 from referral.fhir import export_bundle
 
@@ -31,7 +32,7 @@ def referral() -> None:
 )
 @click.option("--actor", default="operator", show_default=True, help="Who exports (audited).")
 @click.pass_obj
-def export(app: ReferralApp, referral_id: str, output: Path | None, actor: str) -> None:
+def export(app: Host, referral_id: str, output: Path | None, actor: str) -> None:
     """Export referral REFERRAL_ID as a FHIR R4 Bundle (JSON; contains PHI)."""
     env = env_from_app(app)
     try:

@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from curbside.database import session_scope
-from referral.app import ReferralApp, env_from_app
+from curbside.host import Host
+from referral.app import env_from_app
 from referral.cases import RECORD_TYPE, ReferralEnv
 from referral.models import DeliveryAttempt, Disclosure, ReferralCase, as_utc
 from referral.patient_index import patient_index
@@ -134,7 +135,7 @@ def disclosures_for_patient(
 @click.option("--dob", required=True, help="Date of birth, YYYY-MM-DD.")
 @click.option("--actor", default="operator", show_default=True, help="Who asks (audited).")
 @click.pass_obj
-def disclosures_command(app: ReferralApp, name: str, dob: str, actor: str) -> None:
+def disclosures_command(app: Host, name: str, dob: str, actor: str) -> None:
     """Accounting of disclosures for one patient (45 CFR 164.528), newest first."""
     try:
         query = PatientQuery(parse_name(name), parse_date_of_birth(dob, date.today()))

@@ -17,8 +17,6 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, cast
 
-from referral.states import Status
-
 MAX_NAME = 200
 MAX_TEXT = 4000
 
@@ -193,14 +191,6 @@ def parse_matrix_room(value: str, field: str = "recipient") -> str:
             field, f"'{text}' is not a Matrix room id; it looks like !abc123:curbside.example"
         )
     return text
-
-
-def parse_status(value: str) -> Status:
-    try:
-        return Status(value.strip().lower())
-    except ValueError:
-        known = ", ".join(s.value for s in Status)
-        raise FieldError("status", f"status must be one of {known}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 The ``curbside`` command adds :data:`verify` and :data:`registry` as
 sub-command groups; each command takes the migrated database and the audit
-key from the shared :class:`~curbside.cli.context.AppContext`.
+log from the command's :class:`~curbside.host.Host` (never from ``curbside.cli``,
+which imports this module).
 
     curbside verify import roster.csv --by @admin:example.org
     curbside registry import npidata_pfile_*.csv
@@ -20,7 +21,7 @@ from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.registry import NppesFormatError, NuccFormatError
 from bots.gatekeeper.registry.cli import generate_command, import_command, taxonomy_command
 from bots.gatekeeper.roster import RosterFormatError, import_roster
-from curbside.cli.context import AppContext, pass_app
+from curbside.host import Host, pass_host
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -36,13 +37,13 @@ def verify() -> None:
               help="Matrix ID of the organisation admin attesting the roster.")
 @click.option("--days", type=int, default=GatekeeperConfig().credential_days, show_default=True,
               help="How long the credentials last.")
-@pass_app
-def verify_import(app: AppContext, roster: Path, attested_by: str, days: int) -> None:
+@pass_host
+def verify_import(host: Host, roster: Path, attested_by: str, days: int) -> None:
     """Verify every clinician in ROSTER (CSV: matrix_id, npi, licence_state,
     licence_number, checked). Each row is checked against the provider registry;
     rows that fail are listed with the reason and change nothing."""
     try:
-        result = import_roster(app.engine, roster, attested_by, audit=app.audit,
+        result = import_roster(host.engine, roster, attested_by, audit=host.audit,
                                config=GatekeeperConfig(credential_days=days))
     except (RosterFormatError, ValueError) as error:
         raise click.ClickException(str(error)) from None
@@ -58,22 +59,22 @@ def registry() -> None:
 
 @registry.command("import")
 @click.argument("path", type=_FILE)
-@pass_app
-def registry_import(app: AppContext, path: Path) -> None:
+@pass_host
+def registry_import(host: Host, path: Path) -> None:
     """Import a monthly or weekly NPPES data file (npidata_pfile_*.csv)."""
     try:
-        import_command(app.engine, path)
+        import_command(host.engine, path)
     except NppesFormatError as error:
         raise click.ClickException(str(error)) from None
 
 
 @registry.command("import-taxonomy")
 @click.argument("path", type=_FILE)
-@pass_app
-def registry_import_taxonomy(app: AppContext, path: Path) -> None:
+@pass_host
+def registry_import_taxonomy(host: Host, path: Path) -> None:
     """Load the NUCC Health Care Provider Taxonomy code set (CSV)."""
     try:
-        taxonomy_command(app.engine, path)
+        taxonomy_command(host.engine, path)
     except NuccFormatError as error:
         raise click.ClickException(str(error)) from None
 

@@ -3,32 +3,19 @@
     curbside sponsor import sponsors.yaml
     curbside medinfo export --sponsor northwind --format json > log.json
 
-Both work on the ``curbside`` command's database (its context object's
-``engine``, migrated to head before use).
+Both work on the ``curbside`` command's database (its
+:class:`~curbside.host.Host`'s ``engine``, migrated to head before use).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import click
-from sqlalchemy import Engine
 
 from bots.medinfo.records import FORMATS, export
 from bots.medinfo.sponsors import SponsorConfigError, import_sponsors
-
-
-class Host(Protocol):
-    """What the ``curbside`` command's context object provides."""
-
-    @property
-    def engine(self) -> Engine: ...
-
-
-def _engine(ctx: click.Context) -> Engine:
-    host: Host = ctx.find_root().obj
-    return host.engine
+from curbside.host import Host, pass_host
 
 
 @click.group("sponsor")
@@ -38,11 +25,11 @@ def sponsor() -> None:
 
 @sponsor.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.pass_context
-def import_command(ctx: click.Context, file: Path) -> None:
+@pass_host
+def import_command(host: Host, file: Path) -> None:
     """Validate FILE (YAML) and store its sponsors, replacing earlier versions."""
     try:
-        sponsors = import_sponsors(_engine(ctx), file)
+        sponsors = import_sponsors(host.engine, file)
     except SponsorConfigError as error:
         raise click.ClickException(str(error)) from error
     for item in sponsors:
@@ -58,7 +45,7 @@ def medinfo() -> None:
 @medinfo.command("export")
 @click.option("--sponsor", "sponsor_key", required=True, help="sponsor key from the YAML")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-@click.pass_context
-def export_command(ctx: click.Context, sponsor_key: str, fmt: str) -> None:
+@pass_host
+def export_command(host: Host, sponsor_key: str, fmt: str) -> None:
     """Write the sponsor's request log (no PHI) to standard output."""
-    click.echo(export(_engine(ctx), sponsor_key, fmt), nl=False)
+    click.echo(export(host.engine, sponsor_key, fmt), nl=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import Engine
@@ -19,6 +20,7 @@ from curbside.cli.wiring import migration_locations
 from curbside.database import make_engine, migrate
 from curbside.homeserver import EmbeddedSynapse, HomeserverLayout
 from curbside.settings import Settings, SettingsError, load_settings
+from fax_gateway.gateway import derive_pepper
 
 
 @dataclass
@@ -43,8 +45,21 @@ class AppContext:
     def engine(self) -> Engine:
         """The database, migrated to the head of every package's branch first."""
         engine = self.unmigrated_engine()
-        migrate(engine, migration_locations())
+        migrate(engine, migration_locations(), self._migration_keys(engine))
         return engine
+
+    def _migration_keys(self, engine: Engine) -> dict[str, Any]:
+        """What version scripts that convert existing rows may ask for.
+
+        ``bridge_0003`` hashes confirmed fax numbers with the gateway's pepper and
+        encrypts their digits. The cipher is loaded only if a script asks (it
+        needs the kernel's ``phi_keys``, which a fresh database has not got yet).
+        """
+        secrets = self.settings.secrets
+        return {
+            "fax_number_pepper": derive_pepper(secrets.audit_key.encode()),
+            "phi_cipher": lambda: phi.load_cipher(engine, secrets.master_key_bytes),
+        }
 
     def unmigrated_engine(self) -> Engine:
         """The database as it is, for `status` to report whether it is behind."""

@@ -64,16 +64,3 @@ class IncomingEvent:
             content=data["content"],
             encrypted=bool(data["encrypted"]),
         )
-
-    @classmethod
-    def from_source(cls, room_id: str, source: dict[str, Any], *, encrypted: bool) -> IncomingEvent:
-        """Build from a (decrypted) event dict as nio keeps it in ``Event.source``."""
-        return cls(
-            event_id=str(source["event_id"]),
-            room_id=room_id,
-            sender=str(source["sender"]),
-            type=str(source["type"]),
-            origin_server_ts=int(source.get("origin_server_ts", 0)),
-            content=dict(source.get("content") or {}),
-            encrypted=encrypted,
-        )

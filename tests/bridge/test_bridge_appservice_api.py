@@ -15,6 +15,7 @@ from bridge.bridge import Bridge
 from bridge.store import BridgeStore
 from curbside.database import make_engine, migrate, session_scope
 from curbside.homeserver import free_port
+from fax_gateway.models import number_hash
 
 HS_TOKEN = "hs-token-for-the-tests-0123"
 INVITE = {
@@ -26,6 +27,10 @@ MESSAGE = {
     "event_id": "$msg1", "room_id": "!r:curbside.test", "type": "m.room.encrypted",
     "sender": "@lee:curbside.test", "content": {"ciphertext": "…"},
 }
+
+
+def _store() -> BridgeStore:
+    return BridgeStore(lambda number: number_hash(b"test pepper", number))
 
 
 @dataclass
@@ -47,7 +52,7 @@ async def api(db_url: str) -> AsyncIterator[Api]:
         asked.append(user_id)
         return user_id.startswith("@fax_")
 
-    server = AppserviceServer(hs_token=HS_TOKEN, engine=engine, store=BridgeStore(),
+    server = AppserviceServer(hs_token=HS_TOKEN, engine=engine, store=_store(),
                               on_events=lambda: wakes.append(1), user_exists=user_exists)
     port = free_port()
     await server.start("127.0.0.1", port)
@@ -74,7 +79,7 @@ async def test_tokens_are_checked_as_the_spec_says(api: Api) -> None:
         async with http.post(f"{api.url}/ping", json={}, headers=_auth()) as ping:
             assert ping.status == 200
     with session_scope(api.engine) as session:
-        assert BridgeStore().transaction_count(session) == 0
+        assert _store().transaction_count(session) == 0
 
 
 async def test_a_resent_transaction_is_recorded_once(api: Api) -> None:
@@ -87,7 +92,7 @@ async def test_a_resent_transaction_is_recorded_once(api: Api) -> None:
         async with http.put(f"{api.url}/transactions/t8", json={"events": [MESSAGE]},
                             headers=_auth()) as later:
             assert later.status == 200
-    store = BridgeStore()
+    store = _store()
     with session_scope(api.engine) as session:
         assert store.transaction_count(session) == 2
         pending = store.pending_events(session)

@@ -105,11 +105,15 @@ def test_missing_file_is_an_error(tmp_path):
 
 def test_missing_library_names_the_debian_package(monkeypatch):
     monkeypatch.setattr(spandsp, "_lib", None)
-    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    # Another ABI on the library path must not be picked up in its place.
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libspandsp.so.3")
+    asked: list[str] = []
 
     def no_library(name, *args, **kwargs):
+        asked.append(name)
         raise OSError(f"{name}: cannot open shared object file")
 
     monkeypatch.setattr(spandsp.ctypes, "CDLL", no_library)
     with pytest.raises(spandsp.SpandspUnavailable, match="libspandsp2"):
         spandsp.load_spandsp()
+    assert asked == ["libspandsp.so.2"]

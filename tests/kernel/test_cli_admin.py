@@ -10,6 +10,7 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import text
 
+from bots.medinfo.records import COLUMNS
 from curbside.cli import cli
 from curbside.database import make_engine
 from curbside.homeserver import EmbeddedSynapse
@@ -76,3 +77,18 @@ def test_user_add_without_a_homeserver_says_what_to_do(project: Path) -> None:
     code, output = _run(project, "user", "add", "nobody")
     assert code == 1
     assert "is `curbside up` running?" in output
+
+
+def test_package_groups_reach_the_database_through_the_host(project: Path) -> None:
+    """`verify` (gatekeeper) and `medinfo` (medinfo) get the migrated database and the
+    audit log from the command's context object, without importing the CLI."""
+    roster = project / "roster.csv"
+    roster.write_text(
+        "matrix_id,npi,licence_state,licence_number,checked\n"
+        "@lee:example.org,1234567893,MA,MD123,2026-01-05\n"
+    )
+    code, output = _run(project, "verify", "import", str(roster), "--by", "@admin:example.org")
+    assert code == 0, output
+    assert "verified 0 clinician(s); 1 row(s) refused" in output
+    code, output = _run(project, "medinfo", "export", "--sponsor", "nobody")
+    assert (code, output.splitlines()[0]) == (0, ",".join(COLUMNS))

@@ -9,8 +9,13 @@ handles it (and fails to parse it as a command) without logging its body.
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from curbside import redaction
 from curbside.homeserver import EmbeddedSynapse
 from curbside.matrix.bot import Bot
 from curbside.phi import FieldCipher, decode_master_key, new_master_key
@@ -20,12 +25,37 @@ from tests.support.phi_canary import CANARY_MRN, CANARY_NAME
 log = logging.getLogger("tests.phi_canary")
 
 
-def test_decrypted_value_logged_by_mistake_is_masked(caplog: object) -> None:
-    cipher = FieldCipher(keys={"k": decode_master_key(new_master_key())}, primary_key_id="k")
-    token = cipher.encrypt_text(CANARY_NAME, b"patient.name")
-    name = cipher.decrypt_text(token, b"patient.name")
+@pytest.fixture
+def logged() -> Iterator[list[str]]:
+    """Lines as the service's handlers write them: through the PHI filter."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    redaction.install(handler)
+    log.addHandler(handler)
+    yield lines
+    log.removeHandler(handler)
+
+
+def test_decrypted_value_logged_by_mistake_is_masked(logged: list[str]) -> None:
+    """Reading a PHI field is what teaches the filter its value.
+
+    The name is new to this process and sealed without being remembered, so
+    only ``decrypt_text`` can have told the filter about it.
+    """
+    master = decode_master_key(new_master_key())
+    name = f"{CANARY_NAME} {uuid.uuid4().hex[:8]}"
+    token = FieldCipher(keys={"k": master}, primary_key_id="k").encrypt_bytes(
+        name.encode(), b"patient.name"
+    )
+    reader = FieldCipher(keys={"k": master}, primary_key_id="k")
+    assert reader.decrypt_text(token, b"patient.name") == name
     log.error("could not route referral for %s (MRN %s)", name, CANARY_MRN)
-    assert name == CANARY_NAME
+    assert logged == [f"could not route referral for {redaction.MASK} ({redaction.MASK})"]
 
 
 async def test_bot_handles_canary_message_without_logging_it(
