@@ -70,6 +70,7 @@ def _runtime_config(app: AppContext, bot_name: str) -> RuntimeConfig:
         pickle_key=app.settings.secrets.pickle_key,
         engine=app.engine,
         cipher=app.cipher,
+        audit=app.audit,
     )
 
 
