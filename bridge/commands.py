@@ -6,7 +6,7 @@
                                            bridge.assignment; every change audited)
     !fax confirm NUMBER RECIPIENT NAME     allow faxes from this room to NUMBER
 
-Numbers are written the way people write them (``+1 555 123 4567``), and
+Numbers are written the way people write them (``+1 617 555 0134``), and
 names contain apostrophes ("Dr. Lee's office"), so ``!fax`` is parsed here
 rather than by the shell-like splitting of ``curbside.matrix.commands``.
 """
@@ -32,12 +32,8 @@ USAGE = (
     "!fax numbers — fax numbers this room knows or owns\n"
     "!fax assign NUMBER @user|#room — deliver faxes received on NUMBER there\n"
     "!fax confirm NUMBER RECIPIENT NAME — allow faxes from this room to NUMBER\n"
-    "To fax someone: start a chat with @fax_<number> (e.g. @fax_15551234567), "
+    "To fax someone: start a chat with @fax_<number> (e.g. @fax_16175550134), "
     "then send a PDF or a photo of the document."
-)
-BAD_NUMBER = (
-    "{raw!r} is not a fax number I can dial. Write it in international (E.164) form with "
-    "the country code, e.g. +1 555 123 4567."
 )
 
 
@@ -70,8 +66,8 @@ def parse(body: str) -> Parsed:
     if raw:
         try:
             number = normalise_number(raw)
-        except InvalidNumber:
-            raise FaxCommandError(BAD_NUMBER.format(raw=raw)) from None
+        except InvalidNumber as error:
+            raise FaxCommandError(f"{error}.") from None
     return Parsed(action, number, " ".join(words))
 
 
@@ -111,7 +107,7 @@ class FaxCommands:
         if parsed.number is None or not parsed.rest:
             raise FaxCommandError(
                 "usage: !fax confirm NUMBER RECIPIENT NAME, e.g. "
-                "!fax confirm +1 555 123 4567 Dr. Lee's office"
+                "!fax confirm +1 617 555 0134 Dr. Lee's office"
             )
         self.services.store.confirm_number(
             ctx.session, ctx.event.room_id, parsed.number, parsed.rest, sender.user_id
@@ -125,7 +121,7 @@ class FaxCommands:
         target = parsed.rest.strip()
         if parsed.number is None or not target or target[0] not in "@#!":
             raise FaxCommandError("usage: !fax assign NUMBER @user|#room, e.g. "
-                                  "!fax assign +1 555 010 8000 #cardiology:example.org")
+                                  "!fax assign +1 617 555 0100 #cardiology:example.org")
         number, host = parsed.number, self.services.host
         owner = await self._owner_for(ctx, target)
         current = self.services.owner(ctx.session, number)

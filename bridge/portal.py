@@ -17,7 +17,7 @@ import io
 
 from PIL import Image, UnidentifiedImageError
 
-from bridge.numbers import display
+from bridge.numbers import InvalidNumber, display
 from bridge.services import Services
 from bridge.store import USER_OWNER, FaxLink, PortalView
 from bridge.user import NOT_VERIFIED, User
@@ -94,6 +94,9 @@ async def send_document(ctx: Context, services: Services, number: str) -> None:
     except (AttachmentError, InvalidDocument, IdempotencyConflict) as exc:
         ctx.reply(f"I could not fax that: {exc}. Send a PDF or an image.",
                   mentions=[event.sender])
+        return
+    except InvalidNumber as exc:  # confirmed or assigned before the number rules changed
+        ctx.reply(f"I could not fax that: {exc}.", mentions=[event.sender])
         return
     services.store.link_fax(ctx.session, FaxLink(
         job.id, event.event_id, build.thread_root_of(event), event.room_id,

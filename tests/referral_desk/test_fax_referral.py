@@ -18,7 +18,7 @@ from tests.referral_desk.test_answers_and_refusals import sent_referral
 
 pytestmark = pytest.mark.homeserver
 
-PRACTICE_FAX = "+15550108000"
+PRACTICE_FAX = "+13125550108"
 
 
 async def test_fax_referral_is_delivered_and_the_outcome_posted(world: World) -> None:
