@@ -288,7 +288,8 @@ class ReferralDeskBot(Bot):
             return
         conversations.set_state(conversation, CLOSED, self.clock())
         way = "by fax" if channel == "fax" else "over Matrix"
-        ctx.reply(f"{case.id} sent to {case.recipient_name} {way}. I will post every change "
+        to = form.recipient_summary(case.kind, case.recipient_address, case.recipient_name)
+        ctx.reply(f"{case.id} sent to {to} {way}. I will post every change "
                   f"of its status in this thread. !status {case.id} shows its history.")
         orm_event.listen(session, "after_commit", lambda _s: self._courier_wake.set(), once=True)
 
@@ -441,7 +442,8 @@ class ReferralDeskBot(Bot):
         conversations.remember_thread(ctx.session, case.id, REFERRER, conversation.room_id,
                                       conversation.thread_root)
         lead = f"{problems}\n\n" if problems else ""
-        ctx.reply(f"{lead}Draft {case.id} for {case.recipient_name} is ready; its preview PDF "
+        to = form.recipient_summary(case.kind, case.recipient_address, case.recipient_name)
+        ctx.reply(f"{lead}Draft {case.id} for {to} is ready; its preview PDF "
                   "follows. Drop files (PDF, PNG, JPEG) into this thread to attach them, then "
                   "!send. !cancel discards it.", phi=True)
         self._after_commit(ctx.session, self._post_preview(

@@ -43,6 +43,10 @@ def test_fax_commands_take_numbers_with_spaces_and_names_with_apostrophes() -> N
         "#cardiology:curbside.test"
     with pytest.raises(FaxCommandError, match="'555 1234' is not a fax number"):
         parse("!fax confirm 555 1234 Dr. Lee")
+    with pytest.raises(FaxCommandError, match="premium-rate"):
+        parse("!fax confirm +1 900 555 0134 Psychic hotline")
+    with pytest.raises(FaxCommandError, match="that looks like an NPI, not a fax number"):
+        parse("!fax confirm 1234567893 Dr. Lee")
 
 
 def _change(state: JobState, reason: str = "") -> JobChange:

@@ -89,6 +89,10 @@ def test_bad_documents_and_numbers_are_refused_up_front(gateway, engine, key) ->
         gateway.submit(b"%PDF-1.4 broken", TO, idempotency_key=key, actor="@coord:test")
     with pytest.raises(InvalidNumber):
         gateway.submit(make_pdf(), "555-0100", idempotency_key=key, actor="@coord:test")
+    with pytest.raises(InvalidNumber, match="premium-rate"):
+        gateway.submit(make_pdf(), "+1 900 555 0134", idempotency_key=key, actor="@coord:test")
+    with pytest.raises(InvalidNumber, match="looks like an NPI"):
+        gateway.submit(make_pdf(), "1234567893", idempotency_key=key, actor="@coord:test")
     assert _jobs(engine) == 0
 
 
