@@ -42,7 +42,7 @@ from tests.bridge.harness import World, bridge_world, files  # noqa: E402
 from tests.support.documents import make_pdf  # noqa: E402
 from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for  # noqa: E402
 
-NUMBER = "+15550109000"
+NUMBER = "+13125550190"
 
 
 async def time_fax(world: World, clinician: MatrixUser, room_id: str, pdf: bytes) -> float:
@@ -50,7 +50,7 @@ async def time_fax(world: World, clinician: MatrixUser, room_id: str, pdf: bytes
     before = len(files(clinician, room_id, puppet_id))
     started = time.perf_counter()
     await world.gateway.fax_received(ReceivedFax(
-        transport="loopback", provider_fax_id=uuid.uuid4().hex, from_number="+15550100001",
+        transport="loopback", provider_fax_id=uuid.uuid4().hex, from_number="+13125550101",
         to_number=NUMBER, content=pdf, kind=ContentKind.PDF,
     ))
     await wait_for(lambda: len(files(clinician, room_id, puppet_id)) > before, timeout=60)

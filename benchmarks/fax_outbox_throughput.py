@@ -101,7 +101,7 @@ async def _run(url: str, jobs: int, faults: Faults) -> tuple[float, float, Count
         pdf = _pdf()
         start = time.perf_counter()
         ids = [
-            gateway.submit(pdf, f"+1555{n:07d}", idempotency_key=f"b{n}", actor="bench").id
+            gateway.submit(pdf, f"+1312555{n:04d}", idempotency_key=f"b{n}", actor="bench").id
             for n in range(jobs)
         ]
         submitted = time.perf_counter() - start

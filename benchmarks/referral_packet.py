@@ -156,7 +156,7 @@ async def _latencies(budget: float, tmp: Path) -> dict[str, list[float]]:
                 results[key].append(time.perf_counter() - started)
 
             async def fax_send() -> None:
-                referral_id, root = await _draft(desk, coord, room, "+15550108000", "Beacon")
+                referral_id, root = await _draft(desk, coord, room, "+13125550108", "Beacon")
                 started = time.perf_counter()
                 await coord.send(room, "!send", thread_root=root)
                 await thread_says(coord, desk, room, root, f"{referral_id} was delivered")

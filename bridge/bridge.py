@@ -53,7 +53,7 @@ JOIN_WAIT = 30.0
 class Bridge:
     def __init__(self, config: BridgeConfig, gateway: Gateway) -> None:
         self.config = config
-        self.store = BridgeStore(gateway.inbox.router.number_key)
+        self.store = BridgeStore(gateway.number_key)
         self.services = Services(config, gateway, self.store, self)
         self.homeserver = AppserviceClient(
             config.runtime.homeserver_url, config.as_token, config.appservice_id

@@ -9,7 +9,7 @@
 :class:`bridge.puppet.Puppet` declares them with the arguments below, so the
 kernel parses them; :class:`FaxCommands` carries them out and refuses with a
 :class:`CommandError` the kernel answers with. Numbers are written the way
-people write them (``+1 555 123 4567``), so :data:`NUMBER` takes the run of
+people write them (``+1 617 555 0134``), so :data:`NUMBER` takes the run of
 words that look like one; names contain apostrophes ("Dr. Lee's office"),
 which the kernel keeps as letters.
 """
@@ -26,23 +26,19 @@ from curbside.matrix.commands import Arg, CommandError
 from curbside.matrix.context import Context
 from fax_gateway import Owner, OwnerKind
 
-HOW_TO = ("To fax someone: start a chat with @fax_<number> (e.g. @fax_15551234567), "
+HOW_TO = ("To fax someone: start a chat with @fax_<number> (e.g. @fax_16175550134), "
           "then send a PDF or a photo of the document.")
-BAD_NUMBER = (
-    "{raw!r} is not a fax number I can dial. Write it in international (E.164) form with "
-    "the country code, e.g. +1 555 123 4567."
-)
 
 
 def _dialable(raw: str) -> str:
     try:
         return normalise_number(raw)
-    except InvalidNumber:
-        raise ValueError(BAD_NUMBER.format(raw=raw)) from None
+    except InvalidNumber as error:  # the phone rules' own words: what is wrong, the form
+        raise ValueError(str(error)) from None
 
 
 NUMBER = Arg("number", matches=r"[+0-9().-]+(?: [+0-9().-]+)*", convert=_dialable,
-             help="a fax number, e.g. +1 555 123 4567")
+             help="a fax number, e.g. +1 617 555 0134")
 TARGET = Arg("target", matches=r"[@#!]\S+", help="@user:server, #room:server or !room:server")
 NAME = Arg("name", rest=True, help="the recipient's name, e.g. Dr. Lee's office")
 

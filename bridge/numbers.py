@@ -1,8 +1,9 @@
-"""Fax numbers as Matrix users: ``+15551234567`` ⇄ ``@fax_15551234567:server``.
+"""Fax numbers as Matrix users: ``+16175550134`` ⇄ ``@fax_16175550134:server``.
 
 The registration (``bridge/registration.py``) reserves exactly this
 namespace, so a puppet's user id *is* the number it stands for; nothing else
-needs to be stored to map one to the other.
+needs to be stored to map one to the other. Numbers are parsed and shown by
+the kernel's rules (:mod:`curbside.phones`), like everywhere else.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 
 from bridge.registration import PUPPET_PREFIX
+from curbside.phones import display
 from fax_gateway import InvalidNumber, normalise_number
 
 __all__ = ["InvalidNumber", "display", "normalise_number", "number_of", "puppet_id"]
@@ -28,10 +30,3 @@ def number_of(user_id: str, server_name: str) -> str | None:
     if match is None or match.group(2) != server_name:
         return None
     return "+" + match.group(1)
-
-
-def display(number: str) -> str:
-    """How people read a number: ``+1 555 123 4567`` for North America, E.164 otherwise."""
-    if number.startswith("+1") and len(number) == 12:
-        return f"+1 {number[2:5]} {number[5:8]} {number[8:]}"
-    return number

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
-from bridge.numbers import display
+from bridge.numbers import InvalidNumber, display
 from bridge.services import Services
 from bridge.store import ROOM_OWNER, USER_OWNER, FaxLink, Held, PortalView
 from bridge.user import NOT_VERIFIED, User
@@ -162,6 +162,9 @@ class Portal:
         except (AttachmentError, InvalidDocument, IdempotencyConflict) as exc:
             ctx.reply(f"I could not fax that: {exc}. Send a PDF or an image.",
                       mentions=[event.sender])
+            return
+        except InvalidNumber as exc:  # confirmed or assigned before the number rules changed
+            ctx.reply(f"I could not fax that: {exc}.", mentions=[event.sender])
             return
         services.store.link_fax(ctx.session, FaxLink(
             job.id, event.event_id, build.thread_root_of(event), self.room_id,

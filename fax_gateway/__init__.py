@@ -15,6 +15,7 @@ only (tests/bridge checks the bridge does).
 
 from fax_gateway.gateway import VERSIONS_DIR, FaxSettings, Gateway, derive_pepper, open_gateway
 from fax_gateway.inbox import InboundEnvelope, InboundRecord
+from fax_gateway.models import number_hash
 from fax_gateway.numbers import InvalidNumber, normalise_number
 from fax_gateway.outbox import IdempotencyConflict, InvalidDocument, JobChange, JobView
 from fax_gateway.routing import Owner, OwnerKind
@@ -36,5 +37,6 @@ __all__ = [
     "OwnerKind",
     "derive_pepper",
     "normalise_number",
+    "number_hash",
     "open_gateway",
 ]

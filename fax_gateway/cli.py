@@ -1,6 +1,6 @@
 """``curbside fax``: send, follow and cancel faxes, run the worker, render files.
 
-    curbside fax send --to +15555550123 letter.pdf   queue it (and wait for the outcome)
+    curbside fax send --to +16175550134 letter.pdf   queue it (and wait for the outcome)
     curbside fax status [JOB]                        recent jobs, or one job's history
     curbside fax cancel JOB                          stop a job not yet with the provider
     curbside fax worker                              send queued faxes, serve webhooks
@@ -82,7 +82,7 @@ def fax() -> None:
 
 @fax.command("send")
 @click.option(
-    "--to", "to_number", required=True, help="Fax number in E.164 form, e.g. +15555550123."
+    "--to", "to_number", required=True, help="Fax number with its country code, e.g. +16175550134."
 )
 @click.argument("document", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option(

@@ -1,20 +1,17 @@
-"""Fax numbers in one shape (E.164) so hashing, routing and limits agree."""
+"""Fax numbers in one shape (E.164) so hashing, routing and limits agree.
+
+The rules are the kernel's (:mod:`curbside.phones`): the outbox, the CLI and
+the route settings refuse exactly what the referral form and the bridge refuse.
+"""
 
 from __future__ import annotations
 
-import re
+from curbside.phones import PhoneNumberError as InvalidNumber
+from curbside.phones import parse
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_SEPARATORS = re.compile(r"[\s().-]")
-
-
-class InvalidNumber(ValueError):
-    """Not a fax number we can dial: it must be E.164, e.g. +15555550123."""
+__all__ = ["InvalidNumber", "normalise_number"]
 
 
 def normalise_number(raw: str) -> str:
-    """Strip spaces, dots, dashes and brackets; require ``+`` and 7-15 digits."""
-    number = _SEPARATORS.sub("", raw)
-    if not _E164.match(number):
-        raise InvalidNumber("fax numbers must be in E.164 form, e.g. +15555550123")
-    return number
+    """The E.164 form of a fax number; :class:`InvalidNumber` says why one is refused."""
+    return parse(raw, "fax number")

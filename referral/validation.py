@@ -17,6 +17,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, cast
 
+from curbside import phones
+
 MAX_NAME = 200
 MAX_TEXT = 4000
 
@@ -95,17 +97,11 @@ def parse_mrn(value: str) -> str:
 
 
 def parse_phone(value: str, field: str = "phone", label: str = "phone number") -> str:
-    """E.164 (+ country code and number); a 10-digit US number gets +1."""
-    digits = re.sub(r"[\s().-]", "", value.strip())
-    if re.fullmatch(r"\d{10}", digits):
-        digits = "+1" + digits
-    elif re.fullmatch(r"1\d{10}", digits):
-        digits = "+" + digits
-    if not re.fullmatch(r"\+[1-9]\d{7,14}", digits):
-        raise FieldError(
-            field, f"{label} must be in international form, like +1 617 555 0134 (E.164)"
-        )
-    return digits
+    """E.164, by the kernel's rules for every number (:func:`curbside.phones.parse`)."""
+    try:
+        return phones.parse(value, label)
+    except phones.PhoneNumberError as error:
+        raise FieldError(field, str(error)) from None
 
 
 def parse_payer(value: str) -> str:

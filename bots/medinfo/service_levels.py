@@ -5,19 +5,21 @@
                                               day, N working days later)
              ──> due; reminder at REMIND_AT of the way; escalation when due passes
 
-A business day is a configured weekday that is not a holiday, between the
-opening and closing time, in the sponsor's time zone (DST handled by zoneinfo).
+The counting is :class:`curbside.calendar.BusinessCalendar`'s: a business day
+is a configured weekday that is not one of the sponsor's holidays, between the
+opening and closing time, in the sponsor's time zone.
 Everything takes "now" from a :class:`Clock`, so tests move time by hand.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bots.medinfo.sponsors import Hours
+from curbside import calendar as business
 
 REMIND_AT = 0.75  # fraction of the time to the deadline after which the team is reminded
 
@@ -46,59 +48,32 @@ class ManualClock:
 
 @dataclass(frozen=True, slots=True)
 class BusinessCalendar:
+    """A sponsor's :class:`Hours` on the kernel's business calendar, with its targets.
+
+    A sponsor lists every day its team is closed (``holidays:``), and may sit
+    in any country, so no country's public holidays are added to its list.
+    """
+
     hours: Hours
 
     @property
+    def calendar(self) -> business.BusinessCalendar:
+        hours = self.hours
+        return business.BusinessCalendar(
+            timezone=hours.timezone, opens=hours.start, closes=hours.end,
+            weekdays=hours.weekdays, country=None, extra_holidays=hours.holidays,
+        )
+
+    @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.hours.timezone)
-
-    def is_business_day(self, day: date) -> bool:
-        return day.weekday() in self.hours.weekdays and day not in self.hours.holidays
-
-    def _open(self, day: date) -> datetime:
-        return datetime.combine(day, self.hours.start, self.zone)
-
-    def _close(self, day: date) -> datetime:
-        return datetime.combine(day, self.hours.end, self.zone)
-
-    def next_open_moment(self, moment: datetime) -> datetime:
-        """``moment`` if the desk is open then, else the next opening."""
-        local = moment.astimezone(self.zone)
-        day = local.date()
-        if self.is_business_day(day) and self._open(day) <= local < self._close(day):
-            return local
-        if self.is_business_day(day) and local < self._open(day):
-            return self._open(day)
-        day += timedelta(days=1)
-        while not self.is_business_day(day):
-            day += timedelta(days=1)
-        return self._open(day)
-
-    def add_business_hours(self, start: datetime, hours: float) -> datetime:
-        remaining = timedelta(hours=hours)
-        moment = self.next_open_moment(start)
-        while True:
-            left_today = self._close(moment.date()) - moment
-            if remaining <= left_today:
-                return (moment + remaining).astimezone(UTC)
-            remaining -= left_today
-            moment = self.next_open_moment(self._close(moment.date()))
-
-    def add_business_days(self, start: datetime, days: int) -> datetime:
-        moment = self.next_open_moment(start)
-        day = moment.date()
-        for _ in range(days):
-            day += timedelta(days=1)
-            while not self.is_business_day(day):
-                day += timedelta(days=1)
-        return datetime.combine(day, moment.timetz()).astimezone(UTC)
+        return self.calendar.zone
 
     def due(self, received: datetime, target: str) -> datetime:
         """When an answer is due for a target like "4h" or "2d"."""
         amount, unit = int(target[:-1]), target[-1]
         if unit == "h":
-            return self.add_business_hours(received, amount)
-        return self.add_business_days(received, amount)
+            return self.calendar.add_business_hours(received, amount)
+        return self.calendar.add_business_days(received, amount)
 
 
 @dataclass(frozen=True, slots=True)

@@ -266,7 +266,8 @@ class ReferralDeskBot(Bot):
             return
         conversations.set_state(conversation, CLOSED, self.clock())
         way = "by fax" if channel == "fax" else "over Matrix"
-        ctx.reply(f"{case.id} sent to {case.recipient_name} {way}. I will post every change "
+        to = form.recipient_summary(case.kind, case.recipient_address, case.recipient_name)
+        ctx.reply(f"{case.id} sent to {to} {way}. I will post every change "
                   f"of its status in this thread. !status {case.id} shows its history.")
         self.after_commit(session, self._wake_courier, "wake courier")
 
@@ -419,7 +420,8 @@ class ReferralDeskBot(Bot):
         conversations.remember_thread(ctx.session, case.id, REFERRER, conversation.room_id,
                                       conversation.thread_root)
         lead = f"{problems}\n\n" if problems else ""
-        ctx.reply(f"{lead}Draft {case.id} for {case.recipient_name} is ready; its preview PDF "
+        to = form.recipient_summary(case.kind, case.recipient_address, case.recipient_name)
+        ctx.reply(f"{lead}Draft {case.id} for {to} is ready; its preview PDF "
                   "follows. Drop files (PDF, PNG, JPEG) into this thread to attach them, then "
                   "!send. !cancel discards it.", phi=True)
         self._preview_after_commit(ctx.session, conversation)

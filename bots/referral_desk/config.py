@@ -8,8 +8,9 @@ directly. Nothing here reads files or the environment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, time, timedelta
+
+from curbside.calendar import BusinessCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,9 @@ class ReferralDeskConfig:
     sent referral may stay unanswered (neither accepted nor declined) before
     it escalates; routine referrals count business days in ``timezone`` and
     ``business_hours``, urgent and stat ones count wall-clock time.
+    ``holiday_country`` (ISO code, None for none; US federal holidays by
+    default) and ``extra_holidays`` are the days the desk is closed besides
+    weekends: see :class:`curbside.calendar.BusinessCalendar`.
     ``escalation_levels``: level *n* fires after *n* times the delay, once each.
     ``escalation_interval``: seconds between escalation checks.
     ``organisation_*``: the referring organisation printed on the cover sheet;
@@ -37,6 +41,8 @@ class ReferralDeskConfig:
     timezone: str = "America/New_York"
     business_hours: tuple[time, time] = (time(8, 0), time(17, 0))
     business_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
+    holiday_country: str | None = "US"
+    extra_holidays: tuple[date, ...] = ()
     organisation_name: str = ""
     organisation_phone: str = ""
     organisation_fax: str = ""
@@ -50,13 +56,13 @@ class ReferralDeskConfig:
             raise ValueError("escalation_levels must be at least 1")
         if self.escalation_interval <= 0:
             raise ValueError("escalation_interval must be positive")
-        opens, closes = self.business_hours
-        if opens >= closes:
-            raise ValueError("business_hours must open before they close")
-        if not self.business_weekdays or any(not 0 <= d <= 6 for d in self.business_weekdays):
-            raise ValueError("business_weekdays must list weekday numbers 0 (Mon) to 6 (Sun)")
-        ZoneInfo(self.timezone)  # raises for an unknown zone name
+        self.calendar  # noqa: B018 - raises for unusable hours, weekdays, zone or country
 
     @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+    def calendar(self) -> BusinessCalendar:
+        """The desk's business calendar, on which routine referrals escalate."""
+        opens, closes = self.business_hours
+        return BusinessCalendar(
+            timezone=self.timezone, opens=opens, closes=closes, weekdays=self.business_weekdays,
+            country=self.holiday_country, extra_holidays=self.extra_holidays,
+        )

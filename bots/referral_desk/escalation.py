@@ -3,7 +3,8 @@
     every escalation_interval:  run_escalations(session, now, config, post)
         referrals still "requested" (neither accepted nor declined)
           └─ level n is due at  submitted + n * delay(urgency)
-               routine: business days in the desk's time zone and hours
+               routine: business days on the desk's calendar (time zone,
+                        hours, US federal and configured holidays)
                urgent / stat: wall-clock time
           └─ a due level with no row in referral_desk_escalations:
                row added + one notice to the referrer's thread and the
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,34 +31,13 @@ from referral.models import ReferralCase, as_utc
 from referral.states import Status
 
 
-def _business_start(moment: datetime, config: ReferralDeskConfig) -> datetime:
-    """``moment`` if it is within business hours, else the next opening (local time)."""
-    opens, closes = config.business_hours
-    local = moment.astimezone(config.zone)
-    if local.weekday() in config.business_weekdays and opens <= local.time() < closes:
-        return local
-    day = local.date()
-    if local.weekday() in config.business_weekdays and local.time() < opens:
-        return datetime.combine(day, opens, config.zone)
-    day += timedelta(days=1)
-    while day.weekday() not in config.business_weekdays:
-        day += timedelta(days=1)
-    return datetime.combine(day, opens, config.zone)
-
-
 def add_business_days(start: datetime, days: int, config: ReferralDeskConfig) -> datetime:
-    """The same business time of day, ``days`` business days later (in UTC).
+    """The same business time of day, ``days`` business days later, on the desk's calendar.
 
     A referral sent after hours counts from the next opening: sent Friday
     18:00, two business days end Tuesday at opening time.
     """
-    local = _business_start(start, config)
-    day, counted = local.date(), 0
-    while counted < days:
-        day += timedelta(days=1)
-        if day.weekday() in config.business_weekdays:
-            counted += 1
-    return datetime.combine(day, local.timetz().replace(tzinfo=None), config.zone).astimezone(UTC)
+    return config.calendar.add_business_days(start, days)
 
 
 def due_at(submitted: datetime, urgency: str, level: int, config: ReferralDeskConfig) -> datetime:

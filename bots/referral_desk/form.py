@@ -20,8 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from curbside.phones import display
 from referral.validation import (
     FieldError,
+    RecipientKind,
     ReferralRequest,
     parse_date_of_birth,
     parse_icd10_codes,
@@ -55,8 +57,11 @@ def _recipient(value: str, _today: date) -> str:
         return parse_matrix_user(text)
     if text.startswith("!"):
         return parse_matrix_room(text)
-    return parse_phone(text, "recipient", "recipient (a Matrix user like @dana:example.org, "
-                       "or a fax number)")
+    try:
+        return parse_phone(text, "recipient", "recipient fax number")
+    except FieldError as error:
+        raise FieldError("recipient", f"{error.message}. A Matrix recipient starts with @ "
+                         "(a clinician, like @dana:example.org) or ! (a practice room)") from None
 
 
 def _consent(value: str, _today: date) -> str:
@@ -253,6 +258,18 @@ def to_request(form: Form, org: Organisation) -> ReferralRequest:
         clinical_question=answers["clinical_question"],
         consent_attested=answers.get("consent") == "yes",
     )
+
+
+def recipient_summary(kind: RecipientKind, address: str, name: str) -> str:
+    """Who a draft goes to, as its confirmations name them.
+
+    A fax recipient is named with the number that will be dialled, in the one
+    display form (``Beacon Cardiology (fax +1 617 555 0199)``), so a mistyped
+    number is caught before !send rather than by a stranger's fax machine.
+    """
+    if kind is RecipientKind.FAX:
+        return f"{name} (fax {display(address)})"
+    return name
 
 
 def template(org: Organisation) -> str:

@@ -147,7 +147,7 @@ async def _serve(app: AppContext) -> None:
             f"  demo login:  {demo_user} / {demo_password}  "
             f"(@{demo_user}:{settings.homeserver.server_name})\n"
             f"  then start a chat with {settings.bot_user_id('gatekeeper')} and send !help\n"
-            f"  fax someone: invite @{PUPPET_PREFIX}15551234567:{settings.homeserver.server_name}"
+            f"  fax someone: invite @{PUPPET_PREFIX}16175550134:{settings.homeserver.server_name}"
             " and send a PDF\n"
             "  more accounts: curbside user add NAME\n"
             "Press Ctrl-C to stop."

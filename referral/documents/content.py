@@ -67,13 +67,6 @@ class ReferralDocument:
         return f"CURBSIDE-REFERRAL:{self.referral_id}"
 
 
-def format_phone(e164: str) -> str:
-    """+16175550134 → '+1 617-555-0134'; other countries are left in E.164."""
-    if e164.startswith("+1") and len(e164) == 12:
-        return f"+1 {e164[2:5]}-{e164[5:8]}-{e164[8:]}"
-    return e164
-
-
 def format_date(moment: date) -> str:
     """'14 Mar 1957' — unambiguous in every locale, legible on a fax."""
     return moment.strftime("%d %b %Y")

@@ -15,7 +15,8 @@ from reportlab.lib.units import inch
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Frame, Paragraph, Table, TableStyle
 
-from referral.documents.content import URGENCY_LABELS, ReferralDocument, format_date, format_phone
+from curbside.phones import display
+from referral.documents.content import URGENCY_LABELS, ReferralDocument, format_date
 from referral.documents.style import BODY, INVERSE, LABEL, MARGIN, PAGE, RULE, SMALL, black
 
 CONFIDENTIALITY_NOTICE = (
@@ -34,7 +35,7 @@ CONFIDENTIALITY_NOTICE = (
 def misdirected_notice(sender_phone: str) -> str:
     return (
         "<b>IF YOU RECEIVED THIS FAX IN ERROR:</b> do not read, copy, forward or use it. "
-        f"Call the sender at <b>{format_phone(sender_phone)}</b> right away, then destroy "
+        f"Call the sender at <b>{display(sender_phone)}</b> right away, then destroy "
         "every page (shred) or return them as the sender asks. Reading, copying or sharing "
         "a misdirected fax is prohibited."
     )
@@ -78,7 +79,7 @@ def render_cover_sheet(doc: ReferralDocument, total_pages: int) -> bytes:
     canvas.drawRightString(
         width - MARGIN,
         top - 30,
-        f"Phone {format_phone(doc.sender.phone)}  ·  Fax {format_phone(doc.sender.fax)}",
+        f"Phone {display(doc.sender.phone)}  ·  Fax {display(doc.sender.fax)}",
     )
     canvas.setLineWidth(RULE * 2)
     canvas.line(MARGIN, top - 42, width - MARGIN, top - 42)
@@ -107,17 +108,17 @@ def render_cover_sheet(doc: ReferralDocument, total_pages: int) -> bytes:
     recipient = doc.recipient
     to_rows = [("Name", escape(recipient.name))]
     if doc.recipient_is_fax:
-        to_rows.append(("Fax", format_phone(recipient.address)))
+        to_rows.append(("Fax", display(recipient.address)))
     else:
         to_rows.append(("Matrix", escape(recipient.address)))
     if recipient.phone:
-        to_rows.append(("Phone", format_phone(recipient.phone)))
+        to_rows.append(("Phone", display(recipient.phone)))
     sender = doc.sender
     from_rows = [
         ("Name", escape(sender.name)),
         ("Org", escape(sender.organisation)),
-        ("Phone", format_phone(sender.phone)),
-        ("Fax", format_phone(sender.fax)),
+        ("Phone", display(sender.phone)),
+        ("Fax", display(sender.fax)),
     ]
     column = (inner - 12) / 2
     parties = Table(

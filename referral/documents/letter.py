@@ -31,7 +31,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from referral.documents.content import URGENCY_LABELS, ReferralDocument, format_date, format_phone
+from curbside.phones import display
+from referral.documents.content import URGENCY_LABELS, ReferralDocument, format_date
 from referral.documents.style import (
     BODY,
     HEADING,
@@ -107,11 +108,11 @@ def _story(doc: ReferralDocument) -> list[Flowable]:
     recipient = doc.recipient
     where = "Fax" if doc.recipient_is_fax else "Matrix"
     recipient_address = (
-        format_phone(recipient.address) if doc.recipient_is_fax else recipient.address
+        display(recipient.address) if doc.recipient_is_fax else recipient.address
     )
     recipient_rows = [("Name", recipient.name), (where, recipient_address)]
     if recipient.phone:
-        recipient_rows.append(("Phone", format_phone(recipient.phone)))
+        recipient_rows.append(("Phone", display(recipient.phone)))
     attachments = [a.filename for a in doc.attachments] or ["none"]
     consent = (
         f"The referring clinician attests that the patient consented to this referral "
@@ -128,7 +129,7 @@ def _story(doc: ReferralDocument) -> list[Flowable]:
                     ("Date of birth", format_date(doc.date_of_birth)),
                     ("Sex", doc.sex.capitalize()),
                     ("MRN", f"{doc.mrn} ({doc.referring_org_name})"),
-                    ("Phone", format_phone(doc.patient_phone)),
+                    ("Phone", display(doc.patient_phone)),
                     ("Payer", doc.payer),
                     ("Member ID", doc.member_id),
                 ]
@@ -142,7 +143,7 @@ def _story(doc: ReferralDocument) -> list[Flowable]:
                     ("NPI", doc.referrer_npi),
                     ("Specialty", doc.referrer_specialty),
                     ("Organization", doc.referring_org_name),
-                    ("Phone / Fax", f"{format_phone(sender.phone)} / {format_phone(sender.fax)}"),
+                    ("Phone / Fax", f"{display(sender.phone)} / {display(sender.fax)}"),
                     ("Matrix", doc.referrer_user_id),
                 ]
             ),
@@ -173,7 +174,7 @@ def _draw_header(canvas: Canvas, doc: ReferralDocument) -> None:
     canvas.drawString(
         MARGIN,
         top - 56,
-        f"Phone {format_phone(doc.sender.phone)}   Fax {format_phone(doc.sender.fax)}",
+        f"Phone {display(doc.sender.phone)}   Fax {display(doc.sender.fax)}",
     )
     canvas.drawString(MARGIN, top - 72, f"Date {format_date(doc.document_date)}")
     canvas.setFont("Helvetica-Bold", 12)

@@ -20,7 +20,7 @@ from fax_gateway.models import number_hash
 HS_TOKEN = "hs-token-for-the-tests-0123"
 INVITE = {
     "event_id": "$invite1", "room_id": "!r:curbside.test", "type": "m.room.member",
-    "sender": "@lee:curbside.test", "state_key": "@fax_15551234567:curbside.test",
+    "sender": "@lee:curbside.test", "state_key": "@fax_13125550145:curbside.test",
     "content": {"membership": "invite", "displayname": "Fax"},
 }
 MESSAGE = {
@@ -97,7 +97,7 @@ async def test_a_resent_transaction_is_recorded_once(api: Api) -> None:
         assert store.transaction_count(session) == 2
         pending = store.pending_events(session)
     assert [(e.event_id, e.membership, e.state_key) for e in pending] == [
-        ("$invite1", "invite", "@fax_15551234567:curbside.test"),
+        ("$invite1", "invite", "@fax_13125550145:curbside.test"),
         ("$msg1", None, None),
     ]
     assert len(api.wakes) == 2  # t7 once, t8 once: the resend woke nobody
@@ -105,10 +105,10 @@ async def test_a_resent_transaction_is_recorded_once(api: Api) -> None:
 
 async def test_user_queries_create_puppets_only_for_fax_numbers(api: Api) -> None:
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{api.url}/users/@fax_15551234567:curbside.test",
+        async with http.get(f"{api.url}/users/@fax_13125550145:curbside.test",
                             headers=_auth()) as puppet:
             assert puppet.status == 200
         async with http.get(f"{api.url}/users/@someone:curbside.test",
                             headers=_auth()) as other:
             assert other.status == 404
-    assert api.asked == ["@fax_15551234567:curbside.test", "@someone:curbside.test"]
+    assert api.asked == ["@fax_13125550145:curbside.test", "@someone:curbside.test"]

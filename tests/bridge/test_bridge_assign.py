@@ -19,8 +19,8 @@ from fax_gateway import Owner, OwnerKind
 from tests.bridge.harness import bridge_world
 from tests.support.matrix_testkit import MatrixUser, wait_for
 
-OFFICE = "+15550108000"
-SPARE = "+15550108001"
+OFFICE = "+13125550108"
+SPARE = "+13125550118"
 
 
 async def _ask(user: MatrixUser, room_id: str, body: str, puppet_id: str) -> str:
@@ -51,7 +51,7 @@ async def test_only_the_owner_hands_a_number_over_and_only_into_rooms_one_is_in(
         dana_portal = await world.open_portal(dana, OFFICE)
         refused = await _ask(dana, dana_portal, f"!fax assign {OFFICE} {dana.user_id}", office)
         assert "already assigned to @okafor:curbside.test" in refused
-        assert f"Ask @okafor:curbside.test to run !fax assign +1 555 010 8000 {dana.user_id}" \
+        assert f"Ask @okafor:curbside.test to run !fax assign +1 312 555 0108 {dana.user_id}" \
             in refused
         assert owner(OFFICE) == Owner(OwnerKind.MATRIX_USER, okafor.user_id)
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(
     reason=f"Element interop needs Node.js and npm: {node_tools_missing()}",
 )
 
-NUMBER = "+15550102000"
+NUMBER = "+13125550102"
 
 
 def clean(message: ElementMessage) -> bool:

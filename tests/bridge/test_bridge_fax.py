@@ -18,7 +18,7 @@ from tests.bridge.harness import bridge_world, files, notices, send_pdf
 from tests.support.documents import make_pdf
 from tests.support.matrix_testkit import wait_for
 
-OKAFOR_OFFICE = "+15551234567"
+OKAFOR_OFFICE = "+13125550145"
 
 
 async def test_a_three_page_pdf_reaches_the_office_and_arrives_in_its_owners_portal(
@@ -31,14 +31,14 @@ async def test_a_three_page_pdf_reaches_the_office_and_arrives_in_its_owners_por
 
         # Dr. Okafor owns the office number: she starts a chat with it and takes it.
         okafor_room = await world.open_portal(okafor, OKAFOR_OFFICE)
-        command = await okafor.send(okafor_room, f"!fax assign +1 555 123 4567 {okafor.user_id}")
+        command = await okafor.send(okafor_room, f"!fax assign +1 312 555 0145 {okafor.user_id}")
         await wait_for(lambda: okafor.replies_to(command, puppet_id), what="the assign reply")
         assert "now arrive in" in okafor.replies_to(command, puppet_id)[0].body
 
         # Dr. Lee starts a chat with the number and sends a 3-page referral.
         room_id = await world.open_portal(lee, OKAFOR_OFFICE)
         welcome = notices(lee, room_id, puppet_id)[0].event
-        assert welcome.decrypted and "+1 555 123 4567" in welcome.body
+        assert welcome.decrypted and "+1 312 555 0145" in welcome.body
         file_event = await send_pdf(lee, room_id, make_pdf(3))
 
         delivered = await wait_for(
@@ -63,7 +63,7 @@ async def test_a_three_page_pdf_reaches_the_office_and_arrives_in_its_owners_por
 
 
 
-PRACTICE_LINE = "+15550107000"
+PRACTICE_LINE = "+13125550107"
 
 
 async def test_a_practice_rooms_number_delivers_its_faxes_into_the_room(
@@ -79,7 +79,7 @@ async def test_a_practice_rooms_number_delivers_its_faxes_into_the_room(
                        what="the bridge bot to join the practice room")
 
         portal = await world.open_portal(okafor, PRACTICE_LINE)
-        command = await okafor.send(portal, f"!fax assign +1 555 010 7000 {practice}")
+        command = await okafor.send(portal, f"!fax assign +1 312 555 0107 {practice}")
         reply = await wait_for(lambda: okafor.replies_to(command, puppet_id), what="assign")
         assert f"now arrive in {practice}" in reply[0].body
         await wait_for(lambda: notices(okafor, practice, puppet_id, "now arrive in this room"),

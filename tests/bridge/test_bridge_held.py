@@ -21,7 +21,7 @@ from tests.bridge.harness import World, bridge_world, files, notices
 from tests.support.documents import make_pdf
 from tests.support.matrix_testkit import MatrixUser, wait_for
 
-NUMBER = "+15550103000"
+NUMBER = "+13125550103"
 
 
 async def _held_fax(world: World, owner: MatrixUser, key: str) -> Held:

@@ -23,7 +23,7 @@ from tests.bridge.harness import bridge_world, notices
 from tests.conftest import make_synapse
 from tests.support.matrix_testkit import wait_for
 
-NUMBER = "+15550001111"
+NUMBER = "+13125550111"
 
 
 async def test_a_transaction_retried_after_an_outage_is_handled_once(tmp_path: Path) -> None:

@@ -27,32 +27,36 @@ SERVER = "curbside.test"
 
 
 def test_numbers_and_puppets_map_both_ways() -> None:
-    assert puppet_id("+1 (555) 123-4567", SERVER) == "@fax_15551234567:curbside.test"
-    assert number_of("@fax_15551234567:curbside.test", SERVER) == "+15551234567"
-    assert number_of("@fax_15551234567:elsewhere.org", SERVER) is None
+    assert puppet_id("+1 (312) 555-0145", SERVER) == "@fax_13125550145:curbside.test"
+    assert number_of("@fax_13125550145:curbside.test", SERVER) == "+13125550145"
+    assert number_of("@fax_13125550145:elsewhere.org", SERVER) is None
     assert number_of("@lee:curbside.test", SERVER) is None
-    assert display("+15551234567") == "+1 555 123 4567"
-    assert display("+442071234567") == "+442071234567"
+    assert display("+13125550145") == "+1 312 555 0145"
+    assert display("+442071234567") == "+44 20 7123 4567"
 
 
 FAX = CommandTable.of(Puppet)
 
 
 def test_fax_commands_take_numbers_with_spaces_and_names_with_apostrophes() -> None:
-    parsed = FAX.parse("!fax confirm +1 555 123 4567 Dr. Lee's office")
+    parsed = FAX.parse("!fax confirm +1 312 555 0145 Dr. Lee's office")
     assert parsed is not None
     assert (parsed.spec.attr, parsed.kwargs) == (
-        "fax_confirm", {"number": "+15551234567", "name": "Dr. Lee's office"})
+        "fax_confirm", {"number": "+13125550145", "name": "Dr. Lee's office"})
     with pytest.raises(CommandError) as bare:  # a bare !fax lists what it takes, help first
         FAX.parse("!fax")
     assert bare.value.message.splitlines()[1].startswith("!fax help — ")
-    assigned = FAX.parse("!fax assign +15551234567 #cardiology:curbside.test")
+    assigned = FAX.parse("!fax assign +13125550145 #cardiology:curbside.test")
     assert assigned is not None and assigned.kwargs == {
-        "number": "+15551234567", "target": "#cardiology:curbside.test"}
+        "number": "+13125550145", "target": "#cardiology:curbside.test"}
     with pytest.raises(CommandError, match="'555 1234' is not a fax number"):
         FAX.parse("!fax confirm 555 1234 Dr. Lee")
     with pytest.raises(CommandError, match="<target> cannot be 'cardiology'"):
-        FAX.parse("!fax assign +15551234567 cardiology")
+        FAX.parse("!fax assign +13125550145 cardiology")
+    with pytest.raises(CommandError, match="premium-rate"):
+        FAX.parse("!fax confirm +1 900 555 0134 Psychic hotline")
+    with pytest.raises(CommandError, match="that looks like an NPI, not a fax number"):
+        FAX.parse("!fax confirm 1234567893 Dr. Lee")
 
 
 def _change(state: JobState, reason: str = "") -> JobChange:
@@ -60,11 +64,11 @@ def _change(state: JobState, reason: str = "") -> JobChange:
 
 
 def test_status_texts_say_what_a_sender_needs() -> None:
-    number = "+15551234567"
+    number = "+13125550145"
     assert status_text(_change(JobState.QUEUED, "submitted"), number, 3) is None
     assert status_text(_change(JobState.RENDERING), number, 3) is None
     assert status_text(_change(JobState.DELIVERED), number, 3) == \
-        "Delivered to +1 555 123 4567 — 3 pages."
+        "Delivered to +1 312 555 0145 — 3 pages."
     failed = status_text(_change(JobState.FAILED, "busy line, deadline passed"), number, 3)
     assert failed is not None and "busy line, deadline passed" in failed
     retry = status_text(_change(JobState.QUEUED, "no answer"), number, 3)
@@ -103,7 +107,7 @@ MEMBER, MODERATOR, OUTSIDER = Standing(True, 0), Standing(True, 50), Standing(Fa
 
 
 def _ask(current: Owner | None, target: Owner, **facts: Any) -> str | None:
-    request = Request(actor=ACTOR, number="+1 555 010 8000", current=current, target=target,
+    request = Request(actor=ACTOR, number="+1 312 555 0108", current=current, target=target,
                       target_verified=facts.pop("verified", True), **facts)
     return refusal(request, "@faxbridge:curbside.test")
 

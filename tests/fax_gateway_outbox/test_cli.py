@@ -52,11 +52,11 @@ def test_send_waits_for_delivery_and_never_sends_twice(
 ) -> None:
     letter = tmp_path / "letter.pdf"
     letter.write_bytes(make_pdf(pages=2))
-    first = _run(host, "send", "--to", "+15550108000", str(letter))
+    first = _run(host, "send", "--to", "+13125550108", str(letter))
     assert first.exit_code == 0, first.output
     assert "2 page(s)" in first.output and "delivered" in first.output
     job_id = first.output.split()[1].rstrip(":")
-    again = _run(host, "send", "--to", "+15550108000", str(letter))
+    again = _run(host, "send", "--to", "+13125550108", str(letter))
     assert again.output.split()[1].rstrip(":") == job_id
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(FaxJob)) == 1
@@ -73,7 +73,7 @@ def test_send_waits_for_delivery_and_never_sends_twice(
 def test_queue_only_then_cancel(host: Host, tmp_path: Path) -> None:
     letter = tmp_path / "letter.pdf"
     letter.write_bytes(make_pdf())
-    queued = _run(host, "send", "--no-wait", "--to", "+15550108000", str(letter))
+    queued = _run(host, "send", "--no-wait", "--to", "+13125550108", str(letter))
     assert "queued" in queued.output
     job_id = queued.output.split()[1].rstrip(":")
     cancelled = _run(host, "cancel", job_id)
@@ -83,7 +83,7 @@ def test_queue_only_then_cancel(host: Host, tmp_path: Path) -> None:
 def test_bad_input_gets_a_clear_answer(host: Host, tmp_path: Path) -> None:
     note = tmp_path / "note.txt"
     note.write_text("not a pdf")
-    result = CliRunner().invoke(fax, ["send", "--to", "+15550108000", str(note)], obj=host)
+    result = CliRunner().invoke(fax, ["send", "--to", "+13125550108", str(note)], obj=host)
     assert result.exit_code == 1 and "not a PDF" in result.output
     letter = tmp_path / "letter.pdf"
     letter.write_bytes(make_pdf())

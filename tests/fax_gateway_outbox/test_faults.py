@@ -102,7 +102,8 @@ async def test_no_fax_lost_or_sent_twice(
     )
     pdf = make_pdf()
     jobs = [
-        gateway.submit(pdf, f"+1555{n:07d}", idempotency_key=f"fault-{n}", actor="@coord:test").id
+        gateway.submit(pdf, f"+1312555{n:04d}", idempotency_key=f"fault-{n}",
+                       actor="@coord:test").id
         for n in range(JOBS)
     ]
 

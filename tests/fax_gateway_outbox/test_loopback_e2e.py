@@ -21,7 +21,7 @@ from tests.support.documents import make_pdf
 
 from .conftest import GatewayFactory
 
-CARDIOLOGY = "+15550108000"
+CARDIOLOGY = "+13125550108"
 DR_OKAFOR = "@okafor:curbside.test"
 
 

@@ -32,7 +32,7 @@ from tests.support.documents import make_pdf
 from .conftest import GatewayFactory, ManualClock
 from .scripted import PENDING, AcceptedButLost, ScriptedTransport
 
-TO = "+1 (555) 010-2000"
+TO = "+1 (312) 555-0102"
 FAILED_LINE = ProviderStatus(ProviderState.FAILED, reason="provider: lineError")
 
 
@@ -79,7 +79,7 @@ def test_reusing_a_key_for_another_fax_is_refused(gateway, key) -> None:
     with pytest.raises(IdempotencyConflict):
         gateway.submit(make_pdf(text="other"), TO, idempotency_key=key, actor="@coord:test")
     with pytest.raises(IdempotencyConflict):
-        gateway.submit(make_pdf(), "+15550109999", idempotency_key=key, actor="@coord:test")
+        gateway.submit(make_pdf(), "+13125550199", idempotency_key=key, actor="@coord:test")
 
 
 def test_bad_documents_and_numbers_are_refused_up_front(gateway, engine, key) -> None:
@@ -89,6 +89,10 @@ def test_bad_documents_and_numbers_are_refused_up_front(gateway, engine, key) ->
         gateway.submit(b"%PDF-1.4 broken", TO, idempotency_key=key, actor="@coord:test")
     with pytest.raises(InvalidNumber):
         gateway.submit(make_pdf(), "555-0100", idempotency_key=key, actor="@coord:test")
+    with pytest.raises(InvalidNumber, match="premium-rate"):
+        gateway.submit(make_pdf(), "+1 900 555 0134", idempotency_key=key, actor="@coord:test")
+    with pytest.raises(InvalidNumber, match="looks like an NPI"):
+        gateway.submit(make_pdf(), "1234567893", idempotency_key=key, actor="@coord:test")
     assert _jobs(engine) == 0
 
 
@@ -286,7 +290,7 @@ async def test_rate_limit_per_destination(make_gateway: GatewayFactory, transpor
         gateway.submit(make_pdf(text=str(n)), TO, idempotency_key=f"s{n}", actor="@c:t")
         for n in range(3)
     ]
-    other = gateway.submit(make_pdf(), "+15550103000", idempotency_key="o", actor="@c:t")
+    other = gateway.submit(make_pdf(), "+13125550103", idempotency_key="o", actor="@c:t")
     await gateway.worker("w1", batch=10).run_once()
     states = [gateway.job(job.id).state for job in same]
     assert states.count(JobState.DELIVERED) == 2

@@ -30,7 +30,7 @@ from tests.support.documents import make_pdf
 
 from .conftest import GatewayFactory
 
-PRACTICE_NUMBER = "+15550104000"
+PRACTICE_NUMBER = "+13125550104"
 ROOM = "!cardiology:curbside.test"
 
 
@@ -121,13 +121,13 @@ async def test_fax_is_sent_by_upload_and_polled_to_delivery(phaxio_gateway, stan
     gateway, callback_url = phaxio_gateway
     fake, _ = standin
     pdf = make_pdf(pages=2)
-    job = gateway.submit(pdf, "+15550105000", idempotency_key=key, actor="@coord:test")
+    job = gateway.submit(pdf, "+13125550105", idempotency_key=key, actor="@coord:test")
     await _until_terminal(gateway, job.id)
     view = gateway.job(job.id)
     assert view.state is JobState.DELIVERED
     [fax] = fake.faxes.values()
     assert view.provider_id == str(fax.id)
-    assert fax.to == "+15550105000"
+    assert fax.to == "+13125550105"
     assert fax.file_sha1 == hashlib.sha1(pdf).hexdigest()
     assert fax.callback_url == callback_url
     assert fax.tags == {"curbside_job": job.id, "curbside_attempt": f"{job.id}-1"}
@@ -138,7 +138,7 @@ async def test_send_callback_marks_the_job_delivered(phaxio_gateway, standin, ke
     gateway, callback_url = phaxio_gateway
     fake, _ = standin
     fake.complete_after = 3600  # only the callback can finish it
-    job = gateway.submit(make_pdf(), "+15550105000", idempotency_key=key, actor="@coord:test")
+    job = gateway.submit(make_pdf(), "+13125550105", idempotency_key=key, actor="@coord:test")
     await gateway.worker("w1").run_once()
     assert gateway.job(job.id).state is JobState.SENDING
     [fax] = fake.faxes.values()
@@ -154,7 +154,7 @@ async def test_received_fax_is_stored_routed_and_announced_once(
     gateway, callback_url = phaxio_gateway
     fake, _ = standin
     queue = gateway.subscribe_inbound()
-    fields, files = fake.received_callback(777, PRACTICE_NUMBER, "+15550106000", make_pdf(pages=2))
+    fields, files = fake.received_callback(777, PRACTICE_NUMBER, "+13125550106", make_pdf(pages=2))
     assert (await fake.post_callback(callback_url, fields, files))[0] == 200
     assert (await fake.post_callback(callback_url, fields, files))[0] == 200  # replay
     [record] = gateway.received_after(0)
@@ -171,7 +171,7 @@ async def test_received_fax_is_stored_routed_and_announced_once(
 async def test_unknown_number_goes_to_the_default_owner(phaxio_gateway, standin) -> None:
     gateway, callback_url = phaxio_gateway
     fake, _ = standin
-    fields, files = fake.received_callback(778, "+15550107777", "+15550106000", make_pdf())
+    fields, files = fake.received_callback(778, "+13125550177", "+13125550106", make_pdf())
     assert (await fake.post_callback(callback_url, fields, files))[0] == 200
     [record] = gateway.received_after(0)
     assert record.owner == Owner(OwnerKind.REFERRAL_DESK, "referral-desk")
@@ -180,7 +180,7 @@ async def test_unknown_number_goes_to_the_default_owner(phaxio_gateway, standin)
 def _tampered(fake: PhaxioStandIn, url: str, fields: dict[str, str], files: dict[str, bytes]):
     signature = fake.sign(url, fields, files)
     fax = json.loads(fields["fax"])
-    fax["to_number"] = "+15550109999"  # re-route the fax to another owner
+    fax["to_number"] = "+13125550199"  # re-route the fax to another owner
     return {**fields, "fax": json.dumps(fax)}, files, signature
 
 
@@ -200,7 +200,7 @@ async def test_bad_webhook_calls_are_refused_and_write_nothing(
 ) -> None:
     _, url = phaxio_gateway
     fake, _ = standin
-    fields, files = fake.received_callback(900, PRACTICE_NUMBER, "+15550106000", make_pdf())
+    fields, files = fake.received_callback(900, PRACTICE_NUMBER, "+13125550106", make_pdf())
     signature: str | None = "sign"
     if case == "missing signature":
         signature = None

@@ -16,7 +16,8 @@ import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
-from referral.documents.content import AttachmentFile, format_date, format_phone
+from curbside.phones import display
+from referral.documents.content import AttachmentFile, format_date
 from referral.documents.cover_sheet import render_cover_sheet
 from referral.documents.letter import render_letter
 from referral.documents.packet import Packet, build_packet
@@ -49,7 +50,7 @@ def test_letter_has_every_field_and_page_numbers(packet: Packet) -> None:
         format_date(doc.date_of_birth),
         "Female",
         doc.mrn,
-        format_phone(doc.patient_phone),
+        display(doc.patient_phone),
         doc.payer,
         doc.member_id,
         f"{doc.referrer_name}, {doc.referrer_credential}",
@@ -57,7 +58,7 @@ def test_letter_has_every_field_and_page_numbers(packet: Packet) -> None:
         doc.referrer_specialty,
         doc.referring_org_name,
         doc.recipient.name,
-        format_phone(doc.recipient.address),
+        display(doc.recipient.address),
         doc.reason,
         *doc.icd10_codes,
         doc.clinical_question,
@@ -78,11 +79,11 @@ def test_cover_sheet_has_parties_notice_and_no_patient_identifiers(packet: Packe
     for value in [
         format_date(doc.document_date),
         doc.recipient.name,
-        format_phone(doc.recipient.address),
-        format_phone(doc.recipient.phone),
+        display(doc.recipient.address),
+        display(doc.recipient.phone),
         doc.sender.name,
-        format_phone(doc.sender.phone),
-        format_phone(doc.sender.fax),
+        display(doc.sender.phone),
+        display(doc.sender.fax),
         "42 CFR Part 2",
         "HIPAA",
         "IF YOU RECEIVED THIS FAX IN ERROR",

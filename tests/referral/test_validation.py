@@ -71,6 +71,16 @@ def test_phone_normalised_to_e164() -> None:
         parse_phone("555-0134")
 
 
+def test_phones_follow_the_kernel_rules_and_name_the_field() -> None:
+    for typed, problem in (("1234567893", "that looks like an NPI, not a referring org fax"),
+                           ("+1 900 555 0134", "premium-rate"),
+                           ("+1 555 123 4567", "no such number"),
+                           ("020 7946 0958", "needs its country code")):
+        with pytest.raises(FieldError, match=problem) as caught:
+            parse_phone(typed, "referring_org_fax", "referring org fax")
+        assert caught.value.field == "referring_org_fax"
+
+
 def test_sex_and_urgency() -> None:
     assert parse_sex("F") == "female"
     assert parse_urgency(" STAT ") == "stat"

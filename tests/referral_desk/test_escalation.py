@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -32,6 +32,21 @@ def test_after_hours_counts_from_the_next_opening() -> None:
     friday_7pm = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
     # Monday 08:00 New York (13:00 UTC) is the start; two business days later is Wednesday.
     assert add_business_days(friday_7pm, 2, CONFIG) == datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
+
+
+def test_federal_and_configured_holidays_are_not_business_days() -> None:
+    wednesday_3pm = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+    # Thanksgiving (Thursday 26th) is skipped: Friday and Monday are the two days.
+    assert add_business_days(wednesday_3pm, 2, CONFIG) == datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+    closed_monday = ReferralDeskConfig(extra_holidays=(date(2026, 11, 30),))
+    assert add_business_days(wednesday_3pm, 2, closed_monday) == datetime(
+        2026, 12, 1, 20, 0, tzinfo=UTC
+    )
+
+
+def test_an_unusable_calendar_is_refused_at_configuration() -> None:
+    with pytest.raises(ValueError, match="no public holidays"):
+        ReferralDeskConfig(holiday_country="ZZ")
 
 
 @pytest.fixture

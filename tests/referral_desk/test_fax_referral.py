@@ -18,7 +18,7 @@ from tests.referral_desk.test_answers_and_refusals import sent_referral
 
 pytestmark = pytest.mark.homeserver
 
-PRACTICE_FAX = "+15550108000"
+PRACTICE_FAX = "+13125550108"
 
 
 async def test_fax_referral_is_delivered_and_the_outcome_posted(world: World) -> None:
@@ -27,6 +27,11 @@ async def test_fax_referral_is_delivered_and_the_outcome_posted(world: World) ->
     worker = asyncio.create_task(desk.gateway.worker("desk-test").run(stop, idle=0.1))
     try:
         referral_id, root = await sent_referral(world, PRACTICE_FAX, "Beacon Cardiology")
+        # The draft and the send confirmation name the number that will be dialled.
+        draft = await thread_says(coord, desk, room, root, f"Draft {referral_id} for ")
+        assert "Beacon Cardiology (fax +1 312 555 0108)" in draft.body
+        sent = await thread_says(coord, desk, room, root, f"{referral_id} sent to ")
+        assert "Beacon Cardiology (fax +1 312 555 0108) by fax" in sent.body
 
         await thread_says(coord, desk, room, root, "queued at the fax gateway")
         await thread_says(coord, desk, room, root,

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from bots.referral_desk import form
-from referral.validation import FieldError, validate_referral
+from referral.validation import FieldError, RecipientKind, validate_referral
 
 TODAY = date(2026, 11, 24)
 ORG = form.Organisation("Harbor Family Medicine", "+16175550100", "+16175550101")
@@ -62,6 +62,25 @@ def test_a_fax_recipient_adds_the_practice_name_question() -> None:
     assert form.pending(state, ORG) is form.BY_KEY["recipient_name"]
     state = form.answer(state, "Beacon Cardiology", today=TODAY, org=ORG)
     assert form.pending(state, ORG) is form.BY_KEY["reason"]
+
+
+def test_a_fax_draft_names_the_number_to_be_dialled() -> None:
+    state = fill([*ANSWERS[:7], "(617) 555-0199"])
+    assert state.as_dict()["recipient"] == "+16175550199"
+    assert form.recipient_summary(RecipientKind.FAX, "+16175550199", "Beacon Cardiology") == (
+        "Beacon Cardiology (fax +1 617 555 0199)"
+    )
+    assert form.recipient_summary(RecipientKind.MATRIX_USER, "@cardio:curbside.test",
+                                  "Ravi Okafor, MD") == "Ravi Okafor, MD"
+
+
+def test_a_fax_recipient_is_held_to_the_number_rules() -> None:
+    for typed, problem in (("1234567893", "that looks like an NPI, not a recipient fax number"),
+                           ("+1 900 555 0134", "premium-rate"),
+                           ("020 7946 0958", "country code")):
+        with pytest.raises(FieldError, match=problem) as caught:
+            fill([*ANSWERS[:7], typed])
+        assert caught.value.field == "recipient" and "starts with @" in caught.value.message
 
 
 def test_organisation_questions_are_asked_only_when_not_configured() -> None:

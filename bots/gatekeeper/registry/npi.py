@@ -1,10 +1,8 @@
-"""National Provider Identifier (NPI) check digits.
+"""National Provider Identifier (NPI) checks, with reasons a clinician can read.
 
-An NPI is ten digits whose last digit is a Luhn check digit computed over the
-nine identifier digits *prefixed with 80840* (the ISO 7812 issuer prefix for
-US health applications, per the CMS NPI check-digit specification). Without
-the prefix the Luhn sum is off by a constant 24, which is why a plain Luhn
-validator accepts the wrong numbers.
+The check digit itself (Luhn over the body prefixed with 80840) is computed
+in the kernel, :mod:`curbside.identifiers`, because the phone-number rules
+use it too; this module adds the verdicts the gatekeeper quotes.
 
 The bot quotes :attr:`NpiCheck.reason` back to the clinician, so every failure
 says what is wrong in words a person can act on.
@@ -14,12 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NPI_LENGTH = 10
-#: Luhn contribution of the constant "80840" prefix (8+0+8+4+0 with doubling
-#: applied as it falls when the prefix precedes a 9-digit body): always 24.
-_PREFIX_SUM = 24
-#: A doubled digit's Luhn contribution (2d, minus 9 when that exceeds 9), per digit.
-_DOUBLED = str.maketrans("0123456789", "0246813579")
+from curbside.identifiers import NPI_LENGTH, is_valid_npi, make_npi, npi_check_digit
+
+__all__ = ["NpiCheck", "is_valid_npi", "make_npi", "npi_check_digit", "validate_npi"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,34 +24,6 @@ class NpiCheck:
     ok: bool
     reason: str
     npi: str
-
-
-def npi_check_digit(body: str) -> int:
-    """The check digit for a 9-digit NPI body (digits 1-9 of the NPI)."""
-    if len(body) != NPI_LENGTH - 1 or not (body.isascii() and body.isdigit()):
-        raise ValueError("an NPI body is exactly nine digits")
-    # Walking from the right, the rightmost body digit is doubled (the check
-    # digit would sit in the undoubled place after it): body positions 1, 3,
-    # 5, 7, 9 are doubled. Doubling is a digit-for-digit table lookup.
-    doubled = body[0::2].translate(_DOUBLED)
-    total = _PREFIX_SUM + sum(map(int, doubled + body[1::2]))
-    return (10 - total % 10) % 10
-
-
-def is_valid_npi(npi: str) -> bool:
-    """Fast yes/no for bulk imports; :func:`validate_npi` says why not."""
-    return (
-        len(npi) == NPI_LENGTH
-        and npi.isascii()
-        and npi.isdigit()
-        and npi[0] in "12"
-        and npi_check_digit(npi[:9]) == ord(npi[9]) - 48
-    )
-
-
-def make_npi(body: str) -> str:
-    """Append the check digit to a 9-digit body, giving a valid NPI."""
-    return body + str(npi_check_digit(body))
 
 
 def validate_npi(text: str) -> NpiCheck:

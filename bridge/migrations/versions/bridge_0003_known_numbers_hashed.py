@@ -1,7 +1,7 @@
 """Fax bridge: confirmed numbers keyed by the gateway's keyed hash, digits encrypted.
 
 ``bridge_known_numbers`` had the number in the clear in its primary key. It is
-now keyed by ``number_hash`` (``fax_gateway.models.number_hash`` with the
+now keyed by ``number_hash`` (``fax_gateway.number_hash`` with the
 gateway's pepper, the key ``fax_routes`` uses) and keeps the digits, needed only
 to list a room's numbers, as a PHI token (``EncryptedText``). Rows keep their
 recipient names' tokens as they are.
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 from curbside.phi import FieldCipher
-from fax_gateway.models import number_hash
+from fax_gateway import number_hash
 
 revision = "bridge_0003"
 down_revision = "bridge_0002"
