@@ -17,8 +17,8 @@ from curbside.phi import decode_master_key, install_cipher, load_cipher, new_mas
 from fax_gateway import FaxSettings, Owner, OwnerKind, derive_pepper, open_gateway
 from tests.bridge.harness import AUDIT_KEY, bridge_config
 
-NUMBER = "+15550104000"
-PUPPET = "@fax_15550104000:curbside.test"
+NUMBER = "+13125550104"
+PUPPET = "@fax_13125550104:curbside.test"
 DM, PRACTICE = "!dm:curbside.test", "!practice:curbside.test"
 LEE = "@lee:curbside.test"
 

@@ -24,7 +24,7 @@ from tests.support.documents import make_pdf
 
 from .conftest import GatewayFactory
 
-TO = "+15550102000"
+TO = "+13125550102"
 HOLD_LIMIT = 30.0  # seconds a held writer waits before it gives up on the test
 SQLITE_GRACE = 0.5  # SQLite cannot tell us that a writer waits: give it this long
 
@@ -138,7 +138,7 @@ def _fax(gateway: Gateway, provider_fax_id: str) -> Callable[[], None]:
     fax = ReceivedFax(
         transport="loopback",
         provider_fax_id=provider_fax_id,
-        from_number="+15550106000",
+        from_number="+13125550106",
         to_number=TO,
         content=make_pdf(text=provider_fax_id),
         kind=ContentKind.PDF,

@@ -16,8 +16,8 @@ from tests.support.documents import make_pdf
 
 from .conftest import GatewayFactory
 
-OFFICE = "+15550108000"
-CALLER = "+15550100001"
+OFFICE = "+13125550108"
+CALLER = "+13125550101"
 DR_LEE = "@lee:curbside.test"
 
 
@@ -53,7 +53,7 @@ def test_a_number_has_no_owner_until_assigned_and_every_assignment_is_audited(
     lee = Owner(OwnerKind.MATRIX_USER, DR_LEE)
     gateway.assign_route(OFFICE, lee, actor=DR_LEE, reason="!fax assign",
                          details={"from_room": "!dm:curbside.test"})
-    assert gateway.owner_of("+1 555 010 8000") == lee
+    assert gateway.owner_of("+1 312 555 0108") == lee
     [entry] = _audited(engine, "fax.route.assign")
     assert (entry.actor, entry.record_id) == (DR_LEE, gateway.number_key(OFFICE))
     assert json.loads(entry.details) == {"from_room": "!dm:curbside.test"}
