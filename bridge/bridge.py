@@ -77,6 +77,7 @@ class Bridge:
         return [KERNEL_VERSIONS, FAX_VERSIONS, VERSIONS_DIR]
 
     async def start(self) -> None:
+        self._tasks.bind(asyncio.get_running_loop())  # puppets' handler threads spawn here too
         await self.server.start(self.config.host, self.config.port)
         try:
             txn_id = await self.homeserver.ping()

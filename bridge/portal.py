@@ -46,6 +46,7 @@ from curbside.database import session_scope
 from curbside.matrix import content as build
 from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
+from curbside.matrix.offloop import ThreadSafeLock
 from fax_gateway import IdempotencyConflict, InvalidDocument, JobChange, JobState, OwnerKind
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class Portal:
         self.puppet = puppet
         self.services = services
         self._engine = services.config.runtime.engine
-        self._lock = asyncio.Lock()
+        self._lock = ThreadSafeLock()  # held from handler threads and the main loop
 
     @property
     def number(self) -> str:

@@ -16,17 +16,32 @@ from typing import Any
 
 
 class BackgroundTasks:
-    """A set of running tasks owned by one component."""
+    """A set of running tasks owned by one component.
+
+    Once :meth:`bind` has named the component's event loop, a spawn from
+    another thread (a handler running off the loop) is handed to that loop,
+    so the task outlives the handler's own short-lived loop.
+    """
 
     def __init__(self, log: logging.Logger) -> None:
         self._log = log
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        loop = self._loop
+        if loop is not None and _running_loop() is not loop:
+            loop.call_soon_threadsafe(self._start, coro, name)
+            return
+        self._start(coro, name)
+
+    def _start(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
-        return task
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -39,3 +54,10 @@ class BackgroundTasks:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

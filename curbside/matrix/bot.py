@@ -12,6 +12,7 @@ must migrate before :meth:`Bot.start`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -77,7 +78,8 @@ class Bot:
 
     async def start(self) -> None:
         await self.runtime.start()
-        self.supervisor.start()
+        self._background.bind(asyncio.get_running_loop())
+        self.supervisor.start(self.runtime.main)
 
     async def stop(self) -> None:
         await self._background.cancel_all()

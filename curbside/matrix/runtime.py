@@ -6,8 +6,9 @@
           ─► tasks: sync loop · outbox sender · room dispatcher workers
 
     sync response ─► one transaction: new events into the inbox + next token
-                  ─► dispatcher ─► handler (transaction T: effects + outbox rows
-                                    + "event done" commit together)
+                  ─► dispatcher ─► handler, on a handler thread (offloop.py):
+                                   transaction T: effects + outbox rows
+                                   + "event done" commit together
                   ─► outbox loader ─► per-room sender (rooms concurrently, each
                                     room in order) ─► PUT /send/{type}/{txn id from the row}
 
@@ -17,6 +18,11 @@ crash idempotent on the homeserver, which deduplicates per device). An event
 whose room key is missing waits in the inbox as *undecryptable*: the key is
 requested from the sender, the sender is told after a delay, and the event is
 handled once the key arrives.
+
+The event loop never runs a database statement itself: the runtime's own
+bookkeeping goes to a worker thread (``_db``) and handlers run on handler
+threads, so a transaction that waits for SQLite's write lock, or holds it
+across an ``await``, holds up only itself.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import nio
 from aiohttp import ClientError
@@ -41,12 +48,14 @@ from curbside.matrix.dispatch import RoomDispatcher
 from curbside.matrix.events import IncomingEvent
 from curbside.matrix.jobs import SentEvent
 from curbside.matrix.login import open_client
+from curbside.matrix.offloop import LoopBoundClient, LoopStopped, MainLoop
 from curbside.matrix.posting import Poster
 from curbside.matrix.rooms import require_encrypted
 from curbside.matrix.storage import OutboxItem, RuntimeStore, Undecryptable
 from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES, DeviceTrust
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Runs a sent row's hook together with marking it sent; False means "retry the send".
 SentHookRunner = Callable[[str, SentEvent, Callable[[Session], None]], Awaitable[bool]]
@@ -56,6 +65,9 @@ TYPING_AFTER = 1.0  # seconds a handler runs before the sender sees "typing…"
 # Sends in flight at once over all rooms: each send waits a homeserver round
 # trip (event persisted), so one at a time caps a busy bot at 1/round-trip.
 MAX_CONCURRENT_SENDS = 16
+# Handler threads beyond the handlers' own bound: the supervisor's jobs, sent
+# hooks and after-commit work run on them too.
+EXTRA_HANDLER_THREADS = 4
 OUTBOX_IN_MEMORY = 500  # rows the sender holds at most; the rest wait in the table
 _PERMANENT_SEND_ERRORS = {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE"}
 
@@ -106,17 +118,33 @@ class MatrixRuntime:
         self._tasks = BackgroundTasks(log)
         self._joining: set[str] = set()
         self._trust: DeviceTrust | None = None
+        self._main: MainLoop | None = None
 
     @property
     def client(self) -> nio.AsyncClient:
+        """The client; on a handler thread, a view whose calls run on the main loop."""
         if self._client is None:
             raise RuntimeError("the runtime is not started")
+        if self._main is not None and not self._main.here:
+            return cast(nio.AsyncClient, LoopBoundClient(self._client, self._main))
         return self._client
+
+    @property
+    def main(self) -> MainLoop:
+        """The loop this runtime's client lives on (the one first asking), for work off it."""
+        if self._main is None:
+            self._main = MainLoop(
+                asyncio.get_running_loop(),
+                workers=self.config.max_concurrent_handlers + EXTRA_HANDLER_THREADS,
+            )
+            self._tasks.bind(self._main.loop)
+        return self._main
 
     # -- lifecycle -----------------------------------------------------------
 
     async def start(self) -> None:
         """Return once the bot is on its device, synced, and replaying its backlog."""
+        self.main  # noqa: B018 - binds the runtime to the loop starting it
         client, self._token = await open_client(self.account, self.config, self.store)
         self._client = client
         self._trust = DeviceTrust(client, self.config.engine, self.store)
@@ -129,12 +157,14 @@ class MatrixRuntime:
         except BaseException:
             await client.close()
             raise
-        self._replay()
+        await self._replay()
         self._tasks.spawn(self._sync_forever(), "sync")
         self._tasks.spawn(self._send_outbox(), "outbox")
 
     async def stop(self) -> None:
         """Stop syncing and sending; handlers in flight roll back and replay next start."""
+        if self._main is not None:
+            await self._main.stop()
         await self._dispatcher.stop()
         await self._sender.stop()
         await self._tasks.cancel_all()
@@ -143,8 +173,27 @@ class MatrixRuntime:
             self._client = None
 
     def wake_outbox(self) -> None:
-        """Deliver rows queued outside a handler (call after their transaction committed)."""
-        self._outbox_wake.set()
+        """Deliver rows queued outside a handler (call after their transaction committed).
+
+        Safe from any thread: the wake is handed to the main loop.
+        """
+        if self._main is None:
+            self._outbox_wake.set()
+        else:
+            self._main.call(self._outbox_wake.set)
+
+    async def _db(self, work: Callable[..., T], *args: Any) -> T:
+        """The runtime's own database work, on a worker thread, never on the loop."""
+        return await asyncio.to_thread(work, *args)
+
+    async def _in_transaction(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in one committed transaction, on a worker thread."""
+
+        def run() -> T:
+            with session_scope(self.config.engine) as session:
+                return work(session)
+
+        return await self._db(run)
 
     # -- sync ----------------------------------------------------------------
 
@@ -174,7 +223,9 @@ class MatrixRuntime:
                 raise RuntimeError(f"{self.account.user_id}: access token revoked")
             log.warning("sync error: %s", response.message)
             return False
-        fresh = self._ingest(response)
+        fresh, undecryptable = await self._db(self._ingest, response)
+        for megolm in undecryptable:
+            self._await_key(megolm.event_id, megolm.room_id, megolm, time.time())
         self._token = response.next_batch
         for event in fresh:
             self._dispatcher.submit(event)
@@ -185,7 +236,9 @@ class MatrixRuntime:
             log.warning("key housekeeping failed: %s", exc.__class__.__name__)
         return True
 
-    def _ingest(self, response: nio.SyncResponse) -> list[IncomingEvent]:
+    def _ingest(
+        self, response: nio.SyncResponse
+    ) -> tuple[list[IncomingEvent], list[nio.MegolmEvent]]:
         """Keep the sync's new events and its token in one transaction."""
         fresh: list[IncomingEvent] = []
         undecryptable: list[nio.MegolmEvent] = []
@@ -210,9 +263,7 @@ class MatrixRuntime:
                     if self.store.add_event(session, incoming):
                         fresh.append(incoming)
             self.store.save_sync_token(session, response.next_batch)
-        for megolm in undecryptable:
-            self._await_key(megolm.event_id, megolm.room_id, megolm, time.time())
-        return fresh
+        return fresh, undecryptable
 
     def _after_own_join(self, events: list[nio.Event]) -> list[nio.Event]:
         """Drop history from before the bot joined: it was not addressed to the bot."""
@@ -291,37 +342,35 @@ class MatrixRuntime:
 
     # -- handling ------------------------------------------------------------
 
-    def _replay(self) -> None:
+    async def _replay(self) -> None:
         """After a start: events stored but not handled, keys that may have arrived."""
-        with session_scope(self.config.engine) as session:
-            pending = self.store.pending_events(session)
-            waiting = self.store.undecryptable(session)
+
+        def load() -> tuple[list[IncomingEvent], list[Undecryptable]]:
+            with session_scope(self.config.engine) as session:
+                return self.store.pending_events(session), self.store.undecryptable(session)
+
+        pending, waiting = await self._db(load)
         for event in pending:
             self._dispatcher.submit(event)
         for item in waiting:
-            if not self._try_decrypt(item):
+            if not await self._try_decrypt(item):
                 megolm = _megolm(item)
                 self._await_key(item.event_id, item.room_id, megolm, item.received_at,
                                 notified=item.sender_notified)
         self._outbox_wake.set()
 
     async def _process(self, event: IncomingEvent) -> None:
-        """Run the handler and commit its effects with the event's done mark."""
-        session = Session(self.config.engine, autoflush=False, expire_on_commit=False)
+        """Run the handler off the loop; its effects commit with the event's done mark."""
         typing = asyncio.create_task(self._typing_later(event.room_id))
         try:
             try:
-                await self._handle(Context(event, session, self.client, self.poster))
-                if self.store.claim_event(session, event.event_id):
-                    session.commit()
-                else:
-                    session.rollback()
+                await self.main.off_loop(lambda: self._handle_and_commit(event))
+            except LoopStopped:
+                return  # stopping: rolled back, handled again at the next start
             except Exception:
-                session.rollback()
                 log.exception("handler failed on event %s", event.event_id)
-                self._record_failure(event)
+                await self._db(self._record_failure, event)
         finally:
-            session.close()
             typing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await typing
@@ -333,6 +382,21 @@ class MatrixRuntime:
             )
             if sent_typing:
                 self._tasks.spawn(self._typing(event.room_id, False), "typing off")
+
+    async def _handle_and_commit(self, event: IncomingEvent) -> None:
+        """On a handler thread: the handler, then one commit of its effects and done mark."""
+        session = Session(self.config.engine, autoflush=False, expire_on_commit=False)
+        try:
+            await self._handle(Context(event, session, self.client, self.poster))
+            if self.store.claim_event(session, event.event_id):
+                session.commit()
+            else:
+                session.rollback()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
     def _record_failure(self, event: IncomingEvent) -> None:
         """A failed handler's one effect: the sender hears that it failed."""
@@ -395,23 +459,32 @@ class MatrixRuntime:
             origin_server_ts=megolm.server_timestamp,
             content={"m.relates_to": relation} if isinstance(relation, dict) else {},
         )
-        with session_scope(self.config.engine) as session:
-            if self.store.mark_sender_notified(session, event_id):
-                self.poster.post(
-                    session, room_id,
-                    f"{megolm.sender}: {UNDECRYPTABLE_NOTICE}",
-                    f"{build.pill(megolm.sender)}: {UNDECRYPTABLE_NOTICE}",
-                    mentions=[megolm.sender],
-                    thread=build.thread_root_of(anchor), reply_to=anchor.event_id,
-                )
+        def notify() -> None:
+            with session_scope(self.config.engine) as session:
+                if self.store.mark_sender_notified(session, event_id):
+                    self._post_undecryptable_notice(session, room_id, megolm, anchor)
+
+        await self._db(notify)
+
+    def _post_undecryptable_notice(
+        self, session: Session, room_id: str, megolm: nio.MegolmEvent, anchor: IncomingEvent
+    ) -> None:
+        self.poster.post(
+            session, room_id,
+            f"{megolm.sender}: {UNDECRYPTABLE_NOTICE}",
+            f"{build.pill(megolm.sender)}: {UNDECRYPTABLE_NOTICE}",
+            mentions=[megolm.sender],
+            thread=build.thread_root_of(anchor), reply_to=anchor.event_id,
+        )
 
     async def _on_room_key(self, event: nio.RoomKeyEvent | nio.ForwardedRoomKeyEvent) -> None:
-        with session_scope(self.config.engine) as session:
-            waiting = self.store.undecryptable(session, event.session_id)
+        waiting = await self._in_transaction(
+            lambda session: self.store.undecryptable(session, event.session_id)
+        )
         for item in waiting:
-            self._try_decrypt(item)
+            await self._try_decrypt(item)
 
-    def _try_decrypt(self, item: Undecryptable) -> bool:
+    async def _try_decrypt(self, item: Undecryptable) -> bool:
         """Decrypt a waiting event if its key is here now; hand it to the dispatcher."""
         try:
             decrypted = self.client.decrypt_event(_megolm(item))
@@ -420,13 +493,16 @@ class MatrixRuntime:
         incoming = _incoming(item.room_id, decrypted)
         if incoming is None:
             return False
-        with session_scope(self.config.engine) as session:
+        wanted = self._wants(incoming.type)
+
+        def move(session: Session) -> bool:
             moved = self.store.mark_decrypted(session, incoming)
-        if moved and self._wants(incoming.type):
-            self._dispatcher.submit(incoming)
-        elif moved:
-            with session_scope(self.config.engine) as session:
+            if moved and not wanted:
                 self.store.claim_event(session, incoming.event_id)
+            return moved
+
+        if await self._in_transaction(move) and wanted:
+            self._dispatcher.submit(incoming)
         return True
 
     # -- outbox --------------------------------------------------------------
@@ -441,11 +517,17 @@ class MatrixRuntime:
             if space <= 0:
                 self._outbox_backlog = True
                 continue
-            with session_scope(self.config.engine) as session:
-                items = self.store.undelivered(session, limit=space, skip=queued)
+            items = await self._in_transaction(
+                partial(self._undelivered, limit=space, skip=queued)
+            )
             self._outbox_backlog = len(items) == space
             for item in items:
                 self._sender.submit(item)
+
+    def _undelivered(
+        self, session: Session, *, limit: int, skip: frozenset[str]
+    ) -> list[OutboxItem]:
+        return self.store.undelivered(session, limit=limit, skip=skip)
 
     async def _send_one(self, item: OutboxItem) -> None:
         """Deliver one row, retrying transient failures; the room's next row waits."""
@@ -459,8 +541,9 @@ class MatrixRuntime:
     async def _deliver(self, item: OutboxItem) -> bool:
         """Send one outbox row; False on a transient failure (retry later)."""
         if item.room_id not in self.client.rooms:
-            with session_scope(self.config.engine) as session:
-                self.store.mark_failed(session, item.id, "bot is not in the room")
+            await self._in_transaction(
+                lambda session: self.store.mark_failed(session, item.id, "bot is not in the room")
+            )
             return True
         try:
             await self.prepare_room_for_send(item.room_id)
@@ -473,11 +556,11 @@ class MatrixRuntime:
             return False
         if isinstance(response, nio.RoomSendResponse):
             return await self._mark_sent(item, response.event_id)
-        with session_scope(self.config.engine) as session:
-            if response.status_code in _PERMANENT_SEND_ERRORS:
-                self.store.mark_failed(session, item.id, f"{response.status_code}")
-            else:
-                return False
+        if response.status_code not in _PERMANENT_SEND_ERRORS:
+            return False
+        await self._in_transaction(
+            lambda session: self.store.mark_failed(session, item.id, f"{response.status_code}")
+        )
         return True
 
 
@@ -491,8 +574,7 @@ class MatrixRuntime:
             return await self._on_sent(
                 item.sent_hook, SentEvent(item.room_id, event_id), mark
             )
-        with session_scope(self.config.engine) as session:
-            mark(session)
+        await self._in_transaction(mark)
         return True
 
 

@@ -19,6 +19,10 @@
     after_commit(session, job): start a job once the session committed (never
                after a rollback), kept and logged like every other task
 
+Job bodies, sent hooks and after-commit work run on the runtime's handler
+threads (offloop.py), like event handlers; the supervisor's own bookkeeping
+runs on worker threads, so the event loop never waits on the database.
+
 Operator notices go to the configured operator room; without one they are
 logged at ERROR. They name the work and the exception's type only — an
 exception's message may carry patient data, so it stays in the log filter's
@@ -40,6 +44,7 @@ from curbside.audit import AuditLog
 from curbside.background import BackgroundTasks
 from curbside.database import after_commit, session_scope
 from curbside.matrix.jobs import Feed, FeedItem, Job, JobTable, Periodic, SentEvent
+from curbside.matrix.offloop import MainLoop
 from curbside.matrix.posting import Poster
 from curbside.matrix.storage import RuntimeStore
 
@@ -77,24 +82,34 @@ class Supervisor:
         self._operator_room = operator_room
         self._wakes: dict[str, asyncio.Event] = {}
         self._hook_failures: dict[str, int] = {}
+        self._main: MainLoop | None = None
 
-    def start(self) -> None:
+    def start(self, main: MainLoop) -> None:
+        self._main = main
         for periodic_job in self._table.periodic:
             self._tasks.spawn(self._run_periodic(periodic_job), f"periodic {periodic_job.name}")
         for feed in self._table.feeds:
             self._tasks.spawn(self._run_feed(feed), f"feed {feed.name}")
 
     def wake(self, name: str) -> None:
-        """Run a periodic job or read a feed now rather than at its next tick."""
-        self._wake_event(name).set()
+        """Run a periodic job or read a feed now rather than at its next tick (any thread)."""
+        event = self._wake_event(name)
+        if self._main is None:
+            event.set()
+        else:
+            self._main.call(event.set)
 
     def after_commit(
         self, session: Session, job: Callable[[], Coroutine[Any, Any, None]], name: str
     ) -> None:
-        """Start ``job()`` once ``session`` has committed; never if it rolls back."""
+        """Start ``job()`` once ``session`` has committed; never if it rolls back.
+
+        The job runs on a handler thread, started from the main loop, so it
+        outlives the handler whose commit started it.
+        """
 
         def start() -> None:
-            self._tasks.spawn(job(), name)
+            self._tasks.spawn(self._off_loop(job), name)
 
         after_commit(session, start)
 
@@ -111,14 +126,17 @@ class Supervisor:
                 failures += 1
                 log.exception("periodic job %s failed (%d in a row)", spec.name, failures)
                 if failures == NOTICE_AFTER:
-                    self._tell_operator(
-                        f"periodic job {spec.name}", f"failed {failures} times in a row "
-                        f"({type(exc).__name__}); it keeps retrying"
+                    await asyncio.to_thread(
+                        self._tell_operator, f"periodic job {spec.name}",
+                        f"failed {failures} times in a row ({type(exc).__name__}); "
+                        "it keeps retrying",
                     )
                 delay = min(interval, _backoff(failures))
             else:
                 if failures >= NOTICE_AFTER:
-                    self._tell_operator(f"periodic job {spec.name}", "runs again")
+                    await asyncio.to_thread(
+                        self._tell_operator, f"periodic job {spec.name}", "runs again"
+                    )
                 failures = 0
                 delay = interval
             await self._sleep(spec.name, delay)
@@ -152,8 +170,7 @@ class Supervisor:
         handle: Callable[[Job, Any], Awaitable[None]],
     ) -> bool:
         """Handle the next items; True when the feed is drained for now."""
-        with session_scope(self._engine) as session:
-            after = self._store.feed_cursor(session, spec.name).position
+        after = await asyncio.to_thread(self._cursor_position, spec.name)
         items = await asyncio.to_thread(fetch, after, FEED_BATCH)
         for item in items:
 
@@ -167,9 +184,13 @@ class Supervisor:
                 await self._in_transaction(work, also=advance)
             except Exception as exc:
                 log.exception("feed %s: item %d failed", spec.name, item.seq)
-                if not self._count_item_failure(spec, item, exc):
+                if not await asyncio.to_thread(self._count_item_failure, spec, item, exc):
                     raise
         return len(items) < FEED_BATCH
+
+    def _cursor_position(self, name: str) -> int:
+        with session_scope(self._engine) as session:
+            return self._store.feed_cursor(session, name).position
 
     def _count_item_failure(self, spec: Feed, item: FeedItem, exc: Exception) -> bool:
         """Count a failed try; True when the item was moved aside (the feed goes on)."""
@@ -197,8 +218,7 @@ class Supervisor:
         spec = self._table.sent_hooks.get(name)
         if spec is None:
             log.error("no handler for sent hook %s; marking the message sent", name)
-            with session_scope(self._engine) as session:
-                mark_sent(session)
+            await asyncio.to_thread(self._commit_with, mark_sent)
             return True
         handler = getattr(self._owner, spec.attr)
         try:
@@ -209,18 +229,40 @@ class Supervisor:
             log.exception("sent hook %s failed (%d)", name, tries)
             if tries < MAX_ITEM_ATTEMPTS:
                 return False
-            with session_scope(self._engine) as session:
+            error = exc
+
+            def give_up(session: Session) -> None:
                 mark_sent(session)
-                self._give_up(session, f"sent hook {name}", argument, exc, tries)
+                self._give_up(session, f"sent hook {name}", argument, error, tries)
+
+            await asyncio.to_thread(self._commit_with, give_up)
         self._hook_failures.pop(hook, None)
         return True
 
     # -- shared ----------------------------------------------------------------
 
+    def _commit_with(self, work: Callable[[Session], None]) -> None:
+        with session_scope(self._engine) as session:
+            work(session)
+
+    async def _off_loop(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if self._main is None:
+            await job()
+        else:
+            await self._main.off_loop(job)
+
     async def _in_transaction(
         self,
         work: Callable[[Job], Awaitable[None]],
         also: Callable[[Session], None] | None = None,
+    ) -> None:
+        """``work`` and ``also`` in one transaction, committed, on a handler thread."""
+        await self._off_loop(lambda: self._transaction(work, also))
+
+    async def _transaction(
+        self,
+        work: Callable[[Job], Awaitable[None]],
+        also: Callable[[Session], None] | None,
     ) -> None:
         session = Session(self._engine, autoflush=False, expire_on_commit=False)
         try:

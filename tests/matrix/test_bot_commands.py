@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import nio
 import pytest
@@ -85,21 +86,24 @@ class CarefulBot(Bot):
     """Joins only when invited by its operator; has a command that takes a while."""
 
     operator = ""
-    release: asyncio.Event
+    # A threading.Event: handlers run on handler threads, each in its own event
+    # loop, so an asyncio primitive of the test's loop cannot wake them.
+    release: threading.Event
 
     async def should_join(self, room_id: str, inviter: str | None) -> bool:
         return inviter == self.operator
 
     @command("think", help="answer after a while")
     async def think(self, ctx: Context) -> None:
-        await self.release.wait()
+        while not self.release.is_set():
+            await asyncio.sleep(0.02)
         ctx.reply("thought about it")
 
 
 async def test_typing_notice_while_a_handler_works(homeserver, tmp_path, unique, alice):
     setup = await bot_setup(homeserver, tmp_path, f"careful{unique}")
     bot = CarefulBot(setup.account, setup.config)
-    bot.operator, bot.release = alice.user_id, asyncio.Event()
+    bot.operator, bot.release = alice.user_id, threading.Event()
     await bot.start()
     try:
         room_id = await alice.create_encrypted_room([bot.account.user_id])

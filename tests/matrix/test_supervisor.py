@@ -19,6 +19,7 @@ from curbside.background import BackgroundTasks
 from curbside.database import KERNEL_VERSIONS, make_engine, migrate, session_scope
 from curbside.matrix.jobs import Job, JobTable, SentEvent, feed, on_sent, periodic
 from curbside.matrix.models import MatrixFeedCursor
+from curbside.matrix.offloop import MainLoop
 from curbside.matrix.posting import Poster
 from curbside.matrix.storage import RuntimeStore
 from curbside.matrix.supervisor import MAX_ITEM_ATTEMPTS, Supervisor
@@ -121,7 +122,7 @@ async def test_a_periodic_job_restarts_after_exceptions_and_tells_the_operator(w
     worker = Worker([])
     worker.fail_ticks = 3
     supervisor, tasks = supervise(worker, world)
-    supervisor.start()
+    supervisor.start(MainLoop(asyncio.get_running_loop(), workers=4))
     try:
         await wait_for(lambda: len(queued(world, "!ticks:x")) >= 2, timeout=20)
     finally:
@@ -139,7 +140,7 @@ async def test_a_poisoned_feed_item_is_moved_aside_and_the_feed_goes_on(world):
     audit = AuditLog(b"a" * 32)
     worker = Worker([Item(1), Item(2, poison=True), Item(3)])
     supervisor, tasks = supervise(worker, world, audit)
-    supervisor.start()
+    supervisor.start(MainLoop(asyncio.get_running_loop(), workers=4))
     try:
         await wait_for(lambda: worker.handled == [1, 3], timeout=30)
     finally:
@@ -161,7 +162,7 @@ async def test_a_feed_resumes_from_its_cursor_and_counts_failures_across_restart
     engine, store, _, _ = world
     worker = Worker([Item(1), Item(2, poison=True)])
     supervisor, tasks = supervise(worker, world)
-    supervisor.start()
+    supervisor.start(MainLoop(asyncio.get_running_loop(), workers=4))
     await wait_for(lambda: worker.handled == [1], timeout=10)
     with session_scope(engine) as session:
         cursor = session.get(MatrixFeedCursor, ("@bot:x", "items"))
@@ -170,7 +171,7 @@ async def test_a_feed_resumes_from_its_cursor_and_counts_failures_across_restart
 
     again = Worker([Item(1), Item(2, poison=True), Item(3)])
     supervisor, tasks = supervise(again, world)
-    supervisor.start()
+    supervisor.start(MainLoop(asyncio.get_running_loop(), workers=4))
     try:
         await wait_for(lambda: again.handled == [3], timeout=30)
     finally:
