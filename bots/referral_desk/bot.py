@@ -21,8 +21,8 @@ desk's service and answers; the work lives beside it:
 Handlers do their network work (downloads, uploads) first and call the
 service, which does the database writes, after the last ``await``; a refusal
 rolls the handler's writes back. Work that must follow a commit (previews,
-waking the courier) starts after it, and deliveries are durable: a pending attempt is picked up
-again by the courier after an outage or a restart.
+waking the courier) starts after it, and deliveries are durable: a pending
+attempt is picked up again by the courier after an outage or a restart.
 """
 
 from __future__ import annotations
