@@ -6,8 +6,10 @@
                       there) and the recipient's DM thread (files there are notes)
     DeskDirectRoom    the DM the desk shares with each recipient
 
-Handlers call these inside their exactly-once transaction; nothing here
-commits, flushes on its own, or talks to Matrix.
+The desk's service and the courier call these inside their caller's
+transaction; nothing here commits, flushes on its own, or talks to Matrix.
+A conversation's state changes only through :func:`make_draft` and
+:func:`close`, by the table ``NEXT_STATES``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,19 @@ from bots.referral_desk.form import Form
 from bots.referral_desk.models import (
     ASKING,
     CLOSED,
+    DRAFT,
     FORM,
     DeskConversation,
     DeskDirectRoom,
     DeskThread,
 )
+
+# A conversation's lifecycle: a form asks until its draft exists; every
+# conversation closes once (sent, cancelled, or its question answered).
+NEXT_STATES: dict[str, tuple[str, ...]] = {
+    ASKING: (DRAFT, CLOSED),
+    DRAFT: (CLOSED,),
+}
 
 
 def find(session: Session, room_id: str, thread_root: str) -> DeskConversation | None:
@@ -68,7 +78,21 @@ def save_form(row: DeskConversation, form: Form, now: datetime) -> None:
     row.updated_at = now
 
 
-def set_state(row: DeskConversation, state: str, now: datetime) -> None:
+def make_draft(row: DeskConversation, referral_id: str, now: datetime) -> None:
+    """The form is complete and its draft case exists: files attach to it, !send sends it."""
+    _move(row, DRAFT, now)
+    row.referral_id = referral_id
+
+
+def close(row: DeskConversation, now: datetime) -> None:
+    """Sent, cancelled or answered: the thread is no longer asking anything."""
+    _move(row, CLOSED, now)
+
+
+def _move(row: DeskConversation, state: str, now: datetime) -> None:
+    """The one writer of a conversation's state, by the table."""
+    if state not in NEXT_STATES.get(row.state, ()):
+        raise ValueError(f"a conversation that is {row.state} cannot become {state}")
     row.state = state
     row.updated_at = now
 
