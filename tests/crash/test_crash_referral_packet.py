@@ -48,15 +48,17 @@ async def test_packet_reaches_the_recipient_once_across_two_kills(
         def packets() -> list:
             return [r for r in cardio.received if r.room_id == dm and r.body == packet_body]
 
-        [packet] = await wait_for(packets, timeout=60, what="the packet in the DM")
         await wait_for(lambda: world.said_in_thread(root, "was delivered to Ravi Okafor"),
                        timeout=60, what="'delivered' in the coordinator's thread")
-        packet_thread = packet.event.event_id
-        await wait_for(lambda: in_thread(cardio, world.desk_id, dm, packet_thread), timeout=60,
-                       what="the referral's post in the packet's thread")
+        await wait_for(packets, timeout=60, what="the packet in the DM")
         await asyncio.sleep(SETTLE)
 
-        assert len(packets()) == 1
+        found = packets()
+        assert len(found) == 1, f"{len(found)} packets in the recipient's DM"
+        packet = found[0]
+        packet_thread = packet.event.event_id
+        await wait_for(lambda: in_thread(cardio, world.desk_id, dm, packet_thread), timeout=30,
+                       what="the referral's post in the packet's thread")
         assert len(world.said_in_thread(root, "was delivered to Ravi Okafor")) == 1
         assert len(world.said_in_thread(root, f"{referral_id} sent to")) == 1
         new_referral = [r for r in in_thread(cardio, world.desk_id, dm, packet_thread)
