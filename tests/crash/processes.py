@@ -23,8 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class Component:
     """One component under test, run (and re-run) in its own process."""
 
-    def __init__(self, module: str, params: dict[str, Any], tmp_path: Path) -> None:
+    def __init__(self, module: str, params: dict[str, Any], tmp_path: Path, *,
+                 start_attempts: int = 1) -> None:
         self.module = module
+        self.start_attempts = start_attempts
         self.markers = tmp_path / "kill-points"
         self.markers.mkdir(exist_ok=True)
         self.params_file = tmp_path / f"{module.rsplit('.', 1)[-1]}.json"
@@ -34,7 +36,21 @@ class Component:
         self.starts = 0
 
     async def start(self) -> str:
-        """Start the process; returns what it printed after ``ready``."""
+        """Start the process; returns what it printed after ``ready``.
+
+        With ``start_attempts`` above 1 a process that exits before it is
+        ready is started again, as a service manager would
+        (``Restart=on-failure``).
+        """
+        for attempt in range(1, self.start_attempts + 1):
+            line = await self._start_once()
+            if line.startswith(b"ready") or attempt == self.start_attempts:
+                break
+            await asyncio.sleep(1.0)
+        assert line.startswith(b"ready"), (line, self.log.read_text()[-3000:])
+        return line.decode().removeprefix("ready").strip()
+
+    async def _start_once(self) -> bytes:
         with self.log.open("ab") as stderr:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", self.module, str(self.params_file),
@@ -44,8 +60,9 @@ class Component:
         self.starts += 1
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), timeout=90)
-        assert line.startswith(b"ready"), (line, self.log.read_text()[-3000:])
-        return line.decode().removeprefix("ready").strip()
+        if not line:
+            await process.wait()
+        return line
 
     async def kill_at(self, point: str, timeout: float = 60.0) -> None:
         """Wait until the process froze at ``point``, then SIGKILL it."""
