@@ -33,7 +33,6 @@ class Component:
         self.params_file.write_text(json.dumps({**params, "marker_dir": str(self.markers)}))
         self.log = tmp_path / f"{module.rsplit('.', 1)[-1]}.stderr"
         self.process: asyncio.subprocess.Process | None = None
-        self.starts = 0
 
     async def start(self) -> str:
         """Start the process; returns what it printed after ``ready``.
@@ -57,7 +56,6 @@ class Component:
                 stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=REPO_ROOT,
             )
         self.process = process
-        self.starts += 1
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), timeout=90)
         if not line:
