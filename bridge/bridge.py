@@ -5,8 +5,9 @@
              (any failure: BridgeStartupError with its exit code)
           ─► the bridge bot's account (the appservice sender: no device, no sync)
           ─► every puppet that has a portal, on its own cross-signed device
-          ─► tasks: appservice event router · status relay · inbound relay ·
-             release of faxes held for owners who joined while the bridge was down
+          ─► tasks: appservice event router · the relay's two feeds (supervised:
+             restarted after failures, a poisoned item moved aside) · release of
+             faxes held for owners who joined while the bridge was down
     stop  ─► tasks, puppets, bot, HTTP server — in reverse
 
 The bridge keeps the registries, as mautrix does: a running :class:`Puppet`
@@ -64,12 +65,12 @@ class Bridge:
             hs_token=config.hs_token, engine=config.runtime.engine, store=self.store,
             on_events=self.handler.notify, user_exists=self.user_exists,
         )
-        self.relay = Relay(self.services)
+        self._tasks = BackgroundTasks(log)
+        self.relay = Relay(self.services, self._tasks)
         self.bot = BridgeBot(config.bot_user_id, config.server_name, self.homeserver)
         self.puppets: dict[str, Puppet] = {}
         self.portals: dict[tuple[str, str], Portal] = {}  # (room id, puppet id)
         self._starting: dict[str, asyncio.Task[Puppet]] = {}
-        self._tasks = BackgroundTasks(log)
 
     @staticmethod
     def version_locations() -> list[Path]:
@@ -94,8 +95,7 @@ class Bridge:
             await self.stop()
             raise
         self._tasks.spawn(self.handler.run(), "appservice events")
-        self._tasks.spawn(self.relay.run_status(), "status relay")
-        self._tasks.spawn(self.relay.run_inbound(), "inbound relay")
+        self.relay.start()
         self._tasks.spawn(self.release(), "release held faxes")  # joins while we were down
         log.info("fax bridge up: %d puppets", len(self.puppets))
 
