@@ -83,10 +83,12 @@ class MedinfoBot(Bot):
     migrations_location: ClassVar[Path | None] = Path(__file__).parent / "migrations" / "versions"
 
     def __init__(self, account: BotAccount, config: RuntimeConfig, *, audit_key: bytes,
-                 clock: service_levels.Clock | None = None) -> None:
+                 clock: service_levels.Clock | None = None,
+                 review_every: float = REVIEW_EVERY) -> None:
         super().__init__(account, config)
         self.audit = AuditLog(audit_key)
         self.clock = clock or service_levels.SystemClock()
+        self.review_every = review_every  # seconds between service-level reviews
         self.requests = RequestStore(account.user_id, config.cipher, self.audit)
 
     def directory(self, ctx: Context) -> Directory:
@@ -537,9 +539,9 @@ class MedinfoBot(Bot):
 
     # -- service levels --------------------------------------------------------------------
 
-    @periodic(REVIEW, every=REVIEW_EVERY)
+    @periodic(REVIEW, every="review_every")
     async def review(self, job: Job) -> None:
-        """The timer of the service-level review (once at start, then every minute)."""
+        """The timer of the service-level review (once at start, then every review_every s)."""
         await self.review_service_levels()
 
     async def review_service_levels(self) -> list[service_levels.Nudge]:
