@@ -14,11 +14,12 @@
 Each portal has its own lock (the mautrix shape): it serialises what the
 portal posts and the rows saying it was posted, so concurrent triggers (a
 join seen in a transaction and in a sync) deliver a held fax once, while one
-room's slow upload holds up no other room. What a feed item writes goes into
-the relay's transaction, which the supervisor commits right after the
-handler returns with no await in between: to every other task, the writes
-made under the lock are committed before anyone else holds it. The bridge keeps one Portal per
-room and number (:meth:`bridge.bridge.Bridge.portal`), hence one lock.
+room's slow upload holds up no other room. The bridge keeps one Portal per
+room and number (:meth:`bridge.bridge.Bridge.portal`), hence one lock. What a
+feed item writes goes into the relay's transaction, which the supervisor
+commits right after the handler returns with no await in between: to every
+other task, the writes made under the lock are committed before anyone else
+holds it. A fax is patient data: it is posted only into an encrypted room.
 
 Every "no" on the way out is answered in the event's thread with what to
 do. The gateway's idempotency key is the Matrix event id, so a handler that
