@@ -148,13 +148,15 @@ class Supervisor:
         is moved aside (dead letter keyed by ``key(record)``, audit, operator
         notice) and left out of every later pass, until an operator removes
         its dead letter. A transient failure ends the pass (it is raised).
+        ``key`` names the record in logs, dead letters and notices, so it
+        must carry no patient data (an id, not a name).
         """
         source = f"periodic {name}"
         with session_scope(self._engine) as session:
             aside = {d.item for d in self._store.dead_letters(session) if d.source == source}
         results: list[R] = []
         for record in records:
-            item = key(record)
+            item = key(record)[:255]  # the dead letter's column
             if item in aside:
                 continue
             done: list[R] = []
