@@ -5,8 +5,9 @@
              (any failure: BridgeStartupError with its exit code)
           ─► the bridge bot's account (the appservice sender: no device, no sync)
           ─► every puppet that has a portal, on its own cross-signed device
-          ─► tasks: appservice event router · status relay · inbound relay ·
-             release of faxes held for owners who joined while the bridge was down
+          ─► tasks: appservice event router · the relay's two feeds (supervised:
+             restarted after failures, a poisoned item moved aside) · release of
+             faxes held for owners who joined while the bridge was down
     stop  ─► tasks, puppets, bot, HTTP server — in reverse
 
 The bridge keeps the registries, as mautrix does: a running :class:`Puppet`
@@ -39,6 +40,7 @@ from bridge.store import USER_OWNER, BridgeStore
 from curbside.background import BackgroundTasks
 from curbside.database import KERNEL_VERSIONS, session_scope
 from curbside.matrix.login import LoginError
+from curbside.matrix.offloop import MainLoop
 from fax_gateway import VERSIONS_DIR as FAX_VERSIONS
 from fax_gateway import Gateway, Owner
 
@@ -48,6 +50,7 @@ VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
 # How long a join seen in a transaction or a sync waits for the puppet's own
 # sync to show it, before the held fax is left for the next trigger.
 JOIN_WAIT = 30.0
+RELAY_THREADS = 4  # threads for the relay's feed work (each fax posted off the loop)
 
 
 class Bridge:
@@ -64,12 +67,13 @@ class Bridge:
             hs_token=config.hs_token, engine=config.runtime.engine, store=self.store,
             on_events=self.handler.notify, user_exists=self.user_exists,
         )
-        self.relay = Relay(self.services)
+        self._tasks = BackgroundTasks(log)
+        self.relay = Relay(self.services, self._tasks)
         self.bot = BridgeBot(config.bot_user_id, config.server_name, self.homeserver)
         self.puppets: dict[str, Puppet] = {}
         self.portals: dict[tuple[str, str], Portal] = {}  # (room id, puppet id)
         self._starting: dict[str, asyncio.Task[Puppet]] = {}
-        self._tasks = BackgroundTasks(log)
+        self._main: MainLoop | None = None
 
     @staticmethod
     def version_locations() -> list[Path]:
@@ -77,7 +81,9 @@ class Bridge:
         return [KERNEL_VERSIONS, FAX_VERSIONS, VERSIONS_DIR]
 
     async def start(self) -> None:
-        self._tasks.bind(asyncio.get_running_loop())  # puppets' handler threads spawn here too
+        loop = asyncio.get_running_loop()
+        self._tasks.bind(loop)  # puppets' handler threads spawn here too
+        self._main = MainLoop(loop, workers=RELAY_THREADS)
         await self.server.start(self.config.host, self.config.port)
         try:
             txn_id = await self.homeserver.ping()
@@ -95,12 +101,13 @@ class Bridge:
             await self.stop()
             raise
         self._tasks.spawn(self.handler.run(), "appservice events")
-        self._tasks.spawn(self.relay.run_status(), "status relay")
-        self._tasks.spawn(self.relay.run_inbound(), "inbound relay")
+        self.relay.start(self._main)
         self._tasks.spawn(self.release(), "release held faxes")  # joins while we were down
         log.info("fax bridge up: %d puppets", len(self.puppets))
 
     async def stop(self) -> None:
+        if self._main is not None:
+            await self._main.stop()
         await self._tasks.cancel_all(*self._starting.values())
         self.portals.clear()
         for puppet in list(self.puppets.values()):
@@ -112,10 +119,16 @@ class Bridge:
     # -- puppets ---------------------------------------------------------------
 
     async def puppet(self, user_id: str) -> Puppet:
-        """The running puppet of a fax-number user id, registered and started on first use."""
+        """The running puppet of a fax-number user id, registered and started on first use.
+
+        A puppet starts on the bridge's own loop, whoever asks (a portal's
+        feed work runs on a handler thread).
+        """
         running = self.puppets.get(user_id)
         if running is not None:
             return running
+        if self._main is not None and not self._main.here:
+            return await self._main.run(self.puppet(user_id))
         task = self._starting.get(user_id)
         if task is None:
             task = asyncio.create_task(self._start_puppet(user_id), name=f"start {user_id}")

@@ -7,7 +7,8 @@
 * ``bridge_known_numbers`` — numbers a room confirmed (misdirected-fax guard),
   by keyed hash; no fax number is stored in the clear.
 * ``bridge_faxes`` — which Matrix event became which gateway job.
-* ``bridge_cursors`` — how far the status and inbound feeds were relayed.
+* (how far the status and inbound feeds were relayed is the kernel's
+  ``matrix_feed_cursors``, under the relay's account: see bridge.relay)
 * ``bridge_held_deliveries`` — received faxes held until a new DM's owner joins.
 """
 
@@ -80,13 +81,6 @@ class BridgedFax(Base):
     room_id: Mapped[str] = mapped_column(String(255))
     puppet_id: Mapped[str] = mapped_column(String(255))
     sender: Mapped[str] = mapped_column(String(255))
-
-
-class Cursor(Base):
-    __tablename__ = "bridge_cursors"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer)
 
 
 class HeldDelivery(Base):

@@ -5,9 +5,9 @@
                    ─► Gateway.submit(key = the event id) ─► link job ⇄ event ─► "queued"
                    job changes ─► notice in the file's thread: sending, delivered, failed
     fax → Matrix   fax received for the portal's owner ─► a DM owner not joined yet?
-                   ─► one transaction: held row + feed cursor (nothing read or posted)
-                   ─► else PDF read (audited) ─► encrypted upload ─► one transaction:
-                      notice + m.file into the puppet's outbox + feed cursor
+                   ─► the relay's transaction: held row + feed cursor (nothing read or posted)
+                   ─► else PDF read (audited) ─► encrypted upload ─► the relay's
+                      transaction: notice + m.file into the puppet's outbox + feed cursor
                    owner's join ─► release: held rows removed + notice + m.file,
                       one transaction per fax
 
@@ -15,7 +15,11 @@ Each portal has its own lock (the mautrix shape): it serialises what the
 portal posts and the rows saying it was posted, so concurrent triggers (a
 join seen in a transaction and in a sync) deliver a held fax once, while one
 room's slow upload holds up no other room. The bridge keeps one Portal per
-room and number (:meth:`bridge.bridge.Bridge.portal`), hence one lock.
+room and number (:meth:`bridge.bridge.Bridge.portal`), hence one lock. What a
+feed item writes goes into the relay's transaction, which the supervisor
+commits right after the handler returns with no await in between: to every
+other task, the writes made under the lock are committed before anyone else
+holds it. A fax is patient data: it is posted only into an encrypted room.
 
 Every "no" on the way out is answered in the event's thread with what to
 do. The gateway's idempotency key is the Matrix event id, so a handler that
@@ -32,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, UnidentifiedImageError
@@ -55,8 +58,6 @@ if TYPE_CHECKING:
 DOCUMENT_MSGTYPES = ("m.file", "m.image")
 # The gateway's owners a portal can stand for, as the bridge's store names them.
 OWNER_KINDS = {OwnerKind.MATRIX_USER: USER_OWNER, OwnerKind.ROOM: ROOM_OWNER}
-# What a feed commits together with a portal's posts (its cursor).
-Commit = Callable[[Session], None]
 
 STATUS_TEXT: dict[JobState, str] = {
     JobState.SENDING: "Sending to {number} …",
@@ -104,15 +105,6 @@ def as_pdf(data: bytes, mimetype: str) -> bytes:
             return out.getvalue()
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidDocument("this file is neither a PDF nor an image I can read") from exc
-
-
-def _threaded(text: str, root: str, reply_to: str) -> dict[str, Any]:
-    message = build.notice(text)
-    message["m.relates_to"] = {
-        "rel_type": "m.thread", "event_id": root, "is_falling_back": True,
-        "m.in_reply_to": {"event_id": reply_to},
-    }
-    return message
 
 
 class Portal:
@@ -174,38 +166,30 @@ class Portal:
         to = f"{display(number)} ({name})" if name else display(number)
         ctx.reply(f"Queued: fax to {to}, {job.pages} pages.")
 
-    async def handle_job_change(self, change: JobChange, link: FaxLink, commit: Commit) -> None:
-        """Tell the file's thread how its fax is doing; ``commit`` goes with the notice."""
+    async def handle_job_change(self, change: JobChange, link: FaxLink, session: Session) -> None:
+        """Tell the file's thread how its fax is doing, in the feed's ``session``."""
         job = await asyncio.to_thread(self.services.gateway.job, change.job_id)
         text = status_text(change, self.number, job.pages)
+        if text is None:
+            return
         async with self._lock:
-            with session_scope(self._engine) as session:
-                if text is not None:
-                    self.puppet.post(session, self.room_id,
-                                     _threaded(text, link.thread_root, link.event_id))
-                commit(session)
-        self.puppet.flush()
+            self.puppet.poster.post(session, self.room_id, text, thread=link.thread_root,
+                                    reply_to=link.event_id)
 
     # -- fax → Matrix ------------------------------------------------------------
 
-    async def handle_received(self, inbound_id: str, commit: Commit) -> None:
-        """Post a fax received for this portal's owner, or hold it until they join."""
+    async def handle_received(self, inbound_id: str, session: Session) -> None:
+        """Post a fax received for this portal's owner, or hold it until they join;
+        either is written in the feed's ``session``."""
         await self.puppet.wait_in_room(self.room_id)
         async with self._lock:
             if self.owner_kind == USER_OWNER and \
                     not self.puppet.has_joined(self.room_id, self.owner_id):
                 # Nothing is posted (no room key shared) before the owner's devices are in.
-                with session_scope(self._engine) as session:
-                    self.services.store.hold(session, Held(
-                        inbound_id, self.room_id, self.puppet.user_id, self.owner_id))
-                    commit(session)
+                self.services.store.hold(session, Held(
+                    inbound_id, self.room_id, self.puppet.user_id, self.owner_id))
                 return
-            contents = await self._fax_contents(inbound_id)
-            with session_scope(self._engine) as session:
-                for content in contents:
-                    self.puppet.post(session, self.room_id, content)
-                commit(session)
-        self.puppet.flush()
+            self._post_fax(session, await self._fax_contents(inbound_id))
 
     async def release_held(self, wait: float = 0.0) -> int:
         """Deliver the faxes held for the owner, once they joined; how many.
@@ -224,11 +208,13 @@ class Portal:
                 contents = await self._fax_contents(inbound_id)
                 with session_scope(self._engine) as session:
                     self.services.store.release(session, inbound_id)
-                    for content in contents:
-                        self.puppet.post(session, self.room_id, content)
-                self.puppet.flush()
+                    self._post_fax(session, contents)
                 delivered += 1
         return delivered
+
+    def _post_fax(self, session: Session, contents: list[dict[str, Any]]) -> None:
+        for content in contents:
+            self.puppet.poster.post(session, self.room_id, content=content, phi=True)
 
     def _held(self) -> list[str]:
         with session_scope(self._engine) as session:

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import nio
-from sqlalchemy.orm import Session
 
 from bridge.commands import HOW_TO, NAME, NUMBER, TARGET, FaxCommands
 from bridge.numbers import display, number_of
@@ -29,12 +27,16 @@ from bridge.portal import DOCUMENT_MSGTYPES, welcome_text
 from bridge.services import Services
 from bridge.store import ROOM_OWNER, USER_OWNER
 from curbside.database import session_scope
-from curbside.matrix import content as build
 from curbside.matrix.bot import MESSAGE, Bot
 from curbside.matrix.commands import command, group, on_event
 from curbside.matrix.config import BotAccount
 from curbside.matrix.context import Context
 from curbside.matrix.rooms import create_encrypted_room
+
+
+class RoomNotSeen(LookupError):
+    """The puppet's sync never showed the room: not a network hiccup (those are
+    TimeoutError), so a feed item waiting for it is moved aside in the end."""
 
 
 class Puppet(Bot):
@@ -104,15 +106,6 @@ class Puppet(Bot):
         if portal is not None:
             await portal.handle_matrix_document(ctx)
 
-    # -- posting from outside a handler (for its portals) ------------------------
-
-    def post(self, session: Session, room_id: str, content: dict[str, Any]) -> str:
-        """Queue a message in ``session``; call :meth:`flush` after it commits."""
-        return self.runtime.store.enqueue(session, room_id, content, MESSAGE)
-
-    def flush(self) -> None:
-        self.runtime.wake_outbox()
-
     async def open_dm(self, user_id: str) -> str:
         """A new encrypted DM with ``user_id``, recorded as this number's portal for them."""
         room_id = await create_encrypted_room(
@@ -129,7 +122,7 @@ class Puppet(Bot):
         deadline = time.monotonic() + timeout
         while room_id not in self.client.rooms:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.user_id} did not see {room_id} in its sync")
+                raise RoomNotSeen(f"{self.user_id} did not see {room_id} in its sync")
             await asyncio.sleep(0.05)
 
     def has_joined(self, room_id: str, user_id: str) -> bool:
@@ -158,13 +151,9 @@ class Puppet(Bot):
 
     def _welcome(self) -> None:
         """Greet each new portal once, when the sync shows the puppet in it."""
-        store, queued = self.services.store, False
+        store = self.services.store
         with session_scope(self.services.config.runtime.engine) as session:
             for portal in store.unwelcomed(session, self.user_id):
                 if portal.room_id in self.client.rooms and \
                         store.mark_welcomed(session, portal.room_id, self.user_id):
-                    self.post(session, portal.room_id,
-                              build.notice(welcome_text(portal, self.number)))
-                    queued = True
-        if queued:
-            self.flush()
+                    self.poster.post(session, portal.room_id, welcome_text(portal, self.number))

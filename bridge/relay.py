@@ -1,97 +1,94 @@
 """The gateway's two feeds, read in order, each item handed to its portal.
 
-    Gateway.changes_after(cursor) ─► job linked to a portal? ─► Portal.handle_job_change
-    Gateway.received_after(cursor) ─► owned by a user or a room? ─► the number
-        (Gateway.inbound_envelope) ─► Bridge.portal_receiving ─► Portal.handle_received
+    @feed fax-status:  Gateway.changes_after ─► job linked to a portal?
+                       ─► Portal.handle_job_change
+    @feed fax-inbound: Gateway.received_after ─► owned by a user or a room? ─► the
+                       number (Gateway.inbound_envelope) ─► Bridge.portal_receiving
+                       ─► Portal.handle_received
     no portal for the item ─► the cursor alone advances
 
-Both feeds are durable tables with sequence numbers, and the portal commits
-the cursor together with what it posts (or holds), so each change and each
-fax appears exactly once, even across restarts; the in-process inbound queue
-only wakes the loop early. Faxes for the referral desk are not for the
-bridge: their numbers are not even read.
+Both feeds are durable tables with sequence numbers. The relay declares its
+consumers as a bot does and runs them on the runtime's
+:class:`~curbside.matrix.supervisor.Supervisor` (it is no bot: it has no
+Matrix account, so no poster; each portal posts as its puppet): each item is
+handled in one transaction with the cursor, so each change and each fax
+appears exactly once, even across restarts; a failure is retried with
+backoff, an item that keeps failing is moved aside (dead letter, audit,
+operator notice) and the feed goes on. The gateway's in-process inbound queue
+only wakes the inbound feed early. Faxes for the referral desk are not for
+the bridge: their numbers are not even read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
-from sqlalchemy.orm import Session
-
-from bridge.portal import OWNER_KINDS, Commit, Portal
+from bridge.portal import OWNER_KINDS, Portal
 from bridge.services import Services
-from curbside.database import session_scope
-from fax_gateway import InboundRecord, OwnerKind
+from curbside.background import BackgroundTasks
+from curbside.matrix.jobs import Job, JobTable, feed
+from curbside.matrix.offloop import MainLoop
+from curbside.matrix.storage import RuntimeStore
+from curbside.matrix.supervisor import Supervisor
+from fax_gateway import InboundRecord, JobChange, OwnerKind
 
 log = logging.getLogger(__name__)
 
-STATUS_CURSOR = "job_changes"
-INBOUND_CURSOR = "inbound"
+# Whose feed cursors and dead letters these are (kept under this name, not a
+# Matrix account: the bridge bot does not post and puppets come and go).
+RELAY_ACCOUNT = "fax-bridge"
+STATUS_FEED = "fax-status"
+INBOUND_FEED = "fax-inbound"
 
 
 class Relay:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, tasks: BackgroundTasks) -> None:
         self.services = services
-        self._engine = services.config.runtime.engine
+        runtime = services.config.runtime
+        self.supervisor = Supervisor(
+            self, JobTable.of(Relay), engine=runtime.engine,
+            store=RuntimeStore(RELAY_ACCOUNT, runtime.cipher), poster=None, tasks=tasks,
+            audit=runtime.audit, operator_room=None,  # notices are logged: nobody to post them
+        )
+        self._tasks = tasks
 
-    async def run_status(self) -> None:
-        while True:
-            if not await self._status_batch():
-                await asyncio.sleep(self.services.config.feed_interval)
+    @property
+    def feed_interval(self) -> float:
+        """Seconds between polls of a drained feed (the bridge's option)."""
+        return self.services.config.feed_interval
 
-    async def run_inbound(self) -> None:
-        gateway = self.services.gateway
-        queue = gateway.subscribe_inbound()
-        try:
-            while True:
-                if not await self._inbound_batch():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(queue.get(), self.services.config.feed_interval)
-        finally:
-            gateway.unsubscribe_inbound(queue)
+    def start(self, main: MainLoop) -> None:
+        self.supervisor.start(main)
+        self._tasks.spawn(self._wake_on_inbound(), "inbound wake")
 
-    def _advance(self, name: str, seq: int) -> Commit:
-        def advance(session: Session) -> None:
-            self.services.store.advance(session, name, seq)
-        return advance
+    # -- status ----------------------------------------------------------------
 
-    def _skip(self, commit: Commit) -> None:
-        with session_scope(self._engine) as session:
-            commit(session)
+    def changes_after(self, after: int, limit: int) -> list[JobChange]:
+        return self.services.gateway.changes_after(after, limit)
 
-    def _cursor(self, name: str) -> int:
-        with session_scope(self._engine) as session:
-            return self.services.store.cursor(session, name)
-
-    async def _status_batch(self) -> bool:
+    @feed(STATUS_FEED, source="changes_after", poll="feed_interval")
+    async def job_change(self, job: Job, change: JobChange) -> None:
+        """Tell the file's thread how its fax is doing; a fax not sent from Matrix is skipped."""
         services = self.services
-        changes = await asyncio.to_thread(services.gateway.changes_after,
-                                          self._cursor(STATUS_CURSOR))
-        for change in changes:
-            commit = self._advance(STATUS_CURSOR, change.seq)
-            with session_scope(self._engine) as session:
-                link = services.store.fax(session, change.job_id)
-            portal = await services.host.portal(link.room_id, link.puppet_id) \
-                if link is not None else None
-            if link is None or portal is None:
-                self._skip(commit)  # not a fax sent from Matrix
-            else:
-                await portal.handle_job_change(change, link, commit)
-        return bool(changes)
+        link = services.store.fax(job.session, change.job_id)
+        if link is None:
+            return
+        portal = await services.host.portal(link.room_id, link.puppet_id)
+        if portal is not None:
+            await portal.handle_job_change(change, link, job.session)
 
-    async def _inbound_batch(self) -> bool:
-        records = await asyncio.to_thread(self.services.gateway.received_after,
-                                          self._cursor(INBOUND_CURSOR))
-        for record in records:
-            commit = self._advance(INBOUND_CURSOR, record.seq)
-            portal = await self._portal_for(record)
-            if portal is None:
-                self._skip(commit)
-            else:
-                await portal.handle_received(record.id, commit)
-        return bool(records)
+    # -- inbound ---------------------------------------------------------------
+
+    def received_after(self, after: int, limit: int) -> list[InboundRecord]:
+        return self.services.gateway.received_after(after, limit)
+
+    @feed(INBOUND_FEED, source="received_after", poll="feed_interval")
+    async def received(self, job: Job, record: InboundRecord) -> None:
+        """Post (or hold) a received fax in its owner's portal; skipped if it has none."""
+        portal = await self._portal_for(record)
+        if portal is not None:
+            await portal.handle_received(record.id, job.session)
 
     async def _portal_for(self, record: InboundRecord) -> Portal | None:
         if record.owner.kind not in OWNER_KINDS:
@@ -102,3 +99,14 @@ class Relay:
             log.warning("inbound fax %s: its room has no portal for the number; "
                         "run !fax assign in that room", record.id)
         return portal
+
+    async def _wake_on_inbound(self) -> None:
+        """Read the inbound feed as soon as the gateway received a fax (else: every poll)."""
+        gateway = self.services.gateway
+        queue = gateway.subscribe_inbound()
+        try:
+            while True:
+                await queue.get()
+                self.supervisor.wake(INBOUND_FEED)
+        finally:
+            gateway.unsubscribe_inbound(queue)

@@ -1,9 +1,9 @@
 """How the bridge keeps its state: every query and write of the bridge's tables.
 
 Handlers decide; this module stores. Each method takes the caller's session,
-so the caller decides what commits together (e.g. a notice in the runtime's
-outbox and the feed cursor that produced it). Fax numbers are looked up by the
-gateway's keyed hash (the store is given the gateway's ``number_key``), never
+so the caller decides what commits together (e.g. a held fax and, in the
+relay's feed transaction, the cursor that produced it). Fax numbers are looked
+up by the gateway's keyed hash (the store is given the gateway's ``number_key``), never
 stored or compared in the clear.
 """
 
@@ -21,7 +21,6 @@ from bridge.models import (
     AppserviceEvent,
     AppserviceTransaction,
     BridgedFax,
-    Cursor,
     HeldDelivery,
     KnownNumber,
     Portal,
@@ -254,16 +253,3 @@ class BridgeStore:
             return False
         session.delete(row)
         return True
-
-    # -- feed cursors ----------------------------------------------------------
-
-    def cursor(self, session: Session, name: str) -> int:
-        row = session.get(Cursor, name)
-        return row.seq if row is not None else 0
-
-    def advance(self, session: Session, name: str, seq: int) -> None:
-        row = session.get(Cursor, name)
-        if row is None:
-            session.add(Cursor(name=name, seq=seq))
-        elif seq > row.seq:
-            row.seq = seq

@@ -6,7 +6,8 @@ Everything a clinician or verifier can say to the gatekeeper is declared on
     verification.py  the !verify conversation (a table of pure steps) + its row
     attestation.py   !approve / !deny, issuing the credential
     rooms.py         verified rooms: how they are made, who may be invited
-    revocation.py    the sweeper: revocation, expiry, deactivation, reminders
+    revocation.py    the sweep (a declared periodic job): revocation, expiry,
+                     deactivation, reminders
     directory.py     !find and !directory
     roster.py        bulk attestation from an organisation's roster (CLI)
 
@@ -16,31 +17,27 @@ write lock from the first flush to the commit).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import html
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from bots.gatekeeper import attestation, directory, rooms, verification
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.notices import remember_contact
 from bots.gatekeeper.registry import find_provider
-from bots.gatekeeper.revocation import Sweeper, revoke
+from bots.gatekeeper.revocation import SWEEP, Sweeper, revoke
 from curbside.audit import AuditLog
 from curbside.credentials import InviteBlock, active_credential, is_verified_room
+from curbside.database import after_commit
 from curbside.matrix import content as build
-from curbside.matrix.bot import Bot
+from curbside.matrix.bot import MESSAGE, Bot
 from curbside.matrix.commands import Arg, command, group, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
+from curbside.matrix.jobs import Job, periodic
 from curbside.matrix.rooms import RoomCreationError
-
-MESSAGE = "m.room.message"
 
 
 def _now() -> datetime:
@@ -79,22 +76,18 @@ class GatekeeperBot(Bot):
             engine=config.engine,
             audit=audit,
             config=self.settings,
-            enqueue=self._enqueue,
-            delivered=self._wake_outbox,
+            supervisor=self.supervisor,
         )
-        self._sweeping: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await super().start()
-        self._sweeping = asyncio.create_task(self.sweeper.run(), name="gatekeeper sweep")
+    @property
+    def sweep_interval(self) -> float:
+        """Seconds between sweeps (the option), for the periodic job."""
+        return self.settings.sweep_interval
 
-    async def stop(self) -> None:
-        if self._sweeping is not None:
-            self._sweeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeping
-            self._sweeping = None
-        await super().stop()
+    @periodic(SWEEP, every="sweep_interval")
+    async def sweep(self, job: Job) -> None:
+        """Remove members whose verification ended, tell them why, remind who expires soon."""
+        await self.sweeper.sweep()
 
     # -- verification conversation -------------------------------------------
 
@@ -242,8 +235,7 @@ class GatekeeperBot(Bot):
             return
         ctx.reply(f"Revoked {user}. They will be removed from every verified room within "
                   f"{int(self.settings.sweep_interval)} s and told why.")
-        # Runs once this handler's transaction has committed (no await comes before it).
-        asyncio.get_running_loop().call_soon(self.sweeper.wake)
+        after_commit(ctx.session, lambda: self.supervisor.wake(SWEEP))
 
     # -- verified rooms ------------------------------------------------------
 
@@ -400,13 +392,3 @@ class GatekeeperBot(Bot):
             return
         ctx.reply("You are listed in the directory again." if listed
                   else "You are hidden from the directory; !directory show lists you again.")
-
-    # -- outbox for the sweeper -----------------------------------------------
-
-    def _enqueue(self, session: Session, room_id: str, message: dict[str, Any]) -> None:
-        self.runtime.store.enqueue(session, room_id, message, MESSAGE)
-
-    def _wake_outbox(self) -> None:
-        """Deliver what the sweeper queued now rather than after the next handled event."""
-        self.runtime.wake_outbox()
-

@@ -2,7 +2,8 @@
 
 ::
 
-    every sweep_interval seconds (or at once when woken by !revoke):
+    the gatekeeper's @periodic "sweep", every sweep_interval seconds (or at once
+    when woken by !revoke):
       1. credentials whose NPI NPPES now lists as deactivated  ──► revoked, audited
       2. every member (joined or invited) of every verified room
          without an active credential ──► kicked with the reason
@@ -14,19 +15,21 @@
 
 One rule ("a member of a verified room holds an active credential") covers
 revocation, expiry and deactivation alike, and also anyone who got in some
-other way. Network work happens between database transactions, never inside
-one, so a slow homeserver does not hold the SQLite write lock.
+other way. Steps 2 to 4 go member by member through the supervisor
+(:meth:`~curbside.matrix.supervisor.Supervisor.each`): each in its own
+transaction, so one member the sweep cannot handle is moved aside (dead
+letter, audit, operator notice) instead of leaving every other member in the
+room; a homeserver that is down fails the whole sweep, which is retried. A
+member's network work comes before their transaction's first write, so a slow
+homeserver does not hold the SQLite write lock.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import nio
 from sqlalchemy import Engine, select
@@ -44,12 +47,12 @@ from bots.gatekeeper.registry.models import Provider
 from curbside.audit import AuditLog
 from curbside.credentials import VerifiedCredential, VerifiedRoom, active_credential
 from curbside.database import session_scope
-from curbside.matrix import content as build
+from curbside.matrix.jobs import Job
+from curbside.matrix.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
-#: Queue a message in the bot's outbox inside ``session``: (session, room id, content).
-Enqueue = Callable[[Session, str, dict[str, Any]], None]
+SWEEP = "sweep"  # the periodic job's name (the bot declares it)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -129,12 +132,16 @@ def ending_of(session: Session, user_id: str, now: datetime) -> Ending:
     )
 
 
-@dataclass
-class SweepResult:
-    revoked: list[str] = field(default_factory=list)
-    removed: list[tuple[str, str]] = field(default_factory=list)
-    notified: list[str] = field(default_factory=list)
-    reminded: list[str] = field(default_factory=list)
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A member of a verified room without an active credential."""
+
+    room_id: str
+    user_id: str
+    reason: str
+
+    def __str__(self) -> str:  # the supervisor's key for it
+        return f"remove {self.user_id} from {self.room_id}"
 
 
 def due_reminders(
@@ -174,7 +181,7 @@ def _joined(client: nio.AsyncClient, room_id: str, user_id: str) -> bool:
 
 
 class Sweeper:
-    """Runs the sweep in the bot's process; :meth:`wake` makes it sweep at once."""
+    """One sweep of the verified rooms; the gatekeeper's periodic job runs it."""
 
     def __init__(
         self,
@@ -183,61 +190,38 @@ class Sweeper:
         engine: Engine,
         audit: AuditLog,
         config: GatekeeperConfig,
-        enqueue: Enqueue,
-        delivered: Callable[[], None],
+        supervisor: Supervisor,
     ) -> None:
         self._client = client
         self._engine = engine
         self._audit = audit
         self._config = config
-        self._enqueue = enqueue
-        self._delivered = delivered
-        self._wake = asyncio.Event()
+        self._supervisor = supervisor
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Sweep forever; a failed sweep is logged and retried next interval."""
-        while True:
-            try:
-                await self.sweep_once()
-            except Exception:
-                log.exception("gatekeeper sweep failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._config.sweep_interval)
-            self._wake.clear()
-
-    async def sweep_once(self, now: datetime | None = None) -> SweepResult:
+    async def sweep(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
-        result = SweepResult()
         with session_scope(self._engine) as session:
-            result.revoked = revoke_deactivated(session, self._audit, now)
-        removals = self._members_without_credential(now)
-        removed = await self._remove(removals)
-        result.removed = removed
-        with session_scope(self._engine) as session:
-            for room_id, user_id in removed:
-                ending = ending_of(session, user_id, now)
-                self._audit.record(
-                    session, actor="gatekeeper", action="verified_room.remove",
-                    record_type="verified_room", record_id=room_id, reason=ending.cause,
-                    details={"user_id": user_id},
-                )
-                self._enqueue(session, room_id, build.notice(
-                    f"{user_id} was removed from this verified room: their verification "
-                    "is no longer active."
-                ))
-        result.notified = await self._notify_removed(now)
-        result.reminded = await self._remind(now)
-        if removed or result.notified or result.reminded:
-            self._delivered()
-        return result
+            revoke_deactivated(session, self._audit, now)
+
+        async def remove(job: Job, removal: Removal) -> None:
+            await self._remove(job, removal, now)
+
+        async def notify(job: Job, user_id: str) -> None:
+            await self._notify_removed(job, user_id, now)
+
+        async def remind(job: Job, due: tuple[str, int]) -> None:
+            await self._remind(job, *due, now)
+
+        each = self._supervisor.each
+        await each(SWEEP, self._members_without_credential(now), remove)
+        await each(SWEEP, self._ended_unnotified(now), notify, key=lambda u: f"notify {u}")
+        await each(SWEEP, self._due_reminders(now), remind,
+                   key=lambda due: f"remind {due[0]} {due[1]}d")
 
     # -- removal --------------------------------------------------------------
 
-    def _members_without_credential(self, now: datetime) -> list[tuple[str, str, str]]:
-        """(room, user, reason) for every verified-room member without an active credential."""
+    def _members_without_credential(self, now: datetime) -> list[Removal]:
+        """Every verified-room member without an active credential, with the reason."""
         client = self._client()
         me = str(client.user_id)
         found = []
@@ -250,21 +234,28 @@ class Sweeper:
                 members = (set(room.users) | set(room.invited_users)) - {me}
                 for user_id in sorted(members):
                     if active_credential(session, user_id, now) is None:
-                        found.append((room_id, user_id, ending_of(session, user_id, now).reason))
+                        found.append(Removal(room_id, user_id,
+                                             ending_of(session, user_id, now).reason))
         return found
 
-    async def _remove(self, removals: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    async def _remove(self, job: Job, removal: Removal, now: datetime) -> None:
+        """Kick one member, rotate the room key, then audit and say so in the room."""
         client = self._client()
-        removed = []
-        for room_id, user_id, reason in removals:
-            response = await client.room_kick(room_id, user_id, reason=f"Verification ended: "
-                                              f"{reason}")
-            if isinstance(response, nio.RoomKickError):
-                log.warning("could not remove a member from %s: %s", room_id, response.message)
-                continue
-            await self.rotate_room_key(client, room_id)
-            removed.append((room_id, user_id))
-        return removed
+        room_id, user_id = removal.room_id, removal.user_id
+        response = await client.room_kick(room_id, user_id,
+                                          reason=f"Verification ended: {removal.reason}")
+        if isinstance(response, nio.RoomKickError):
+            log.warning("could not remove a member from %s: %s", room_id, response.message)
+            return
+        await self.rotate_room_key(client, room_id)
+        ending = ending_of(job.session, user_id, now)
+        self._audit.record(
+            job.session, actor="gatekeeper", action="verified_room.remove",
+            record_type="verified_room", record_id=room_id, reason=ending.cause,
+            details={"user_id": user_id},
+        )
+        job.post(room_id, f"{user_id} was removed from this verified room: their "
+                          "verification is no longer active.")
 
     @staticmethod
     async def rotate_room_key(client: nio.AsyncClient, room_id: str) -> None:
@@ -283,24 +274,23 @@ class Sweeper:
 
     # -- notices --------------------------------------------------------------
 
-    async def _dm_rooms(self, user_ids: list[str], now: datetime) -> dict[str, str]:
-        """The DM room of each user the bot can post in now (opening DMs where needed)."""
+    async def _dm_room(self, user_id: str, now: datetime) -> str | None:
+        """The user's DM room if the bot can post in it now (opening one where needed)."""
         client = self._client()
         with session_scope(self._engine) as session:
-            known = {user_id: contact_room(session, user_id) for user_id in user_ids}
-        for user_id, room_id in known.items():
-            if room_id is None:
-                room_id = await open_dm(client, user_id)
-                with session_scope(self._engine) as session:
-                    remember_contact(session, user_id, room_id, now)
-                known[user_id] = room_id
+            room_id = contact_room(session, user_id)
+        if room_id is None:
+            room_id = await open_dm(client, user_id)
+            with session_scope(self._engine) as session:
+                remember_contact(session, user_id, room_id, now)
         # Post only once the user has *joined*: a room key is shared with
         # joined members, so a message sent while they are merely invited
         # would stay unreadable to them. Until then the notice waits for a
         # later sweep (it is recorded as sent only when queued).
-        return {u: r for u, r in known.items() if r is not None and _joined(client, r, u)}
+        return room_id if _joined(client, room_id, user_id) else None
 
-    async def _notify_removed(self, now: datetime) -> list[str]:
+    def _ended_unnotified(self, now: datetime) -> list[str]:
+        """Users whose credential ended and who were not yet told of this ending."""
         with session_scope(self._engine) as session:
             ended = session.scalars(
                 select(VerifiedCredential.user_id).where(
@@ -308,52 +298,41 @@ class Sweeper:
                     | (VerifiedCredential.expires_at <= now)
                 )
             ).all()
-            pending = [
+            return [
                 u for u in ended
                 if not was_sent(session, u, "removed", ending_of(session, u, now).key)
             ]
-        if not pending:
-            return []
-        rooms = await self._dm_rooms(pending, now)
-        notified = []
-        with session_scope(self._engine) as session:
-            for user_id, room_id in rooms.items():
-                ending = ending_of(session, user_id, now)
-                if was_sent(session, user_id, "removed", ending.key):
-                    continue
-                self._enqueue(session, room_id, build.notice(
-                    f"Your Curbside verification is no longer active: {ending.reason}. "
-                    "You have been removed from every verified room, and new messages there "
-                    f"are encrypted with keys you do not receive. To regain access, "
-                    f"{ending.next_step}."
-                ))
-                mark_sent(session, user_id, "removed", ending.key, now)
-                notified.append(user_id)
-        return notified
 
-    async def _remind(self, now: datetime) -> list[str]:
+    async def _notify_removed(self, job: Job, user_id: str, now: datetime) -> None:
+        room_id = await self._dm_room(user_id, now)
+        if room_id is None:
+            return
+        ending = ending_of(job.session, user_id, now)
+        if was_sent(job.session, user_id, "removed", ending.key):
+            return
+        job.post(room_id,
+                 f"Your Curbside verification is no longer active: {ending.reason}. "
+                 "You have been removed from every verified room, and new messages there "
+                 f"are encrypted with keys you do not receive. To regain access, "
+                 f"{ending.next_step}.")
+        mark_sent(job.session, user_id, "removed", ending.key, now)
+
+    def _due_reminders(self, now: datetime) -> list[tuple[str, int]]:
         with session_scope(self._engine) as session:
-            due = [(row.user_id, days) for row, days in
-                   due_reminders(session, self._config.reminder_days, now)]
-        if not due:
-            return []
-        rooms = await self._dm_rooms([user for user, _ in due], now)
-        reminded = []
-        with session_scope(self._engine) as session:
-            for user_id, days in due:
-                row = session.get(VerifiedCredential, user_id)
-                room_id = rooms.get(user_id)
-                if row is None or room_id is None:
-                    continue
-                key = _reminder_key(row, days)
-                if was_sent(session, user_id, "reminder", key):
-                    continue
-                expires = _aware(row.expires_at).date().isoformat()
-                self._enqueue(session, room_id, build.notice(
-                    f"Reminder: your Curbside verification expires on {expires} (within "
-                    f"{days} days). Send me !verify before then to renew it; otherwise you "
-                    "will be removed from verified rooms on that day."
-                ))
-                mark_sent(session, user_id, "reminder", key, now)
-                reminded.append(user_id)
-        return reminded
+            return [(row.user_id, days) for row, days in
+                    due_reminders(session, self._config.reminder_days, now)]
+
+    async def _remind(self, job: Job, user_id: str, days: int, now: datetime) -> None:
+        room_id = await self._dm_room(user_id, now)
+        row = job.session.get(VerifiedCredential, user_id)
+        if row is None or room_id is None:
+            return
+        key = _reminder_key(row, days)
+        if was_sent(job.session, user_id, "reminder", key):
+            return
+        expires = _aware(row.expires_at).date().isoformat()
+        job.post(room_id,
+                 f"Reminder: your Curbside verification expires on {expires} (within "
+                 f"{days} days). Send me !verify before then to renew it; otherwise you "
+                 "will be removed from verified rooms on that day.")
+        mark_sent(job.session, user_id, "reminder", key, now)

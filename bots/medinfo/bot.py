@@ -9,8 +9,10 @@
         than the last letter) ─► response letter PDF, encrypted m.file in the thread
     every clinician message ─► AE / complaint screen ─► PV intake in the sponsor's
         PV room at once, receipt-to-forward time kept
-    review_service_levels() (timer, or a test with a manual clock) ─► reminder in the
-        MSL thread, then escalation to the medical-information lead
+    @periodic service-levels (or review_service_levels(), e.g. at a manual clock) ─►
+        each request on its own ─► reminder in the MSL thread, then escalation to the
+        medical-information lead (a request that keeps failing is moved aside, and the
+        operator told, by the runtime's supervisor; the others are reviewed)
 
 Only clinicians with an active verified credential may ask. Nothing reaches a
 sponsor room that has not passed the PHI firewall, and the bot posts into a
@@ -19,8 +21,6 @@ sponsor room only while every member there is one the sponsor admitted.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -54,9 +54,11 @@ from curbside.matrix.commands import Arg, command, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError
+from curbside.matrix.jobs import Job, periodic
 
 log = logging.getLogger(__name__)
 
+REVIEW = "service-levels"
 REVIEW_EVERY = 60.0  # seconds between service-level reviews
 _FILE_TYPES = {"m.file", "m.image", "m.video", "m.audio"}
 _NO_PHI = {"no phi", "confirm no phi", "it holds no phi"}
@@ -81,23 +83,13 @@ class MedinfoBot(Bot):
     migrations_location: ClassVar[Path | None] = Path(__file__).parent / "migrations" / "versions"
 
     def __init__(self, account: BotAccount, config: RuntimeConfig, *, audit_key: bytes,
-                 clock: service_levels.Clock | None = None) -> None:
+                 clock: service_levels.Clock | None = None,
+                 review_every: float = REVIEW_EVERY) -> None:
         super().__init__(account, config)
         self.audit = AuditLog(audit_key)
         self.clock = clock or service_levels.SystemClock()
+        self.review_every = review_every  # seconds between service-level reviews
         self.requests = RequestStore(account.user_id, config.cipher, self.audit)
-        self._review_task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await super().start()
-        self._review_task = asyncio.create_task(self._review_forever(), name="service levels")
-
-    async def stop(self) -> None:
-        if self._review_task is not None:
-            self._review_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._review_task
-        await super().stop()
 
     def directory(self, ctx: Context) -> Directory:
         return load_directory(ctx.session)
@@ -304,7 +296,7 @@ class MedinfoBot(Bot):
         now = self.clock.now()
         who = routing.requester(credential, share_identity=bool(draft.share_identity))
         text = routing.request_text(reference(row), draft, who)
-        txn_id = ctx.send_phi(team.room_id, build.notice(text))
+        txn_id = ctx.post(team.room_id, text, phi=True)
         due = lifecycle.route(self.requests, ctx.session, row, sponsor=sponsor, team=team,
                               draft=draft, requester=who, root_txn_id=txn_id, now=now,
                               actor=ctx.event.sender)
@@ -374,7 +366,7 @@ class MedinfoBot(Bot):
             share_identity=bool(draft.share_identity), contact_consent=bool(draft.consent),
             day_zero=received,
         )
-        txn = ctx.send_phi(sponsor.pv_room_id, build.notice(report.text()))
+        txn = ctx.post(sponsor.pv_room_id, report.text(), phi=True)
         forwarded = datetime.now(UTC)
         seconds = max(0.0, time.time() - item["received"])
         self.requests.add_pv_report(
@@ -437,11 +429,7 @@ class MedinfoBot(Bot):
             self._to_clinician(ctx, row, "The sponsor has not received your request yet; "
                                          "try again in a moment.")
             return
-        message = dict(content)
-        message["m.relates_to"] = {"rel_type": "m.thread", "event_id": root,
-                                   "is_falling_back": True,
-                                   "m.in_reply_to": {"event_id": root}}
-        ctx.send_phi(row.team_room_id, message)
+        ctx.post(row.team_room_id, content=content, thread=root, phi=True)
         self.requests.count_follow_up(row)
         self._audit(ctx, "medinfo.relay_to_sponsor", row, kind=kind)
 
@@ -480,11 +468,9 @@ class MedinfoBot(Bot):
             return
         if not claimed:
             return
-        message = build.notice(f"{who} claimed {reference(row)}.", mentions=[who])
         root = self.requests.sponsor_root_event(ctx.session, row) or ctx.event.event_id
-        message["m.relates_to"] = {"rel_type": "m.thread", "event_id": root,
-                                   "is_falling_back": True, "m.in_reply_to": {"event_id": root}}
-        ctx.send(ctx.event.room_id, message)
+        ctx.post(ctx.event.room_id, f"{who} claimed {reference(row)}.", mentions=[who],
+                 thread=root)
 
     async def _from_sponsor(self, ctx: Context) -> None:
         """An MSL's message in a request thread: relayed privately to the clinician, with
@@ -553,65 +539,71 @@ class MedinfoBot(Bot):
 
     # -- service levels --------------------------------------------------------------------
 
-    async def _review_forever(self) -> None:
-        while True:
-            await asyncio.sleep(REVIEW_EVERY)
-            try:
-                self.review_service_levels()
-            except Exception:
-                log.exception("service-level review failed")
+    @periodic(REVIEW, every="review_every")
+    async def review(self, job: Job) -> None:
+        """The timer of the service-level review (once at start, then every review_every s)."""
+        await self.review_service_levels()
 
-    def review_service_levels(self) -> list[service_levels.Nudge]:
-        """Remind teams of requests nearing their target; escalate overdue ones to the lead."""
+    async def review_service_levels(self) -> list[service_levels.Nudge]:
+        """Remind teams of requests nearing their target; escalate overdue ones to the lead.
+
+        Each request is reviewed in its own transaction (its nudge, its audit
+        row and its mark commit together), so one that cannot be reviewed
+        holds up no other; the supervisor moves it aside after repeated failures.
+        """
         now = self.clock.now()
-        nudges = []
         with session_scope(self.config.engine) as session:
-            directory = load_directory(session)
-            for row in self.requests.awaiting_answer(session):
-                sponsor = directory.get(row.sponsor_key or "")
-                root = self.requests.sponsor_root_event(session, row)
-                if sponsor is None or root is None or row.routed_at is None or not row.due_at:
-                    continue
-                nudge = service_levels.review(
-                    row.id, _utc(row.routed_at), _utc(row.due_at), now,
-                    reminded=row.reminded_at is not None, escalated=row.escalated_at is not None)
-                if nudge is None:
-                    continue
-                due = service_levels.expectation(_utc(row.due_at), sponsor.hours)
-                self.requests.record_nudge(row, nudge.kind, now)
-                if nudge.kind == "remind":
-                    mentions = [row.claimed_by] if row.claimed_by else []
-                    body = f"Reminder: {reference(row)} ({row.priority}) is due by {due}."
-                else:
-                    mentions = [sponsor.medical_information_lead]
-                    body = (f"Escalation to {sponsor.medical_information_lead}: "
-                            f"{reference(row)} ({row.priority}) passed its target of {due} "
-                            "without an answer.")
-                message = build.notice(body, mentions=mentions)
-                message["m.relates_to"] = {"rel_type": "m.thread", "event_id": root,
-                                           "is_falling_back": True,
-                                           "m.in_reply_to": {"event_id": root}}
-                self.runtime.store.enqueue(session, row.team_room_id or "", message,
-                                           "m.room.message")
-                self.audit.record(session, actor=self.account.user_id,
-                                  action=f"medinfo.{nudge.kind}", record_type=RECORD_TYPE,
-                                  record_id=row.id)
-                nudges.append(nudge)
-        if nudges:
-            self.runtime.wake_outbox()
-        return nudges
+            waiting = [row.id for row in self.requests.awaiting_answer(session)]
+
+        async def review_one(job: Job, request_id: str) -> service_levels.Nudge | None:
+            return self._nudge(job, request_id, now)
+
+        nudges = await self.supervisor.each(REVIEW, waiting, review_one)
+        return [nudge for nudge in nudges if nudge is not None]
+
+    def _nudge(self, job: Job, request_id: str, now: datetime) -> service_levels.Nudge | None:
+        """The reminder or escalation one request is due now, posted in its MSL thread."""
+        session = job.session
+        row = session.get(RequestRow, request_id)
+        if row is None or not lifecycle.is_open(row) or row.first_answer_at is not None:
+            return None  # answered or closed since the pass began
+        sponsor = load_directory(session).get(row.sponsor_key or "")
+        root = self.requests.sponsor_root_event(session, row)
+        if sponsor is None or root is None or row.routed_at is None or not row.due_at:
+            return None
+        nudge = service_levels.review(
+            row.id, _utc(row.routed_at), _utc(row.due_at), now,
+            reminded=row.reminded_at is not None, escalated=row.escalated_at is not None)
+        if nudge is None:
+            return None
+        if row.team_room_id is None:
+            # Its thread root was sent, so it was routed to a room: the row is damaged.
+            raise LookupError(f"request {row.id} has an MSL thread but no team room")
+        due = service_levels.expectation(_utc(row.due_at), sponsor.hours)
+        self.requests.record_nudge(row, nudge.kind, now)
+        if nudge.kind == "remind":
+            mentions = [row.claimed_by] if row.claimed_by else []
+            body = f"Reminder: {reference(row)} ({row.priority}) is due by {due}."
+        else:
+            mentions = [sponsor.medical_information_lead]
+            body = (f"Escalation to {sponsor.medical_information_lead}: "
+                    f"{reference(row)} ({row.priority}) passed its target of {due} "
+                    "without an answer.")
+        job.post(row.team_room_id, body, mentions=mentions, thread=root)
+        self.audit.record(session, actor=self.account.user_id,
+                          action=f"medinfo.{nudge.kind}", record_type=RECORD_TYPE,
+                          record_id=row.id)
+        return nudge
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _to_clinician(self, ctx: Context, row: RequestRow, message: str | dict[str, Any]) -> None:
         """Privately into the clinician's request thread."""
-        content = build.notice(message) if isinstance(message, str) else dict(message)
+        content = build.notice(message) if isinstance(message, str) else message
         reply_to = (ctx.event.event_id if ctx.event.room_id == row.clinician_room_id
                     else row.clinician_thread_root)
-        content["m.relates_to"] = {"rel_type": "m.thread", "event_id": row.clinician_thread_root,
-                                   "is_falling_back": True,
-                                   "m.in_reply_to": {"event_id": reply_to}}
-        ctx.send_phi(row.clinician_room_id, content)
+        ctx.post(row.clinician_room_id, content=content, thread=row.clinician_thread_root,
+                 reply_to=reply_to, phi=True)
 
     def _audit(self, ctx: Context, action: str, row: RequestRow, **details: Any) -> None:
         self.audit.record(ctx.session, actor=ctx.event.sender, action=action,

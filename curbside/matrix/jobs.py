@@ -17,10 +17,17 @@ messages and the feed cursor together), restarts it with backoff after a
 failure, and moves a feed item that keeps failing aside with an audit row and
 an operator notice — a loop never dies silently.
 
-``every`` is seconds, or the name of an attribute of the bot holding them
-(so an interval can come from the bot's options). ``source`` names a method
-of the bot, ``(after: int, limit: int) -> Sequence[item]``, returning items
-with an increasing integer ``seq`` above ``after`` in commit order.
+``every`` (and a feed's ``poll``) is seconds, or the name of an attribute of
+the bot holding them (so an interval can come from the bot's options).
+``source`` names a method of the bot, ``(after: int, limit: int) ->
+Sequence[item]``, returning items with an increasing integer ``seq`` above
+``after`` in commit order. A periodic pass over many records hands each to
+:meth:`~curbside.matrix.supervisor.Supervisor.each`, so one bad record is
+moved aside as a feed item is instead of failing every pass.
+
+The owner need not be a :class:`~curbside.matrix.bot.Bot`: the fax bridge's
+relay declares its feeds the same way and runs them on a Supervisor of its
+own (with no poster: it has no Matrix account, its portals post as their puppets).
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ class Periodic:
 class Feed:
     name: str
     source: str
-    poll: float = 1.0
+    poll: float | str = 1.0
     attr: str = ""
 
 
@@ -76,14 +83,20 @@ class SentEvent:
 
 @dataclass
 class Job:
-    """What a background job gets: its transaction and the way to post in it."""
+    """What a background job gets: its transaction and the way to post in it.
+
+    ``poster`` is None for an owner with no Matrix account of its own (the
+    fax bridge's relay): its work posts through the account it speaks as.
+    """
 
     session: Session
-    poster: Poster
+    poster: Poster | None
 
     def post(self, room_id: str, body: str | None = None, html: str | None = None,
              **options: Any) -> str:
         """Queue a message in this job's transaction (see :meth:`Poster.post`)."""
+        if self.poster is None:
+            raise RuntimeError("this job's owner has no Matrix account to post as")
         return self.poster.post(self.session, room_id, body, html, **options)
 
 
@@ -92,8 +105,9 @@ def periodic(name: str, *, every: float | str) -> Callable[[F], F]:
     return _mark(Periodic(name, every))
 
 
-def feed(name: str, *, source: str, poll: float = 1.0) -> Callable[[F], F]:
-    """Hand the method each item of ``source`` once, in order, from a kept cursor."""
+def feed(name: str, *, source: str, poll: float | str = 1.0) -> Callable[[F], F]:
+    """Hand the method each item of ``source`` once, in order, from a kept cursor;
+    read it again ``poll`` seconds after it was drained (or on a wake)."""
     return _mark(Feed(name, source, poll))
 
 

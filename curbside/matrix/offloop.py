@@ -76,7 +76,13 @@ class MainLoop:
             raise LoopStopped("the bot is stopping") from None
 
     async def off_loop(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """Run ``work()`` on a handler thread, in an event loop of its own; await the result."""
+        """Run ``work()`` on a handler thread, in an event loop of its own; await the result.
+
+        Already on a handler thread (a job handing out its records), ``work``
+        simply runs there.
+        """
+        if not self.here:
+            return await work()
         if self._stopping:
             raise LoopStopped("the bot is stopping")
         return await self.loop.run_in_executor(self._pool, _run_in_own_loop, work)

@@ -5,6 +5,10 @@
     periodic:  run in a transaction ─► commit ─► wait `every` (or a wake)
                failure ─► log, roll back, retry after backoff (≤ every);
                the 3rd failure in a row ─► operator notice (once per outage)
+               each(name, records, handler): inside a pass, every record in its
+               own transaction; a failing one is rolled back alone, counted, and
+               after MAX_ITEM_ATTEMPTS passes moved aside (dead letter, audit,
+               operator notice) and left out of later passes
 
     feed:      cursor ─► source(after=cursor) ─► for each item, in order:
                handler + cursor advance + queued messages: one transaction
@@ -12,6 +16,14 @@
                           ─► after MAX_ITEM_ATTEMPTS: the item is moved aside —
                           dead-letter row, audit row, operator notice and the
                           cursor past it, in one transaction — and the feed goes on
+               the handler's return and the commit have no await between them:
+               a lock the handler held until it returned is, for every other
+               task, still held when its writes commit
+
+    transient: an exception of a kind that says "the homeserver is unreachable"
+               (TRANSIENT) is no record's fault: it is never counted against an
+               item, the work backs off and tries the same item again (and the
+               operator hears once it failed 3 times in a row)
 
     sent hook: the runtime calls run_sent_hook in the transaction that marks an
                outbox row sent, so the hook's effects commit with that mark
@@ -23,10 +35,10 @@ Job bodies, sent hooks and after-commit work run on the runtime's handler
 threads (offloop.py), like event handlers; the supervisor's own bookkeeping
 runs on worker threads, so the event loop never waits on the database.
 
-Operator notices go to the configured operator room; without one they are
-logged at ERROR. They name the work and the exception's type only — an
-exception's message may carry patient data, so it stays in the log filter's
-hands and out of rooms.
+Operator notices go to the configured operator room; without one (or for an
+owner without a poster) they are logged at ERROR. They name the work and the
+exception's type only — an exception's message may carry patient data, so it
+stays in the log filter's hands and out of rooms.
 """
 
 from __future__ import annotations
@@ -34,8 +46,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -46,6 +58,7 @@ from curbside.database import after_commit, session_scope
 from curbside.matrix.jobs import Feed, FeedItem, Job, JobTable, Periodic, SentEvent
 from curbside.matrix.offloop import MainLoop
 from curbside.matrix.posting import Poster
+from curbside.matrix.runtime import TRANSIENT
 from curbside.matrix.storage import RuntimeStore
 
 log = logging.getLogger(__name__)
@@ -55,6 +68,9 @@ NOTICE_AFTER = 3  # consecutive failures of a periodic job before the operator h
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 FEED_BATCH = 100
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Supervisor:
@@ -67,7 +83,7 @@ class Supervisor:
         *,
         engine: Engine,
         store: RuntimeStore,
-        poster: Poster,
+        poster: Poster | None,
         tasks: BackgroundTasks,
         audit: AuditLog | None = None,
         operator_room: str | None = None,
@@ -81,7 +97,7 @@ class Supervisor:
         self._audit = audit
         self._operator_room = operator_room
         self._wakes: dict[str, asyncio.Event] = {}
-        self._hook_failures: dict[str, int] = {}
+        self._tries: dict[tuple[str, str], int] = {}  # (work, item) ─► failed tries so far
         self._main: MainLoop | None = None
 
     def start(self, main: MainLoop) -> None:
@@ -117,51 +133,90 @@ class Supervisor:
 
     async def _run_periodic(self, spec: Periodic) -> None:
         run = getattr(self._owner, spec.attr)
+        what = f"periodic job {spec.name}"
         failures = 0
         while True:
-            interval = self._interval(spec)
+            interval = self._seconds(spec.every)
             try:
                 await self._in_transaction(run)
             except Exception as exc:
-                failures += 1
-                log.exception("periodic job %s failed (%d in a row)", spec.name, failures)
-                if failures == NOTICE_AFTER:
-                    await asyncio.to_thread(
-                        self._tell_operator, f"periodic job {spec.name}",
-                        f"failed {failures} times in a row ({type(exc).__name__}); "
-                        "it keeps retrying",
-                    )
+                failures = await self._failed(what, failures, exc)
                 delay = min(interval, _backoff(failures))
             else:
-                if failures >= NOTICE_AFTER:
-                    await asyncio.to_thread(
-                        self._tell_operator, f"periodic job {spec.name}", "runs again"
-                    )
-                failures = 0
+                failures = await self._recovered(what, failures)
                 delay = interval
             await self._sleep(spec.name, delay)
 
-    def _interval(self, spec: Periodic) -> float:
-        every = spec.every
-        return float(getattr(self._owner, every) if isinstance(every, str) else every)
+    async def each(
+        self,
+        name: str,
+        records: Iterable[T],
+        handle: Callable[[Job, T], Awaitable[R]],
+        *,
+        key: Callable[[T], str] = str,
+    ) -> list[R]:
+        """Handle each record of one pass of the periodic job ``name`` in its own transaction.
+
+        Returns what the handler returned for the records whose transaction
+        committed. A record whose handler raises is rolled back alone and the
+        pass goes on; the one that fails ``MAX_ITEM_ATTEMPTS`` passes running
+        is moved aside (dead letter keyed by ``key(record)``, audit, operator
+        notice) and left out of every later pass, until an operator removes
+        its dead letter. A transient failure ends the pass (it is raised).
+        ``key`` names the record in logs, dead letters and notices, so it
+        must carry no patient data (an id, not a name).
+        """
+        source = f"periodic {name}"
+        with session_scope(self._engine) as session:
+            aside = {d.item for d in self._store.dead_letters(session) if d.source == source}
+        results: list[R] = []
+        for record in records:
+            item = key(record)[:255]  # the dead letter's column
+            if item in aside:
+                continue
+            done: list[R] = []
+
+            async def work(job: Job, record: T = record, done: list[R] = done) -> None:
+                done.append(await handle(job, record))
+
+            try:
+                await self._in_transaction(work)
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                log.exception("%s: record %s failed", source, item)
+                self._count_record_failure(source, item, exc)
+                continue
+            self._tries.pop((source, item), None)
+            results.extend(done)
+        return results
+
+    def _count_record_failure(self, source: str, item: str, exc: Exception) -> None:
+        tries = self._tries.get((source, item), 0) + 1
+        if tries < MAX_ITEM_ATTEMPTS:
+            self._tries[(source, item)] = tries
+            return
+        self._tries.pop((source, item), None)
+        with session_scope(self._engine) as session:
+            self._give_up(session, source, item, exc, tries)
 
     # -- feeds -----------------------------------------------------------------
 
     async def _run_feed(self, spec: Feed) -> None:
         fetch: Callable[[int, int], Sequence[FeedItem]] = getattr(self._owner, spec.source)
         handle = getattr(self._owner, spec.attr)
+        what = f"feed {spec.name}"
         failures = 0
         while True:
             try:
                 done = await self._feed_batch(spec, fetch, handle)
-            except Exception:
-                failures += 1
-                log.exception("feed %s failed (%d in a row)", spec.name, failures)
+            except Exception as exc:
+                failures = await self._failed(what, failures, exc)
                 await self._sleep(spec.name, _backoff(failures))
                 continue
-            failures = 0
+            failures = await self._recovered(what, failures)
             if done:
-                await self._sleep(spec.name, spec.poll)
+                await self._sleep(spec.name, self._seconds(spec.poll))
 
     async def _feed_batch(
         self,
@@ -182,6 +237,8 @@ class Supervisor:
 
             try:
                 await self._in_transaction(work, also=advance)
+            except TRANSIENT:
+                raise
             except Exception as exc:
                 log.exception("feed %s: item %d failed", spec.name, item.seq)
                 if not await asyncio.to_thread(self._count_item_failure, spec, item, exc):
@@ -224,8 +281,8 @@ class Supervisor:
         try:
             await self._in_transaction(lambda job: handler(job, argument, sent), also=mark_sent)
         except Exception as exc:
-            tries = self._hook_failures.get(hook, 0) + 1
-            self._hook_failures[hook] = tries
+            tries = self._tries.get(("sent hook", hook), 0) + 1
+            self._tries[("sent hook", hook)] = tries
             log.exception("sent hook %s failed (%d)", name, tries)
             if tries < MAX_ITEM_ATTEMPTS:
                 return False
@@ -236,7 +293,7 @@ class Supervisor:
                 self._give_up(session, f"sent hook {name}", argument, error, tries)
 
             await asyncio.to_thread(self._commit_with, give_up)
-        self._hook_failures.pop(hook, None)
+        self._tries.pop(("sent hook", hook), None)
         return True
 
     # -- shared ----------------------------------------------------------------
@@ -250,6 +307,25 @@ class Supervisor:
             await job()
         else:
             await self._main.off_loop(job)
+
+    def _seconds(self, value: float | str) -> float:
+        return float(getattr(self._owner, value) if isinstance(value, str) else value)
+
+    async def _failed(self, what: str, failures: int, exc: Exception) -> int:
+        """Log one more failure in a row; the operator hears at the NOTICE_AFTER-th."""
+        failures += 1
+        log.exception("%s failed (%d in a row)", what, failures)
+        if failures == NOTICE_AFTER:
+            await asyncio.to_thread(
+                self._tell_operator, what,
+                f"failed {failures} times in a row ({type(exc).__name__}); it keeps retrying",
+            )
+        return failures
+
+    async def _recovered(self, what: str, failures: int) -> int:
+        if failures >= NOTICE_AFTER:
+            await asyncio.to_thread(self._tell_operator, what, "runs again")
+        return 0
 
     async def _in_transaction(
         self,
@@ -296,7 +372,7 @@ class Supervisor:
     def _tell_operator(self, what: str, text: str, *, session: Session | None = None) -> None:
         line = f"{self._store.account}: {what} {text}."
         log.error("operator notice: %s", line)
-        if self._operator_room is None:
+        if self._operator_room is None or self._poster is None:
             return
         if session is not None:
             self._poster.post(session, self._operator_room, line)

@@ -295,17 +295,19 @@ async def test_an_unanswered_urgent_request_is_reminded_then_escalated(desk: Des
     request = await desk.sponsor_root(msl, desk.rooms["nmsl"], "amiodarone")
     msl_root = request.event.event_id
     desk.clock.advance(timedelta(hours=2))
-    assert [n for n in desk.bot.review_service_levels() if _is(desk, n.request_id, root)] == []
+    assert [n for n in await desk.bot.review_service_levels()
+            if _is(desk, n.request_id, root)] == []
     desk.clock.advance(timedelta(hours=1, minutes=1))
-    assert "remind" in [n.kind for n in desk.bot.review_service_levels()
+    assert "remind" in [n.kind for n in await desk.bot.review_service_levels()
                         if _is(desk, n.request_id, root)]
     await desk.bot_says(msl, desk.rooms["nmsl"], msl_root, "Reminder:")
     desk.clock.advance(timedelta(hours=1))
-    assert "escalate" in [n.kind for n in desk.bot.review_service_levels()
+    assert "escalate" in [n.kind for n in await desk.bot.review_service_levels()
                           if _is(desk, n.request_id, root)]
     escalation = await desk.bot_says(msl, desk.rooms["nmsl"], msl_root, "Escalation to")
     assert escalation.content["m.mentions"]["user_ids"] == [desk.leads["north"]]
-    assert not [n for n in desk.bot.review_service_levels() if _is(desk, n.request_id, root)]
+    assert not [n for n in await desk.bot.review_service_levels()
+                if _is(desk, n.request_id, root)]
 
 
 def _is(desk: Desk, request_id: str, root: str) -> bool:
