@@ -6,7 +6,8 @@ Starts its own Synapse (loopback, temp dir), one clinician client and two
 responders in two encrypted rooms: the Curbside bot (inbox, handler
 transaction, outbox, all on SQLite) and a bare nio client that answers
 ``!ping`` straight from its sync callback. The clinician sends the pings
-alternately to both rooms, one at a time, and times each send → reply.
+alternately to both rooms, one at a time, and times each send → reply
+(the reply's arrival in the clinician's client).
 Prints p50/p90 of each and the ratio bot/bare (target ≤ 1.25).
 """
 
@@ -50,15 +51,36 @@ class EchoClient:
         )
 
 
+class ReplyClock:
+    """When the clinician's client received each reply, taken in its sync callback.
+
+    Reading the clock when a poll of the received messages (every 50 ms) finds
+    the reply would round each time up to the poll's grid: a reply a few ms
+    either side of a tick was timed 78 ms or 128 ms.
+    """
+
+    def __init__(self, user: MatrixUser) -> None:
+        self.arrived: dict[tuple[str, str], float] = {}
+        user.client.add_event_callback(self._on_message, nio.RoomMessage)
+
+    async def _on_message(self, room: nio.MatrixRoom, event: nio.RoomMessage) -> None:
+        relation = event.source.get("content", {}).get("m.relates_to") or {}
+        replied_to = relation.get("m.in_reply_to", {}).get("event_id")
+        if replied_to:
+            self.arrived.setdefault((replied_to, event.sender), time.perf_counter())
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-async def time_one(clinician: MatrixUser, room_id: str, responder: str) -> float:
+async def time_one(clinician: MatrixUser, clock: ReplyClock, room_id: str,
+                   responder: str) -> float:
     started = time.perf_counter()
     event_id = await clinician.send(room_id, "!ping")
-    await wait_for(lambda: clinician.replies_to(event_id, responder), timeout=30)
-    return (time.perf_counter() - started) * 1000
+    reply = (event_id, responder)
+    await wait_for(lambda: reply in clock.arrived, timeout=30)
+    return (clock.arrived[reply] - started) * 1000
 
 
 async def run(messages: int) -> None:
@@ -71,6 +93,7 @@ async def run(messages: int) -> None:
         synapse.start()
         try:
             clinician = await MatrixUser.create(synapse, "clinician")
+            clock = ReplyClock(clinician)
             echo = EchoClient(await MatrixUser.create(synapse, "echo"))
             setup = await bot_setup(synapse, tmp_path, "pingbot")
             bot = Bot(setup.account, setup.config)
@@ -84,13 +107,13 @@ async def run(messages: int) -> None:
                 await clinician.wait_joined(echo_room, echo.user.user_id,
                                             echo.user.client.device_id)
                 for _ in range(5):  # warm up sessions and caches on both sides
-                    await time_one(clinician, bot_room, bot.account.user_id)
-                    await time_one(clinician, echo_room, echo.user.user_id)
+                    await time_one(clinician, clock, bot_room, bot.account.user_id)
+                    await time_one(clinician, clock, echo_room, echo.user.user_id)
                 bot_ms: list[float] = []
                 bare_ms: list[float] = []
                 for _ in range(messages):
-                    bot_ms.append(await time_one(clinician, bot_room, bot.account.user_id))
-                    bare_ms.append(await time_one(clinician, echo_room, echo.user.user_id))
+                    bot_ms.append(await time_one(clinician, clock, bot_room, bot.account.user_id))
+                    bare_ms.append(await time_one(clinician, clock, echo_room, echo.user.user_id))
             finally:
                 await bot.stop()
                 await echo.user.close()
