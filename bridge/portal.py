@@ -15,11 +15,11 @@ Each portal has its own lock (the mautrix shape): it serialises what the
 portal posts and the rows saying it was posted, so concurrent triggers (a
 join seen in a transaction and in a sync) deliver a held fax once, while one
 room's slow upload holds up no other room. The bridge keeps one Portal per
-room and number (:meth:`bridge.bridge.Bridge.portal`), hence one lock. What a
-feed item writes goes into the relay's transaction, which the supervisor
-commits right after the handler returns with no await in between: to every
-other task, the writes made under the lock are committed before anyone else
-holds it. A fax is patient data: it is posted only into an encrypted room.
+room and number (:meth:`bridge.bridge.Bridge.portal`), hence one lock. Work
+that writes into a transaction it does not commit itself (a feed item, a
+handler) holds the lock until that transaction ends (``hold_for``), so the
+next holder — on another thread — reads what was written under it. A fax is
+patient data: it is posted only into an encrypted room.
 
 Every "no" on the way out is answered in the event's thread with what to
 do. The gateway's idempotency key is the Matrix event id, so a handler that
@@ -127,8 +127,8 @@ class Portal:
 
     async def handle_matrix_document(self, ctx: Context) -> None:
         """Fax the document of ``ctx.event`` to the number if everything allows it."""
-        async with self._lock:
-            await self._send_document(ctx)
+        await self._lock.hold_for(ctx.session)
+        await self._send_document(ctx)
 
     async def _send_document(self, ctx: Context) -> None:
         event, services, number = ctx.event, self.services, self.number
@@ -172,9 +172,9 @@ class Portal:
         text = status_text(change, self.number, job.pages)
         if text is None:
             return
-        async with self._lock:
-            self.puppet.poster.post(session, self.room_id, text, thread=link.thread_root,
-                                    reply_to=link.event_id)
+        await self._lock.hold_for(session)
+        self.puppet.poster.post(session, self.room_id, text, thread=link.thread_root,
+                                reply_to=link.event_id)
 
     # -- fax → Matrix ------------------------------------------------------------
 
@@ -182,14 +182,14 @@ class Portal:
         """Post a fax received for this portal's owner, or hold it until they join;
         either is written in the feed's ``session``."""
         await self.puppet.wait_in_room(self.room_id)
-        async with self._lock:
-            if self.owner_kind == USER_OWNER and \
-                    not self.puppet.has_joined(self.room_id, self.owner_id):
-                # Nothing is posted (no room key shared) before the owner's devices are in.
-                self.services.store.hold(session, Held(
-                    inbound_id, self.room_id, self.puppet.user_id, self.owner_id))
-                return
-            self._post_fax(session, await self._fax_contents(inbound_id))
+        await self._lock.hold_for(session)
+        if self.owner_kind == USER_OWNER and \
+                not self.puppet.has_joined(self.room_id, self.owner_id):
+            # Nothing is posted (no room key shared) before the owner's devices are in.
+            self.services.store.hold(session, Held(
+                inbound_id, self.room_id, self.puppet.user_id, self.owner_id))
+            return
+        self._post_fax(session, await self._fax_contents(inbound_id))
 
     async def release_held(self, wait: float = 0.0) -> int:
         """Deliver the faxes held for the owner, once they joined; how many.

@@ -29,6 +29,9 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 T = TypeVar("T")
 
 
@@ -147,3 +150,22 @@ class ThreadSafeLock:
 
     async def __aexit__(self, *exc: object) -> None:
         self.release()
+
+    async def hold_for(self, session: Session) -> None:
+        """Take the lock until ``session``'s transaction ends (commit or rollback).
+
+        For writes that another holder must see: released at the caller's
+        return they would still be uncommitted on this thread while the next
+        holder, on another, reads.
+        """
+        await self.acquire()
+        released = False
+
+        def release(*_: object) -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._lock.release()
+
+        event.listen(session, "after_commit", release, once=True)
+        event.listen(session, "after_soft_rollback", release, once=True)

@@ -16,9 +16,6 @@
                           ─► after MAX_ITEM_ATTEMPTS: the item is moved aside —
                           dead-letter row, audit row, operator notice and the
                           cursor past it, in one transaction — and the feed goes on
-               the handler's return and the commit have no await between them:
-               a lock the handler held until it returned is, for every other
-               task, still held when its writes commit
 
     transient: an exception of a kind that says "the homeserver is unreachable"
                (TRANSIENT) is no record's fault: it is never counted against an

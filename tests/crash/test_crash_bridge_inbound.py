@@ -25,9 +25,10 @@ import pikepdf
 import pytest
 
 import tests.bridge.harness as harness
-from bridge.relay import INBOUND_CURSOR
+from bridge.relay import INBOUND_FEED, RELAY_ACCOUNT
 from curbside.database import session_scope
 from curbside.matrix.files import download_decrypted
+from curbside.matrix.models import MatrixFeedCursor
 from curbside.phi import new_master_key
 from fax_gateway import Owner, OwnerKind
 from tests.bridge.harness import AUDIT_KEY, SERVER, bridge_world, files, notices
@@ -87,4 +88,5 @@ async def test_a_received_fax_reaches_its_portal_once_across_two_kills(
             assert len(document.pages) == 2
         [received] = world.gateway.received_after(0)
         with session_scope(world.engine) as session:
-            assert world.bridge.store.cursor(session, INBOUND_CURSOR) == received.seq
+            cursor = session.get(MatrixFeedCursor, (RELAY_ACCOUNT, INBOUND_FEED))
+            assert cursor is not None and cursor.position == received.seq
