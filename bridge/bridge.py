@@ -84,6 +84,7 @@ class Bridge:
         loop = asyncio.get_running_loop()
         self._tasks.bind(loop)  # puppets' handler threads spawn here too
         self._main = MainLoop(loop, workers=RELAY_THREADS)
+        self.homeserver.main = self._main
         await self.server.start(self.config.host, self.config.port)
         try:
             txn_id = await self.homeserver.ping()

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bridge.errors import BridgeStartupError, ExitCode
+from curbside.matrix.offloop import MainLoop
 
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
@@ -29,6 +30,14 @@ class AppserviceClient:
         self._as_token = as_token
         self._appservice_id = appservice_id
         self._http: aiohttp.ClientSession | None = None
+        # Set by the bridge at start: requests from a handler thread run there,
+        # where the HTTP session lives.
+        self.main: MainLoop | None = None
+
+    def _main_elsewhere(self) -> MainLoop | None:
+        """The bridge's loop, when called from another thread (a puppet's handler)."""
+        main = self.main
+        return main if main is not None and not main.here else None
 
     async def close(self) -> None:
         if self._http is not None:
@@ -43,6 +52,8 @@ class AppserviceClient:
         return self._http
 
     async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if (main := self._main_elsewhere()) is not None:
+            return await main.run(self._post(path, body))
         async with self._session().post(self._url + path, json=body) as response:
             try:
                 data = await response.json(content_type=None)
@@ -80,6 +91,8 @@ class AppserviceClient:
         )
 
     async def _get(self, path: str) -> tuple[int, dict[str, Any]]:
+        if (main := self._main_elsewhere()) is not None:
+            return await main.run(self._get(path))
         async with self._session().get(self._url + path) as response:
             try:
                 data = await response.json(content_type=None)

@@ -12,8 +12,8 @@
 An attempt's statuses move only along the table in
 :mod:`referral.delivery_states`, and only :func:`_move` changes them.
 
-The database work sits on either side of the one ``await``, never across
-it, so a SQLite write lock is never held while waiting on the network. The
+The database work sits in its own transactions on either side of the one
+``await``, so no lock is held while the channel waits on the network. The
 idempotency key is fixed per attempt and handed to the channel: a crash
 after ``prepare_delivery`` re-opens the same pending attempt and the channel
 (Matrix outbox, fax outbox) de-duplicates the repeat.

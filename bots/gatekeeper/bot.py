@@ -10,9 +10,6 @@ Everything a clinician or verifier can say to the gatekeeper is declared on
                      deactivation, reminders
     directory.py     !find and !directory
     roster.py        bulk attestation from an organisation's roster (CLI)
-
-Database writes happen after a handler's last ``await`` (SQLite holds its
-write lock from the first flush to the commit).
 """
 
 from __future__ import annotations

@@ -18,11 +18,11 @@ desk's service and answers; the work lives beside it:
                       courier · fax verdicts (feed) · escalations · packet sent (hook)
     recipient DM:     packet (thread root) ─ !accept / !decline / !schedule ─ note file
 
-Handlers do their network work (downloads, uploads) first and call the
-service, which does the database writes, after the last ``await``; a refusal
-rolls the handler's writes back. Work that must follow a commit (previews,
-waking the courier) starts after it, and deliveries are durable: a pending
-attempt is picked up again by the courier after an outage or a restart.
+Handlers do their network work (downloads, uploads), then call the service,
+which does the database work; a refusal rolls the handler's writes back.
+Work that must follow a commit (previews, waking the courier) starts after
+it, and deliveries are durable: a pending attempt is picked up again by the
+courier after an outage or a restart.
 """
 
 from __future__ import annotations

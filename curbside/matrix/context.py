@@ -6,11 +6,9 @@ into the outbox in that same session. The runtime commits the session
 together with the "event handled" mark, so effects and replies happen once or
 not at all.
 
-The session does not autoflush: plain ``session.add`` writes reach the
-database at that final commit, so a handler that awaits (network, sleep) holds
-no SQLite write lock meanwhile. Anything that flushes or executes DML
-(``session.flush()``, ``AuditLog.record``) takes the lock until the commit, so
-do those after the handler's last ``await``.
+The handler runs on a handler thread (``curbside.matrix.offloop``), so its
+synchronous database calls never hold up the event loop; ``ctx.client`` is
+the view of the nio client whose calls run on the main loop.
 """
 
 from __future__ import annotations
