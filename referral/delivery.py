@@ -25,7 +25,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from curbside.database import session_scope
@@ -245,15 +245,33 @@ def _move(
 ) -> None:
     """The one place an attempt's status changes: check the table, write, audit.
 
+    The write is a compare-and-set on the status the decision was made from:
+    two verdicts about one attempt may be recorded at once (the courier's
+    "accepted" and the outbox's "delivered" on handler threads), and a read
+    on SQLite locks nothing, so a verdict decided on a status that changed
+    meanwhile is decided again on the new one — never written over it.
+
     Raises :class:`~referral.delivery_states.DeliveryTransitionError` before
     anything is written when the table has no such move.
     """
-    move = next_status(DeliveryStatus(attempt.status), receipt.status)
-    attempt.status = move.target.value
-    attempt.provider_ref = receipt.provider_ref or attempt.provider_ref
-    attempt.detail = receipt.detail or attempt.detail
-    if move.target in TERMINAL:
-        attempt.finished_at = env.clock()
+    while True:
+        move = next_status(DeliveryStatus(attempt.status), receipt.status)
+        values = {
+            "status": move.target.value,
+            "provider_ref": receipt.provider_ref or attempt.provider_ref,
+            "detail": receipt.detail or attempt.detail,
+            "finished_at": env.clock() if move.target in TERMINAL else attempt.finished_at,
+        }
+        written = session.execute(
+            update(DeliveryAttempt)
+            .where(DeliveryAttempt.id == attempt.id, DeliveryAttempt.status == attempt.status)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if written.rowcount == 1:  # type: ignore[attr-defined]
+            break
+        session.refresh(attempt)  # another verdict got there first: decide again
+    session.refresh(attempt)
     env.audit.record(
         session,
         actor=actor,

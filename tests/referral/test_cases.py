@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -446,3 +447,48 @@ def test_cli_disclosures_report(referral_db: ReferralDb) -> None:
     assert empty.exit_code == 0 and "no disclosures recorded" in empty.output
     bad = CliRunner().invoke(disclosures_command, ["--patient", "X Y", "--dob", "14/3/57"], obj=app)
     assert bad.exit_code == 2 and "like 1957-03-14" in bad.output
+
+
+def test_two_verdicts_at_once_never_write_over_each_other(
+    referral_db: ReferralDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The courier's "accepted" and the outbox's "delivered" race on handler threads.
+
+    A rival records "delivered" after this verdict read the attempt as pending
+    and before it writes: on SQLite (reads lock nothing) the later write must
+    not put the attempt back to "accepted"; on PostgreSQL the row lock makes
+    the rival wait, and it then moves the accepted attempt on to delivered.
+    """
+    referral_id = _sent_referral(referral_db)
+    engine, env = referral_db.engine, referral_db.env
+    with session_scope(engine) as session:
+        job = delivery.prepare_delivery(session, env, referral_id, channel="matrix",
+                                        actor=REFERRER)
+    key = job.idempotency_key
+    delivered = delivery.DeliveryReceipt(delivery.DeliveryStatus.DELIVERED,
+                                         provider_ref="!dm:x $packet")
+    accepted = delivery.DeliveryReceipt(delivery.DeliveryStatus.ACCEPTED, provider_ref="!dm:x")
+    decide = delivery.next_status
+    rivals: list[threading.Thread] = []
+
+    def record_rival() -> None:
+        with session_scope(engine) as session:
+            delivery.record_delivery_outcome(session, env, key, delivered)
+
+    def decide_with_a_rival(current, reported):  # type: ignore[no-untyped-def]
+        if not rivals:
+            rivals.append(threading.Thread(target=record_rival))
+            rivals[0].start()
+            rivals[0].join(timeout=2)  # done on SQLite; waiting for our row lock on PostgreSQL
+        return decide(current, reported)
+
+    monkeypatch.setattr(delivery, "next_status", decide_with_a_rival)
+    with session_scope(engine) as session:
+        delivery.record_delivery_outcome(session, env, key, accepted)
+    rivals[0].join(timeout=20)
+    assert not rivals[0].is_alive()
+    with session_scope(engine) as session:
+        attempt = session.scalars(select(DeliveryAttempt).where(
+            DeliveryAttempt.idempotency_key == key)).one()
+        assert (attempt.status, attempt.provider_ref) == ("delivered", "!dm:x $packet")
+        assert cases.get_referral(session, referral_id).business_status == "delivered"

@@ -9,6 +9,7 @@ failed, and nothing the desk says about it may be posted twice.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import AsyncIterator
 
 import pytest
@@ -67,7 +68,10 @@ async def test_a_packet_sent_during_an_outage_arrives_once_after_it(
     done = await ask(coord, desk, room, answers[-1], root)
     referral_id = done.split("Draft ", 1)[1].split(" ", 1)[0]
 
-    outage: dict[str, asyncio.Task[None]] = {}
+    # The courier runs on a handler thread, in an event loop of its own: the
+    # restart is scheduled on the test's loop, which outlives the courier's run.
+    test_loop = asyncio.get_running_loop()
+    outage: dict[str, concurrent.futures.Future[None]] = {}
     deliver = MatrixChannel.deliver
 
     async def homeserver_back_later() -> None:
@@ -77,7 +81,8 @@ async def test_a_packet_sent_during_an_outage_arrives_once_after_it(
     async def deliver_into_an_outage(self, packet, recipient, key):  # type: ignore[no-untyped-def]
         if not outage:
             await asyncio.to_thread(private_homeserver.stop)
-            outage["restart"] = asyncio.create_task(homeserver_back_later())
+            outage["restart"] = asyncio.run_coroutine_threadsafe(
+                homeserver_back_later(), test_loop)
         return await deliver(self, packet, recipient, key)
 
     monkeypatch.setattr(MatrixChannel, "deliver", deliver_into_an_outage)
@@ -85,7 +90,7 @@ async def test_a_packet_sent_during_an_outage_arrives_once_after_it(
     await wait_for(lambda: bool(outage), timeout=30, what="the courier starting delivery")
     with session_scope(desk.bot.config.engine) as session:
         assert get_referral(session, referral_id).state is Status.REQUESTED
-    await outage["restart"]
+    await asyncio.wrap_future(outage["restart"])
 
     dm = await join_invite(cardio)
     packet = f"Referral {referral_id}.pdf"
