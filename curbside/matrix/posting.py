@@ -29,6 +29,9 @@ from curbside.matrix import content as build
 from curbside.matrix.storage import RuntimeStore
 
 MESSAGE = "m.room.message"
+# Session.info flag of a handler's session: the runtime hands its committed
+# rows to the sender itself, so posting does not wake the outbox loader.
+HANDED_TO_SENDER = "curbside.outbox.handed_to_sender"
 
 
 class Poster:
@@ -81,5 +84,6 @@ class Poster:
             content = build.threaded(content, thread, reply_to)
         txn_id = self._store.enqueue(session, room_id, content, event_type, on_sent=on_sent,
                                      key=key)
-        after_commit(session, self._wake)
+        if not session.info.get(HANDED_TO_SENDER):
+            after_commit(session, self._wake)
         return txn_id

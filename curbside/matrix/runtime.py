@@ -49,7 +49,7 @@ from curbside.matrix.events import IncomingEvent
 from curbside.matrix.jobs import SentEvent
 from curbside.matrix.login import open_client
 from curbside.matrix.offloop import LoopBoundClient, LoopStopped, MainLoop
-from curbside.matrix.posting import Poster
+from curbside.matrix.posting import HANDED_TO_SENDER, Poster
 from curbside.matrix.rooms import require_encrypted
 from curbside.matrix.storage import OutboxItem, RuntimeStore, Undecryptable
 from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES, DeviceTrust
@@ -113,6 +113,10 @@ class MatrixRuntime:
             self._send_one, MAX_CONCURRENT_SENDS, noun="outbox message"
         )
         self._outbox_wake = asyncio.Event()
+        self._outbox_wake.set()  # rows of an earlier run may wait: the loader goes first
+        # Changes whenever an outbox load starts or ends: a handler's replies go
+        # straight to the sender only if no load overlapped the handler.
+        self._load_epoch = 0
         self._outbox_backlog = False
         self._key_query_lock = asyncio.Lock()
         self._tasks = BackgroundTasks(log)
@@ -362,36 +366,67 @@ class MatrixRuntime:
     async def _process(self, event: IncomingEvent) -> None:
         """Run the handler off the loop; its effects commit with the event's done mark."""
         typing = asyncio.create_task(self._typing_later(event.room_id))
+        epoch = self._load_epoch
         try:
             try:
-                await self.main.off_loop(lambda: self._handle_and_commit(event))
+                replies = await self.main.off_loop(lambda: self._handle_and_commit(event))
             except LoopStopped:
                 return  # stopping: rolled back, handled again at the next start
             except Exception:
                 log.exception("handler failed on event %s", event.event_id)
                 await self._db(self._record_failure, event)
+            else:
+                self._hand_to_sender(replies, epoch)
         finally:
-            typing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await typing
-            sent_typing = (
-                typing.done()
-                and not typing.cancelled()
-                and typing.exception() is None
-                and typing.result()
-            )
-            if sent_typing:
-                self._tasks.spawn(self._typing(event.room_id, False), "typing off")
+            self._stop_typing(typing, event.room_id)
 
-    async def _handle_and_commit(self, event: IncomingEvent) -> None:
-        """On a handler thread: the handler, then one commit of its effects and done mark."""
-        session = Session(self.config.engine, autoflush=False, expire_on_commit=False)
+    def _hand_to_sender(self, items: list[OutboxItem], epoch: int) -> None:
+        """Give a handler's committed replies to the sender now, not via a reload.
+
+        Only when no load is due or ran meanwhile: a pending wake or a backlog
+        means older rows may still wait in the table, and the loader, which
+        takes them by id, must then send first so that each room's order
+        holds; a load that overlapped the handler (``epoch`` moved) may hold
+        these very rows already.
+        """
+        if not items:
+            return
+        if (
+            self._outbox_wake.is_set()
+            or self._load_epoch != epoch
+            or self._outbox_backlog
+            or len(self._sender.queued()) + len(items) > OUTBOX_IN_MEMORY
+        ):
+            self._outbox_wake.set()
+            return
+        for item in items:
+            self._sender.submit(item)
+
+    def _stop_typing(self, typing: asyncio.Task[bool], room_id: str) -> None:
+        """Cancel a "typing…" notice not sent yet, or switch off one that was.
+
+        Not awaited: the replies are already with the sender and need not wait
+        a loop turn for a notice that, in the common case, never started.
+        """
+        if not typing.done():
+            typing.cancel()
+        elif not typing.cancelled() and typing.exception() is None and typing.result():
+            self._tasks.spawn(self._typing(room_id, False), "typing off")
+
+    async def _handle_and_commit(self, event: IncomingEvent) -> list[OutboxItem]:
+        """On a handler thread: the handler, then one commit of its effects and done mark.
+
+        Returns the replies that commit kept, for the sender.
+        """
+        session = Session(self.config.engine, autoflush=False, expire_on_commit=False,
+                          info={HANDED_TO_SENDER: True})
         try:
             await self._handle(Context(event, session, self.client, self.poster))
             if self.store.claim_event(session, event.event_id):
                 session.commit()
-            else:
-                session.rollback()
+                return self.store.committed_outbox(session)
+            session.rollback()
+            return []
         except BaseException:
             session.rollback()
             raise
@@ -517,9 +552,13 @@ class MatrixRuntime:
             if space <= 0:
                 self._outbox_backlog = True
                 continue
-            items = await self._in_transaction(
-                partial(self._undelivered, limit=space, skip=queued)
-            )
+            self._load_epoch += 1
+            try:
+                items = await self._in_transaction(
+                    partial(self._undelivered, limit=space, skip=queued)
+                )
+            finally:
+                self._load_epoch += 1
             self._outbox_backlog = len(items) == space
             for item in items:
                 self._sender.submit(item)

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from curbside.matrix.config import Cipher
@@ -31,6 +31,9 @@ from curbside.matrix.models import (
     MatrixInboxEvent,
     MatrixOutboxMessage,
 )
+
+# Session.info key under which enqueue() keeps the rows a session queued.
+_ENQUEUED = "curbside.matrix.enqueued"
 
 
 def _aad(*parts: str) -> bytes:
@@ -265,19 +268,19 @@ class RuntimeStore:
                 MatrixOutboxMessage.account == self.account, MatrixOutboxMessage.txn_id == txn_id))
             if known is not None:
                 return txn_id
-        session.add(
-            MatrixOutboxMessage(
-                account=self.account,
-                txn_id=txn_id,
-                room_id=room_id,
-                event_type=event_type,
-                content=self._cipher.encrypt_bytes(
-                    json.dumps(content).encode(), _aad("matrix_outbox", self.account, txn_id)
-                ),
-                created_at=time.time(),
-                sent_hook=on_sent,
-            )
+        row = MatrixOutboxMessage(
+            account=self.account,
+            txn_id=txn_id,
+            room_id=room_id,
+            event_type=event_type,
+            content=self._cipher.encrypt_bytes(
+                json.dumps(content).encode(), _aad("matrix_outbox", self.account, txn_id)
+            ),
+            created_at=time.time(),
+            sent_hook=on_sent,
         )
+        session.add(row)
+        session.info.setdefault(_ENQUEUED, []).append(row)
         return txn_id
 
     def undelivered(
@@ -292,21 +295,30 @@ class RuntimeStore:
         if skip:
             query = query.where(MatrixOutboxMessage.txn_id.not_in(list(skip)))
         rows = session.scalars(query.order_by(MatrixOutboxMessage.id).limit(limit)).all()
-        return [
-            OutboxItem(
-                id=r.id,
-                txn_id=r.txn_id,
-                room_id=r.room_id,
-                event_type=r.event_type,
-                content=json.loads(
-                    self._cipher.decrypt_bytes(
-                        r.content, _aad("matrix_outbox", self.account, r.txn_id)
-                    )
-                ),
-                sent_hook=r.sent_hook,
-            )
-            for r in rows
-        ]
+        return [self._outbox_item(r) for r in rows]
+
+    def committed_outbox(self, session: Session) -> list[OutboxItem]:
+        """The rows ``session`` queued that its commit kept (call right after the commit).
+
+        Lets the runtime hand a handler's replies to the sender without reading
+        them back from the table; rows a rollback discarded are left out.
+        """
+        rows: list[MatrixOutboxMessage] = session.info.pop(_ENQUEUED, [])
+        return [self._outbox_item(r) for r in rows if inspect(r).persistent]
+
+    def _outbox_item(self, row: MatrixOutboxMessage) -> OutboxItem:
+        return OutboxItem(
+            id=row.id,
+            txn_id=row.txn_id,
+            room_id=row.room_id,
+            event_type=row.event_type,
+            content=json.loads(
+                self._cipher.decrypt_bytes(
+                    row.content, _aad("matrix_outbox", self.account, row.txn_id)
+                )
+            ),
+            sent_hook=row.sent_hook,
+        )
 
     def mark_sent(self, session: Session, item_id: int, event_id: str) -> None:
         session.execute(

@@ -289,3 +289,57 @@ async def test_the_outbox_sends_rooms_concurrently_each_in_order_and_once(
     with session_scope(engine) as session:
         assert store.undelivered(session) == []
     await runtime.stop()
+
+
+async def test_a_handlers_reply_goes_to_the_sender_at_once_yet_after_older_rows(
+    store_and_engine, tmp_path
+):
+    """The committed reply is handed over without a reload of the outbox, rows a
+    rollback discarded are not, and rows a due load would find go out first."""
+    store, engine = store_and_engine
+    sent: list[str] = []
+
+    class Homeserver(nio.AsyncClient):
+        async def room_send(self, room_id, message_type, content, tx_id=None,  # type: ignore[override]
+                            ignore_unverified_devices=False):
+            sent.append(content["body"])
+            return nio.RoomSendResponse(f"$sent{len(sent)}", room_id)
+
+    async def handle(ctx: Context) -> None:
+        if ctx.event.body == "!retry":
+            ctx.reply("rolled back")
+            ctx.session.rollback()
+        ctx.reply(f"re {ctx.event.body}")
+
+    async def never(room_id: str, inviter: str | None) -> bool:
+        return False
+
+    config = RuntimeConfig("http://127.0.0.1:1", tmp_path, "k" * 16, engine, store._cipher)
+    runtime = MatrixRuntime(BotAccount("@bot:x", "pw", "Bot"), config, handle=handle,
+                            wants=lambda _: True, should_join=never)
+    runtime._client = Homeserver("http://127.0.0.1:1", "@bot:x")
+    room = nio.MatrixRoom("!r", "@bot:x")
+    room.members_synced = True
+    runtime._client.rooms["!r"] = room
+    first, retry, last = (event("!r", n, body) for n, body in enumerate(["!a", "!retry", "!b"]))
+    with session_scope(engine) as session:
+        for incoming in (first, retry, last):
+            store.add_event(session, incoming)
+    runtime._tasks.spawn(runtime._send_outbox(), "outbox")
+    await wait_for(lambda: not runtime._outbox_wake.is_set(), timeout=5, what="the first load")
+
+    await runtime._process(first)
+    assert not runtime._outbox_wake.is_set(), "no reload needed"
+    assert len(runtime._sender.queued()) == 1, "the reply is with the sender already"
+    await runtime._process(retry)
+    with session_scope(engine) as session:
+        store.enqueue(session, "!r", {"body": "older"}, "m.room.message")
+    runtime.wake_outbox()
+    await runtime._process(last)
+
+    await wait_for(lambda: len(sent) >= 4, timeout=5, what="the replies")
+    await asyncio.sleep(0.05)
+    assert sent == ["re !a", "re !retry", "older", "re !b"]
+    with session_scope(engine) as session:
+        assert store.undelivered(session) == []
+    await runtime.stop()
