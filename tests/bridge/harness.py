@@ -125,7 +125,8 @@ def bridge_config(tmp: Path, url: str, engine: Engine, cipher: FieldCipher, port
 
 
 @contextlib.asynccontextmanager
-async def bridge_world(tmp: Path, *, start: bool = True) -> AsyncIterator[World]:
+async def bridge_world(tmp: Path, *, start: bool = True,
+                       db_url: str | None = None) -> AsyncIterator[World]:
     """Synapse + appservice registration + migrated DB + gateway + bridge (+ worker)."""
     as_token, hs_token, port = secrets.token_urlsafe(24), secrets.token_urlsafe(24), free_port()
     registration = write_registration(
@@ -134,7 +135,7 @@ async def bridge_world(tmp: Path, *, start: bool = True) -> AsyncIterator[World]
     )
     synapse = make_synapse(tmp / "synapse", app_service_config_files=(registration,))
     synapse.start()
-    engine = make_engine(f"sqlite:///{tmp / 'curbside.db'}")
+    engine = make_engine(db_url or f"sqlite:///{tmp / 'curbside.db'}")
     migrate(engine, Bridge.version_locations())
     cipher = load_cipher(engine, decode_master_key(new_master_key()))
     install_cipher(cipher)

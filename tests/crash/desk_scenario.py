@@ -60,8 +60,8 @@ class DeskScenario:
 
 @contextlib.asynccontextmanager
 async def desk_scenario(homeserver: Any, tmp_path: Path, unique: str,
-                        pauses: list[str]) -> AsyncIterator[DeskScenario]:
-    setup = await bot_setup(homeserver, tmp_path, f"desk{unique}")
+                        pauses: list[str], db_url: str) -> AsyncIterator[DeskScenario]:
+    setup = await bot_setup(homeserver, tmp_path, f"desk{unique}", db_url=db_url)
     env, gateway = prepare_database(setup)
     engine = setup.config.engine
     coordinator = await MatrixUser.create(homeserver, f"coord{unique}")

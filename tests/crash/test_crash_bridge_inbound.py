@@ -41,11 +41,11 @@ SETTLE = 3.0  # seconds left for anything that would arrive twice
 
 
 async def test_a_received_fax_reaches_its_portal_once_across_two_kills(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str
 ) -> None:
     master_key = new_master_key()  # the bridge's process must open the same PHI keys
     monkeypatch.setattr(harness, "new_master_key", lambda: master_key)
-    async with bridge_world(tmp_path, start=False) as world:
+    async with bridge_world(tmp_path, start=False, db_url=db_url) as world:
         config, runtime = world.config, world.config.runtime
         bridge = Component("tests.crash.bridge_process", {
             "url": runtime.homeserver_url, "store_dir": str(runtime.store_dir),

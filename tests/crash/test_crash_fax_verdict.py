@@ -35,10 +35,10 @@ SETTLE = 3.0  # seconds left for anything that would arrive twice
 
 
 async def test_a_fax_verdict_is_posted_once_across_two_kills(
-    homeserver, tmp_path, unique
+    homeserver, tmp_path, unique, db_url
 ) -> None:
     async with desk_scenario(homeserver, tmp_path, unique,
-                             ["verdict-recorded", "verdict-posted"]) as world:
+                             ["verdict-recorded", "verdict-posted"], db_url) as world:
         stop = asyncio.Event()
         worker = asyncio.create_task(world.gateway.worker("crash-test").run(stop, idle=0.1))
         try:

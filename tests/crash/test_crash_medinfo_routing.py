@@ -46,8 +46,10 @@ def in_thread(posts: list[Received], root: str) -> list[Received]:
     return [r for r in posts if (r.content.get("m.relates_to") or {}).get("event_id") == root]
 
 
-async def test_a_request_is_routed_once_across_two_kills(homeserver, tmp_path, unique) -> None:
-    setup = await bot_setup(homeserver, tmp_path, f"medinfo{unique}")
+async def test_a_request_is_routed_once_across_two_kills(
+    homeserver, tmp_path, unique, db_url
+) -> None:
+    setup = await bot_setup(homeserver, tmp_path, f"medinfo{unique}", db_url=db_url)
     bot_id, engine = setup.account.user_id, setup.config.engine
     migrate(engine, MedinfoBot.version_locations())
     clinician = await MatrixUser.create(homeserver, f"clin{unique}")

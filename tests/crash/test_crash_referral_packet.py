@@ -32,10 +32,10 @@ SETTLE = 3.0  # seconds left for anything that would arrive twice
 
 
 async def test_packet_reaches_the_recipient_once_across_two_kills(
-    homeserver, tmp_path, unique
+    homeserver, tmp_path, unique, db_url
 ) -> None:
     async with desk_scenario(homeserver, tmp_path, unique,
-                             ["packet-queued", "packet-sent"]) as world:
+                             ["packet-queued", "packet-sent"], db_url) as world:
         cardio = world.cardiologist
         referral_id, root = await world.send_referral(cardio.user_id)
 

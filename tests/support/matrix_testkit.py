@@ -173,11 +173,12 @@ class BotSetup:
 
 
 async def bot_setup(
-    homeserver: Any, tmp_path: Path, localpart: str, *, notice_after: float = 10.0
+    homeserver: Any, tmp_path: Path, localpart: str, *, notice_after: float = 10.0,
+    db_url: str | None = None,
 ) -> BotSetup:
-    """A registered bot account with a migrated database and its own store."""
+    """A registered bot account with a migrated database (SQLite unless ``db_url``)."""
     user_id = await homeserver.register_user(localpart, PASSWORD)
-    db_url = f"sqlite:///{tmp_path / f'{localpart}.db'}"
+    db_url = db_url or f"sqlite:///{tmp_path / f'{localpart}.db'}"
     master_key = new_master_key()
     return BotSetup(
         BotAccount(user_id, PASSWORD, f"Bot {localpart}"),
