@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -19,8 +20,9 @@ class World:
     room: str  # the coordinator's encrypted room with the desk
 
 
-@pytest.fixture
-async def world(homeserver, tmp_path, unique) -> AsyncIterator[World]:
+@contextlib.asynccontextmanager
+async def desk_world(homeserver, tmp_path, unique) -> AsyncIterator[World]:  # type: ignore[no-untyped-def]
+    """A running desk, a verified coordinator and cardiologist, on ``homeserver``."""
     setup = await bot_setup(homeserver, tmp_path, f"desk{unique}")
     env, gateway = prepare_database(setup)
     desk = await Desk.start(setup, env, gateway)
@@ -37,3 +39,9 @@ async def world(homeserver, tmp_path, unique) -> AsyncIterator[World]:
         await coordinator.close()
         await cardiologist.close()
         await gateway.close()
+
+
+@pytest.fixture
+async def world(homeserver, tmp_path, unique) -> AsyncIterator[World]:
+    async with desk_world(homeserver, tmp_path, unique) as world:
+        yield world

@@ -18,17 +18,14 @@ from bots.referral_desk.matrix_channel import MatrixChannel
 from curbside.database import session_scope
 from referral.cases import business_statuses, get_referral
 from referral.states import Status
-from tests.referral_desk.conftest import World
+from tests.referral_desk.conftest import World, desk_world
 from tests.referral_desk.desk_world import (
-    Desk,
     ask,
     in_thread,
     join_invite,
-    prepare_database,
-    verify,
 )
 from tests.referral_desk.test_closed_loop import form_answers
-from tests.support.matrix_testkit import MatrixUser, bot_setup, wait_for
+from tests.support.matrix_testkit import wait_for
 
 pytestmark = pytest.mark.homeserver
 
@@ -37,22 +34,9 @@ OUTAGE = 10.0
 
 @pytest.fixture
 async def outage_world(private_homeserver, tmp_path, unique) -> AsyncIterator[World]:
-    setup = await bot_setup(private_homeserver, tmp_path, f"desk{unique}")
-    env, gateway = prepare_database(setup)
-    desk = await Desk.start(setup, env, gateway)
-    coordinator = await MatrixUser.create(private_homeserver, f"coord{unique}")
-    cardiologist = await MatrixUser.create(private_homeserver, f"cardio{unique}")
-    verify(desk, (coordinator, "Dana Whitfield", "Family Medicine"),
-           (cardiologist, "Ravi Okafor", "Cardiology"))
-    try:
-        room = await coordinator.create_encrypted_room([desk.user_id])
-        await coordinator.wait_joined(room, desk.user_id, desk.bot.client.device_id)
-        yield World(desk, coordinator, cardiologist, room)
-    finally:
-        await desk.bot.stop()
-        await coordinator.close()
-        await cardiologist.close()
-        await gateway.close()
+    """The desk's world on a homeserver of this test's own, which it stops and starts."""
+    async with desk_world(private_homeserver, tmp_path, unique) as world:
+        yield world
 
 
 async def test_a_packet_sent_during_an_outage_arrives_once_after_it(
