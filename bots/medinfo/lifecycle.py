@@ -5,14 +5,16 @@
     MSL answer ─► an unclaimed request becomes the answering MSL's; answers counted
     MSL !close ─► may_close before the letter is rendered, then the store closes it
 
-The bot's handlers call these after (or, for ``may_close``, before) their
-Matrix I/O; nothing here touches Matrix. Whether a move is allowed is the
-table's call (:mod:`bots.medinfo.states`), applied by the store's one writer;
-what is decided here is what a refusal tells the person who asked.
+The desk's service (:mod:`bots.medinfo.desk`) calls these after (or, for
+``may_close``, before) the bot's Matrix I/O; nothing here touches Matrix.
+Whether a move is allowed is the table's call (:mod:`bots.medinfo.states`),
+applied by the store's one writer; what is decided here is what a refusal
+tells the person who asked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -26,7 +28,14 @@ from bots.medinfo.store import RequestStore, Routing
 
 
 class Refused(Exception):
-    """The request cannot do what was asked; the message is the reply to give."""
+    """The request cannot do what was asked; the message is the reply to give.
+
+    ``mentions``: whom the reply names (a stranger is told to verify first).
+    """
+
+    def __init__(self, text: str, *, mentions: Sequence[str] = ()) -> None:
+        super().__init__(text)
+        self.mentions = tuple(mentions)
 
 
 def reference(row: RequestRow) -> str:
