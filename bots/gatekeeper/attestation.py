@@ -3,6 +3,8 @@
     request awaiting_attestation ──posted with its evidence──► verifiers' room
     verifier: !approve <id> <what was checked> ──► VerifiedCredential (+ expiry), audit
     verifier: !deny <id> <reason>              ──► request denied, audit
+    verifier: !revoke <user> <reason>          ──► credential revoked, audit (the sweep
+                                                   removes them from verified rooms)
 
 What the verifier says they checked ("government ID and licence checked by
 video, IAL2") is kept on the credential as its evidence and in the audit log,
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 from bots.gatekeeper.models import VerificationRequest
 from bots.gatekeeper.verification import APPROVED, AWAITING_ATTESTATION, DENIED
 from curbside.audit import AuditLog
-from curbside.credentials import VerifiedCredential
+from curbside.credentials import VerifiedCredential, active_credential
 
 RECORD_TYPE = "verified_credential"
 
@@ -158,6 +160,24 @@ def deny(
         session, actor=verifier, action="verification.deny", record_type="verification_request",
         record_id=str(request.id), reason=reason, details={"user_id": request.user_id},
     )
+
+
+def revoke(
+    session: Session, audit: AuditLog, user_id: str, *, by: str, reason: str, now: datetime
+) -> bool:
+    """Revoke the user's credential; False when they hold no active one."""
+    if active_credential(session, user_id, now) is None:
+        return False
+    credential = session.get(VerifiedCredential, user_id)
+    assert credential is not None
+    credential.revoked_at = now
+    credential.revoked_reason = reason
+    session.flush()
+    audit.record(
+        session, actor=by, action="credential.revoke", record_type="verified_credential",
+        record_id=user_id, reason=reason, details={"npi": credential.npi},
+    )
+    return True
 
 
 def evidence_for_verifiers(request: VerificationRequest) -> tuple[str, str]:

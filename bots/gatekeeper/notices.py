@@ -4,18 +4,17 @@ The gatekeeper talks to a clinician in the direct-message room they used for
 ``!verify`` (remembered as their *contact*); a clinician verified by roster
 import gets a new DM on first need. Each notice has a key (``kind``, ``key``):
 once recorded as sent it is not sent again, so a sweeper that runs every few
-seconds reminds once and reports a removal once.
+seconds reminds once and reports a removal once. These are the records only; the
+sweep opens the DM (:func:`bots.gatekeeper.revocation.open_dm`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import nio
 from sqlalchemy.orm import Session
 
 from bots.gatekeeper.models import Contact, SentNotice
-from curbside.matrix.rooms import create_encrypted_room
 
 
 def contact_room(session: Session, user_id: str) -> str | None:
@@ -40,8 +39,3 @@ def was_sent(session: Session, user_id: str, kind: str, key: str) -> bool:
 def mark_sent(session: Session, user_id: str, kind: str, key: str, now: datetime) -> None:
     session.add(SentNotice(user_id=user_id, kind=kind, key=key[:64], sent_at=now))
 
-
-async def open_dm(client: nio.AsyncClient, user_id: str) -> str:
-    """A new encrypted direct-message room with ``user_id`` (they are invited)."""
-    return await create_encrypted_room(client, invite=[user_id], is_direct=True,
-                                       name="Curbside gatekeeper")

@@ -39,7 +39,6 @@ from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.notices import (
     contact_room,
     mark_sent,
-    open_dm,
     remember_contact,
     was_sent,
 )
@@ -48,6 +47,7 @@ from curbside.audit import AuditLog
 from curbside.credentials import VerifiedCredential, VerifiedRoom, active_credential
 from curbside.database import session_scope
 from curbside.matrix.jobs import Job
+from curbside.matrix.rooms import create_encrypted_room
 from curbside.matrix.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -57,24 +57,6 @@ SWEEP = "sweep"  # the periodic job's name (the bot declares it)
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def revoke(
-    session: Session, audit: AuditLog, user_id: str, *, by: str, reason: str, now: datetime
-) -> bool:
-    """Revoke the user's credential; False when they hold no active one."""
-    if active_credential(session, user_id, now) is None:
-        return False
-    credential = session.get(VerifiedCredential, user_id)
-    assert credential is not None
-    credential.revoked_at = now
-    credential.revoked_reason = reason
-    session.flush()
-    audit.record(
-        session, actor=by, action="credential.revoke", record_type="verified_credential",
-        record_id=user_id, reason=reason, details={"npi": credential.npi},
-    )
-    return True
 
 
 def revoke_deactivated(session: Session, audit: AuditLog, now: datetime) -> list[str]:
@@ -173,6 +155,12 @@ def due_reminders(
 
 def _reminder_key(row: VerifiedCredential, days: int) -> str:
     return f"{days}d:{_aware(row.expires_at).isoformat()}"
+
+
+async def open_dm(client: nio.AsyncClient, user_id: str) -> str:
+    """A new encrypted direct-message room with ``user_id`` (they are invited)."""
+    return await create_encrypted_room(client, invite=[user_id], is_direct=True,
+                                       name="Curbside gatekeeper")
 
 
 def _joined(client: nio.AsyncClient, room_id: str, user_id: str) -> bool:

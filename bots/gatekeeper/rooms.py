@@ -13,25 +13,18 @@ in it or how it is set up:
 
 The gatekeeper invites only holders of an active credential, with their
 verified name ("Dana Whitfield, MD · Cardiology") in the invite's membership
-content; the homeserver module refuses any other invite or join.
+content; the homeserver module refuses any other invite or join. This module
+is the homeserver side (each function is given the client); whom the
+gatekeeper admits, and the records of it, are :mod:`bots.gatekeeper.admission`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import nio
-from sqlalchemy.orm import Session
 
-from curbside.audit import AuditLog
-from curbside.credentials import (
-    VerifiedRoom,
-    active_credential,
-    blocks_invites_from,
-    is_verified_room,
-)
 from curbside.matrix.rooms import RoomCreationError, encryption_state
 
 #: Power needed for everything that changes membership or room state.
@@ -110,17 +103,6 @@ async def create_verified_room(
     return str(response.room_id)
 
 
-def record_room(
-    session: Session, audit: AuditLog, room_id: str, created_by: str, name: str, now: datetime
-) -> None:
-    session.add(VerifiedRoom(room_id=room_id, created_by=created_by, created_at=now))
-    session.flush()
-    audit.record(
-        session, actor=created_by, action="verified_room.create", record_type="verified_room",
-        record_id=room_id, details={"name": name},
-    )
-
-
 async def invite_with_verified_name(
     client: nio.AsyncClient, room_id: str, user_id: str, display_name: str
 ) -> None:
@@ -149,32 +131,4 @@ async def resolve_room(client: nio.AsyncClient, text: str) -> str | None:
         response = await client.room_resolve_alias(text)
         if isinstance(response, nio.RoomResolveAliasResponse):
             return str(response.room_id)
-    return None
-
-
-def invite_refusal(
-    session: Session, room_id: str, inviter: str, invitee: str
-) -> str | None:
-    """Why the gatekeeper will not invite ``invitee`` on ``inviter``'s behalf (None: it will)."""
-    if not is_verified_room(session, room_id):
-        return f"{room_id} is not a verified room I manage."
-    if active_credential(session, inviter) is None:
-        return "Only verified clinicians can invite to verified rooms; send !verify first."
-    if active_credential(session, invitee) is None:
-        return (
-            f"{invitee} is not a verified clinician, so I cannot invite them to a verified "
-            "room. Ask them to send me !verify in a direct message; once verified, invite "
-            "them again."
-        )
-    if blocks_invites_from(session, invitee, inviter):
-        return f"{invitee} does not accept invites from you."
-    return None
-
-
-def join_refusal(session: Session, room_id: str, user_id: str) -> str | None:
-    """Why the gatekeeper will not invite ``user_id`` into ``room_id`` at their own request."""
-    if not is_verified_room(session, room_id):
-        return f"{room_id} is not a verified room I manage."
-    if active_credential(session, user_id) is None:
-        return "Verified rooms are for verified clinicians; send !verify first."
     return None

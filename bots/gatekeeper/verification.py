@@ -281,6 +281,18 @@ def start_request(
     return request
 
 
+def move_to_room(request: VerificationRequest, room_id: str) -> None:
+    """The conversation continues in ``room_id`` (the clinician said !verify there)."""
+    request.room_id = room_id
+
+
+def cancel_request(session: Session, request: VerificationRequest, now: datetime) -> None:
+    """The clinician withdrew the request (!cancel)."""
+    request.state = CANCELLED
+    request.updated_at = now
+    session.flush()
+
+
 def apply_answer(
     request: VerificationRequest, answer: str, find: Lookup, *, max_attempts: int, now: datetime
 ) -> Step:

@@ -1,0 +1,309 @@
+"""What the gatekeeper answers when someone speaks to it (the service role).
+
+    clinician DM    verify ─ answer ─ answer ─ answer (→ the verifiers' room) · cancel
+    verifiers room  approve (→ the clinician's DM) · deny (→ the DM) · revoke (wakes the sweep)
+    verified rooms  room_creator ─ (the bot creates it) ─ room_created
+                    invitee / joiner ─ (the bot invites) ─ invited · name_note
+    anyone          block · unblock · find · set_listed
+
+Each method takes plain inputs: the session of the handler's exactly-once
+transaction, who asked and where (:class:`Asker`), and the parsed arguments.
+It returns the :class:`Reply` to give, or raises :class:`Refused`, whose
+message is written for the person who asked; the caller then rolls back
+whatever the call wrote and gives that answer.
+
+Nothing here touches Matrix. The bot finds out what only the client knows
+(is this room a DM, which room an alias names), does the homeserver actions
+(creating a room, inviting) between the calls that check and record them,
+and queues the reply and the posts a :class:`Reply` asks for.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bots.gatekeeper import admission, attestation, directory, verification
+from bots.gatekeeper.config import GatekeeperConfig
+from bots.gatekeeper.notices import remember_contact
+from bots.gatekeeper.registry import find_provider
+from curbside.audit import AuditLog
+from curbside.credentials import Credential, active_credential, is_verified_room
+from curbside.matrix.content import pill
+
+log = logging.getLogger(__name__)
+
+NOT_IN_A_DM = (
+    "Please send !verify in a direct message with me: your answers (NPI, name, licence) "
+    "are for me and the credentialing team only."
+)
+NOT_A_VERIFIER_ROOM = "Verifier commands are accepted only in the credentialing team's room."
+NO_VERIFIERS_ROOM = (
+    "Your request is recorded, but this server has no verifiers' room yet, so no one can "
+    "attest it. Ask your Curbside operator to set bots.gatekeeper.options.verifiers_room "
+    "(or to import your organisation's roster with `curbside verify import`)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who said something to the gatekeeper, and where."""
+
+    user_id: str
+    room_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A notice for a room other than the asker's thread (the outbox sends it)."""
+
+    room_id: str
+    text: str
+    html: str | None = None
+    mentions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to the asker, and what goes with it in the same transaction.
+
+    ``posts`` are queued first, then each of ``preface`` as its own reply, then
+    ``text``. ``wake_sweep``: a credential ended; the sweep runs once this commits.
+    """
+
+    text: str
+    html: str | None = None
+    posts: tuple[Post, ...] = ()
+    preface: tuple[str, ...] = ()
+    wake_sweep: bool = False
+
+
+class Refused(Exception):
+    """What was asked is not done; the message says why (and what to do instead).
+
+    The caller undoes what the call wrote (rolls the session back) and gives it.
+    """
+
+
+class Gatekeeper:
+    """The gatekeeper's answers to clinicians and verifiers, over its records."""
+
+    def __init__(
+        self, audit: AuditLog, settings: GatekeeperConfig, *, clock: Callable[[], datetime]
+    ) -> None:
+        self.audit = audit
+        self.settings = settings
+        self.clock = clock
+
+    # -- the verification conversation ----------------------------------------
+
+    def verify(self, session: Session, asker: Asker, *, direct: bool) -> Reply:
+        """Start (or continue) the asker's request; ``direct``: the room is a one-to-one DM."""
+        shared = asker.room_id == self.settings.verifiers_room or is_verified_room(
+            session, asker.room_id
+        )
+        if not direct or shared:
+            raise Refused(NOT_IN_A_DM)
+        now = self.clock()
+        remember_contact(session, asker.user_id, asker.room_id, now)
+        request = verification.open_request(session, asker.user_id)
+        if request is not None and request.state == verification.AWAITING_ATTESTATION:
+            return Reply(f"Your request #{request.id} is with the credentialing team; I will "
+                         "tell you here when they have decided. !cancel withdraws it.")
+        if request is not None:
+            verification.move_to_room(request, asker.room_id)
+            return Reply(f"Let's continue request #{request.id}. "
+                         + verification.QUESTIONS[request.state])
+        request = verification.start_request(session, asker.user_id, asker.room_id, now)
+        self.audit.record(session, actor=asker.user_id, action="verification.start",
+                          record_type="verification_request", record_id=str(request.id))
+        current = active_credential(session, asker.user_id, now)
+        renewal = (f"You are verified until {current.expires_at.date().isoformat()}; this "
+                   "renews it. " if current else "")
+        return Reply(f"{renewal}Verification request #{request.id}: I will ask three "
+                     "questions, one at a time, then a verifier confirms your identity. "
+                     "!cancel stops at any time. "
+                     + verification.QUESTIONS[verification.AWAITING_NPI])
+
+    def cancel(self, session: Session, asker: Asker) -> Reply:
+        request = verification.open_request(session, asker.user_id)
+        if request is None:
+            raise Refused("You have no verification request in progress; !verify starts one.")
+        verification.cancel_request(session, request, self.clock())
+        self.audit.record(session, actor=asker.user_id, action="verification.cancel",
+                          record_type="verification_request", record_id=str(request.id))
+        return Reply(f"Request #{request.id} is cancelled. Send !verify whenever you want to "
+                     "start again.")
+
+    def answer(self, session: Session, asker: Asker, text: str) -> Reply | None:
+        """The answer to the pending question; None when nothing here awaits one."""
+        request = verification.open_request(session, asker.user_id)
+        if (request is None or request.room_id != asker.room_id
+                or request.state not in verification.ANSWERING):
+            return None
+        step = verification.apply_answer(
+            request, text, lambda npi: find_provider(session, npi),
+            max_attempts=self.settings.max_attempts, now=self.clock(),
+        )
+        session.flush()
+        if step.state == verification.CLOSED:
+            self.audit.record(session, actor=asker.user_id, action="verification.close",
+                              record_type="verification_request", record_id=str(request.id),
+                              reason="too many unsuccessful answers")
+        if step.state != verification.AWAITING_ATTESTATION:
+            return Reply(step.reply)
+        self.audit.record(
+            session, actor=request.user_id, action="verification.submit",
+            record_type="verification_request", record_id=str(request.id),
+            details={"npi": request.npi, "licence_state": request.licence_state},
+        )
+        if self.settings.verifiers_room:
+            plain, markup = attestation.evidence_for_verifiers(request)
+            return Reply(step.reply, posts=(Post(self.settings.verifiers_room, plain, markup),))
+        log.warning("verification request %s waits: no verifiers_room configured", request.id)
+        return Reply(step.reply, preface=(NO_VERIFIERS_ROOM,))
+
+    # -- verifiers --------------------------------------------------------------
+
+    def _verifier(self, asker: Asker) -> None:
+        if asker.room_id != self.settings.verifiers_room:
+            raise Refused(NOT_A_VERIFIER_ROOM)
+
+    def approve(self, session: Session, asker: Asker, request_id: int, checked: str) -> Reply:
+        self._verifier(asker)
+        try:
+            request = attestation.pending(session, request_id)
+            credential = attestation.approve(
+                session, self.audit, request, verifier=asker.user_id, checked=checked,
+                now=self.clock(), days=self.settings.credential_days,
+            )
+        except attestation.AttestationError as error:
+            raise Refused(str(error)) from error
+        return Reply(
+            f"Approved #{request_id}: {request.user_id} is verified until "
+            f"{credential.expires_at.date().isoformat()} (recorded: {checked}).",
+            posts=(Post(request.room_id, attestation.approval_text(credential)),),
+        )
+
+    def deny(self, session: Session, asker: Asker, request_id: int, reason: str) -> Reply:
+        self._verifier(asker)
+        try:
+            request = attestation.pending(session, request_id)
+        except attestation.AttestationError as error:
+            raise Refused(str(error)) from error
+        attestation.deny(session, self.audit, request, verifier=asker.user_id, reason=reason,
+                         now=self.clock())
+        told = (f"Your verification request #{request_id} was not approved: {reason}. If you "
+                "can resolve this, send !verify to start a new request, or contact your "
+                "credentialing team.")
+        return Reply(f"Denied #{request_id}; {request.user_id} has been told why.",
+                     posts=(Post(request.room_id, told),))
+
+    def revoke(self, session: Session, asker: Asker, user: str, reason: str) -> Reply:
+        self._verifier(asker)
+        if not attestation.revoke(session, self.audit, user, by=asker.user_id, reason=reason,
+                      now=self.clock()):
+            raise Refused(f"{user} holds no active verification; nothing to revoke.")
+        return Reply(f"Revoked {user}. They will be removed from every verified room within "
+                     f"{int(self.settings.sweep_interval)} s and told why.", wake_sweep=True)
+
+    # -- verified rooms ---------------------------------------------------------
+
+    def room_creator(self, session: Session, asker: Asker) -> Credential:
+        """The asker's credential, if they may create a verified room."""
+        credential = active_credential(session, asker.user_id, self.clock())
+        if credential is None:
+            raise Refused("Only verified clinicians can create verified rooms; send !verify "
+                          "first.")
+        return credential
+
+    def room_created(self, session: Session, asker: Asker, room_id: str, name: str) -> Reply:
+        """Record the room the bot created (and invited the asker to)."""
+        admission.record_room(session, self.audit, room_id, asker.user_id, name, self.clock())
+        return Reply(f"Created the verified room '{name}' ({room_id}) and invited you. Invite "
+                     f"verified colleagues with !invite @colleague {room_id}")
+
+    def invitee(self, session: Session, asker: Asker, room_id: str, user: str) -> Credential:
+        """The credential ``user`` is invited with, if the asker may invite them."""
+        return self._admitted(
+            session, user, admission.invite_refusal(session, room_id, asker.user_id, user)
+        )
+
+    def joiner(self, session: Session, asker: Asker, room_id: str) -> Credential:
+        """The credential the asker is invited with, if they may join ``room_id``."""
+        return self._admitted(
+            session, asker.user_id, admission.join_refusal(session, room_id, asker.user_id)
+        )
+
+    def _admitted(self, session: Session, user: str, refusal: str | None) -> Credential:
+        if refusal is not None:
+            raise Refused(refusal)
+        credential = active_credential(session, user, self.clock())
+        assert credential is not None  # the refusals above require it
+        return credential
+
+    def invited(
+        self, session: Session, asker: Asker, room_id: str, credential: Credential
+    ) -> Reply:
+        """Record the invite the bot sent with ``credential``'s verified name."""
+        self.audit.record(session, actor=asker.user_id, action="verified_room.invite",
+                          record_type="verified_room", record_id=room_id,
+                          details={"user_id": credential.user_id})
+        return Reply(f"Invited {credential.user_id} as {credential.display_name}.")
+
+    def name_note(self, session: Session, room_id: str, user_id: str, shown: object) -> Post | None:
+        """A note for a verified room whose member ``user_id`` joined showing another name."""
+        if not is_verified_room(session, room_id):
+            return None
+        credential = active_credential(session, user_id, self.clock())
+        if credential is None or shown == credential.display_name:
+            return None
+        return Post(
+            room_id,
+            f"Note: {user_id} appears here as '{shown}'. Their verified identity is "
+            f"{credential.display_name}.",
+            f"Note: {pill(user_id)} appears here as '{html.escape(str(shown))}'. Their "
+            f"verified identity is <b>{html.escape(credential.display_name)}</b>.",
+            mentions=(user_id,),
+        )
+
+    # -- blocks and the directory -----------------------------------------------
+
+    def block(self, session: Session, asker: Asker, user: str) -> Reply:
+        admission.add_block(session, self.audit, asker.user_id, user, self.clock())
+        return Reply(f"I will not invite you to rooms on behalf of {user}. !unblock {user} "
+                     "undoes it.")
+
+    def unblock(self, session: Session, asker: Asker, user: str) -> Reply:
+        if not admission.remove_block(session, self.audit, asker.user_id, user):
+            raise Refused(f"{user} was not blocked.")
+        return Reply(f"{user} can invite you again.")
+
+    def find(self, session: Session, asker: Asker, specialty: str, state: str) -> Reply:
+        now = self.clock()
+        if active_credential(session, asker.user_id, now) is None:
+            raise Refused("The directory is for verified clinicians; send !verify first.")
+        found = directory.find_colleagues(session, specialty, state, now=now,
+                                          limit=self.settings.directory_limit)
+        if not found:
+            raise Refused(f"No verified colleagues found for '{specialty}' licensed in "
+                          f"{state.upper()}. Try a broader term (e.g. 'medicine') or another "
+                          "state.")
+        lines = [f"{c.display_name} — {c.user_id}" for c in found]
+        markup = "<ul>" + "".join(
+            f"<li>{html.escape(c.display_name)} — {pill(c.user_id)}</li>" for c in found
+        ) + "</ul>"
+        return Reply(f"Verified colleagues ({len(found)}):\n" + "\n".join(lines),
+                     f"<p>Verified colleagues ({len(found)}):</p>{markup}")
+
+    def set_listed(self, session: Session, asker: Asker, *, listed: bool) -> Reply:
+        if not directory.set_listed(session, self.audit, asker.user_id, listed=listed,
+                                    now=self.clock()):
+            raise Refused("Only verified clinicians are listed; send !verify first.")
+        return Reply("You are listed in the directory again." if listed
+                     else "You are hidden from the directory; !directory show lists you again.")

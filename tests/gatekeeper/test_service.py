@@ -1,0 +1,228 @@
+"""The gatekeeper's service without a homeserver: what it answers, refuses and undoes.
+
+Runs :class:`Gatekeeper` on both databases with the real stores and the test
+registry; each call gets its own transaction, committed as the runtime commits
+a handler's, or rolled back on a refusal as the bot does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from bots.gatekeeper import verification
+from bots.gatekeeper.config import GatekeeperConfig
+from bots.gatekeeper.models import VerificationRequest
+from bots.gatekeeper.roster import import_roster
+from bots.gatekeeper.service import (
+    NO_VERIFIERS_ROOM,
+    NOT_A_VERIFIER_ROOM,
+    NOT_IN_A_DM,
+    Asker,
+    Gatekeeper,
+    Refused,
+    Reply,
+)
+from curbside.audit import AuditEntry, AuditLog
+from curbside.credentials import VerifiedRoom, active_credential
+from tests.gatekeeper.registry_data import BOB, DANA
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+VERIFIERS = "!verifiers:curbside.test"
+DM = "!dm-eve:curbside.test"
+ROOM = "!huddle:curbside.test"          # a verified room
+VERIFIER = Asker("@vera:curbside.test", VERIFIERS)
+EVE = Asker("@eve:curbside.test", DM)  # not verified; holds DANA's NPI for the conversation
+DANA_ID = "@dana:curbside.test"
+BOB_ID = "@bob:curbside.test"
+
+
+@dataclass
+class World:
+    engine: Engine
+    gatekeeper: Gatekeeper
+
+    def ask(self, work: Callable[Concatenate[Session, P], T], *args: P.args,
+            **kwargs: P.kwargs) -> T:
+        """One handler's transaction, committed."""
+        with Session(self.engine, autoflush=False, expire_on_commit=False) as session:
+            answer = work(session, *args, **kwargs)
+            session.commit()
+            return answer
+
+    def refusal(self, work: Callable[Concatenate[Session, P], object], *args: P.args,
+                **kwargs: P.kwargs) -> str:
+        """The refusal's message; what the call wrote is rolled back, as the bot does."""
+        with Session(self.engine, autoflush=False, expire_on_commit=False) as session:
+            with pytest.raises(Refused) as refused:
+                work(session, *args, **kwargs)
+            session.rollback()
+        return str(refused.value)
+
+    def count(self, model: type) -> int:
+        with Session(self.engine) as session:
+            return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _world(engine: Engine, audit: AuditLog, tmp_path: Path, verifiers_room: str | None) -> World:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("matrix_id,npi,licence_state,licence_number,checked\n"
+                      f"{DANA_ID},{DANA},MA,MD123456,HR\n{BOB_ID},{BOB},MA,MD222222,HR\n")
+    import_roster(engine, roster, "@admin:curbside.test", audit=audit)
+    with Session(engine) as session:
+        session.add(VerifiedRoom(room_id=ROOM, created_by=DANA_ID,
+                                 created_at=datetime.now(UTC)))
+        session.commit()
+    settings = GatekeeperConfig(verifiers_room=verifiers_room, max_attempts=2)
+    return World(engine, Gatekeeper(audit, settings, clock=lambda: datetime.now(UTC)))
+
+
+@pytest.fixture
+def world(engine: Engine, audit: AuditLog, tmp_path: Path) -> World:
+    return _world(engine, audit, tmp_path, VERIFIERS)
+
+
+def _submitted(world: World) -> Reply:
+    """Eve answers every question right; the last answer's reply."""
+    gk = world.gatekeeper
+    world.ask(gk.verify, EVE, direct=True)
+    world.ask(gk.answer, EVE, DANA)
+    world.ask(gk.answer, EVE, "Dana J Whitfield")
+    reply = world.ask(gk.answer, EVE, "NH NH-7788")
+    assert reply is not None
+    return reply
+
+
+def test_verify_is_refused_outside_a_private_dm(world: World) -> None:
+    gk = world.gatekeeper
+    assert world.refusal(gk.verify, EVE, direct=False) == NOT_IN_A_DM
+    assert world.refusal(gk.verify, Asker(EVE.user_id, VERIFIERS), direct=True) == NOT_IN_A_DM
+    assert world.refusal(gk.verify, Asker(EVE.user_id, ROOM), direct=True) == NOT_IN_A_DM
+    assert world.count(VerificationRequest) == 0
+    assert "no verification request in progress" in world.refusal(gk.cancel, EVE)
+
+
+def test_a_conversation_reaches_the_verifiers_and_only_they_decide(world: World) -> None:
+    gk = world.gatekeeper
+    assert world.ask(gk.answer, EVE, "hello") is None  # nothing asked yet
+    reply = _submitted(world)
+    assert "a member of the credentialing team" in reply.text and not reply.preface
+    [post] = reply.posts
+    assert post.room_id == VERIFIERS and f"from {EVE.user_id}" in post.text
+    assert "is with the credentialing team" in world.ask(gk.verify, EVE, direct=True).text
+    request_id = int(post.text.split("#")[1].split()[0])
+
+    assert world.refusal(gk.approve, Asker(VERIFIER.user_id, DM), request_id, "ID") \
+        == NOT_A_VERIFIER_ROOM
+    assert world.refusal(gk.approve, Asker(EVE.user_id, VERIFIERS), request_id, "ID") \
+        == "You cannot attest your own verification request."
+    assert world.refusal(gk.deny, VERIFIER, 999, "no") == "There is no verification request #999."
+    with Session(world.engine) as session:  # the refused approval left the request pending
+        assert verification.open_request(session, EVE.user_id).state \
+            == verification.AWAITING_ATTESTATION
+        assert active_credential(session, EVE.user_id) is None
+
+    approved = world.ask(gk.approve, VERIFIER, request_id, "ID by video")
+    assert approved.text.startswith(f"Approved #{request_id}: {EVE.user_id} is verified until")
+    [told] = approved.posts
+    assert told.room_id == DM and told.text.startswith("You are verified: Dana Whitfield")
+    assert "not awaiting attestation" in world.refusal(gk.deny, VERIFIER, request_id, "late")
+
+
+def test_without_a_verifiers_room_the_clinician_is_told_no_one_can_attest(
+    engine: Engine, audit: AuditLog, tmp_path: Path
+) -> None:
+    reply = _submitted(_world(engine, audit, tmp_path, None))
+    assert reply.posts == () and reply.preface == (NO_VERIFIERS_ROOM,)
+
+
+def test_wrong_answers_close_the_request_with_an_audit_record(world: World) -> None:
+    gk = world.gatekeeper
+    world.ask(gk.verify, EVE, direct=True)
+    assert world.ask(gk.answer, EVE, "12345").text.endswith("or !cancel to stop.")
+    assert "I closed this request" in world.ask(gk.answer, EVE, "12345").text
+    with Session(world.engine) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.action == "verification.close")) == 1
+    assert "no verification request in progress" in world.refusal(gk.cancel, EVE)
+
+
+def test_revoke_needs_the_verifiers_room_and_an_active_credential(world: World) -> None:
+    gk = world.gatekeeper
+    assert world.refusal(gk.revoke, Asker(VERIFIER.user_id, ROOM), DANA_ID, "x") \
+        == NOT_A_VERIFIER_ROOM
+    assert world.refusal(gk.revoke, VERIFIER, EVE.user_id, "x") \
+        == f"{EVE.user_id} holds no active verification; nothing to revoke."
+    reply = world.ask(gk.revoke, VERIFIER, DANA_ID, "licence lapsed")
+    assert reply.wake_sweep and reply.text.startswith(f"Revoked {DANA_ID}.")
+    with Session(world.engine) as session:
+        assert active_credential(session, DANA_ID) is None
+
+
+def test_verified_rooms_admit_only_verified_colleagues(world: World) -> None:
+    gk = world.gatekeeper
+    dana, bob = Asker(DANA_ID, DM), Asker(BOB_ID, DM)
+    assert world.refusal(gk.room_creator, EVE).startswith("Only verified clinicians can create")
+    assert world.ask(gk.room_creator, dana).user_id == DANA_ID
+    assert world.refusal(gk.invitee, dana, "!other:curbside.test", BOB_ID) \
+        == "!other:curbside.test is not a verified room I manage."
+    assert world.refusal(gk.invitee, EVE, ROOM, BOB_ID).startswith("Only verified clinicians")
+    assert world.refusal(gk.invitee, dana, ROOM, EVE.user_id).startswith(
+        f"{EVE.user_id} is not a verified clinician")
+    assert world.refusal(gk.joiner, EVE, ROOM).startswith("Verified rooms are for verified")
+    assert world.ask(gk.joiner, bob, ROOM).user_id == BOB_ID
+
+    assert world.refusal(gk.unblock, bob, DANA_ID) == f"{DANA_ID} was not blocked."
+    world.ask(gk.block, bob, "@*:curbside.test")
+    world.ask(gk.block, bob, "@*:curbside.test")  # again: still one block
+    assert world.refusal(gk.invitee, dana, ROOM, BOB_ID) \
+        == f"{BOB_ID} does not accept invites from you."
+    assert world.ask(gk.unblock, bob, "@*:curbside.test").text == "@*:curbside.test can invite " \
+        "you again."
+    credential = world.ask(gk.invitee, dana, ROOM, BOB_ID)
+    assert world.ask(gk.invited, dana, ROOM, credential).text \
+        == f"Invited {BOB_ID} as {credential.display_name}."
+
+
+def test_the_name_note_only_for_a_verified_member_showing_another_name(world: World) -> None:
+    gk = world.gatekeeper
+    with Session(world.engine) as session:
+        shown = active_credential(session, DANA_ID).display_name
+    assert world.ask(gk.name_note, ROOM, DANA_ID, shown) is None
+    assert world.ask(gk.name_note, DM, DANA_ID, "Dr Who") is None  # not a verified room
+    note = world.ask(gk.name_note, ROOM, DANA_ID, "Dr <Who>")
+    assert note is not None and note.mentions == (DANA_ID,) and "Dr &lt;Who&gt;" in note.html
+
+
+def test_the_directory_is_for_verified_clinicians(world: World) -> None:
+    gk = world.gatekeeper
+    dana = Asker(DANA_ID, DM)
+    assert world.refusal(gk.find, EVE, "cardiology", "MA") \
+        == "The directory is for verified clinicians; send !verify first."
+    assert world.refusal(gk.set_listed, EVE, listed=False) \
+        == "Only verified clinicians are listed; send !verify first."
+    assert world.refusal(gk.find, dana, "cardiology", "nh").startswith(
+        "No verified colleagues found for 'cardiology' licensed in NH.")
+    assert world.ask(gk.find, dana, "cardiology", "MA").text.startswith(
+        "Verified colleagues (2):")
+    world.ask(gk.set_listed, Asker(BOB_ID, DM), listed=False)
+    assert world.ask(gk.find, dana, "cardiology", "MA").text.startswith(
+        "Verified colleagues (1):")
+
+
+def test_the_service_imports_no_matrix_client() -> None:
+    """Services never touch Matrix I/O: importing one loads no nio."""
+    probe = "import sys, bots.gatekeeper.service; sys.exit('nio' in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", probe], cwd=root).returncode == 0
