@@ -148,7 +148,7 @@ class MatrixRuntime:
 
     async def start(self) -> None:
         """Return once the bot is on its device, synced, and replaying its backlog."""
-        self.main  # noqa: B018 - binds the runtime to the loop starting it
+        _ = self.main  # the loop starting the runtime is the one its client lives on
         client, self._token = await open_client(self.account, self.config, self.store)
         self._client = client
         self._trust = DeviceTrust(client, self.config.engine, self.store)
