@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from curbside.transitions import describe_moves, moves_from
+
 
 class Status(StrEnum):
     """FHIR ``Task.status`` codes a referral moves through."""
@@ -93,19 +95,12 @@ class TransitionError(Exception):
 
 def allowed_from(status: Status) -> list[Transition]:
     """Rows that leave ``status``, in table order."""
-    return [t for t in TRANSITIONS if t.source is status]
+    return moves_from(TRANSITIONS, status)
 
 
 def describe_allowed(status: Status) -> str:
-    """'accepted (by the recipient), cancelled (by the referrer, reason required)'."""
-    rows = allowed_from(status)
-    if not rows:
-        return f"nothing: {status.value} is final"
-    parts = []
-    for row in rows:
-        extra = ", reason required" if row.reason_required else ""
-        parts.append(f"{row.target.value} (by the {row.side.value}{extra})")
-    return ", ".join(parts)
+    """What may follow ``status`` and who owns each move, for a refusal."""
+    return describe_moves(TRANSITIONS, status)
 
 
 def check_transition(source: Status, target: Status, side: Side, reason: str) -> Transition:

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from curbside.transitions import describe_moves, moves_from
+
 
 class State(StrEnum):
     """Where a request stands; the values are what ``medinfo_requests.state`` holds."""
@@ -88,19 +90,12 @@ class TransitionError(Exception):
 
 def allowed_from(state: State) -> list[Transition]:
     """Rows that leave ``state``, in table order."""
-    return [t for t in TRANSITIONS if t.source is state]
+    return moves_from(TRANSITIONS, state)
 
 
 def describe_allowed(state: State) -> str:
-    """'claimed (by the msl), closed (by the msl, reason required)'."""
-    rows = allowed_from(state)
-    if not rows:
-        return f"nothing: {state.value} is final"
-    parts = []
-    for row in rows:
-        extra = ", reason required" if row.reason_required else ""
-        parts.append(f"{row.target.value} (by the {row.side.value}{extra})")
-    return ", ".join(parts)
+    """What may follow ``state`` and who owns each move, for a refusal."""
+    return describe_moves(TRANSITIONS, state)
 
 
 def check_transition(source: State, target: State, side: Side, reason: str = "") -> Transition:
