@@ -24,7 +24,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 KERNEL_VERSIONS = MIGRATIONS_DIR / "versions"
@@ -70,9 +70,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
-    session = sessionmaker(engine, expire_on_commit=False)()
+def session_scope(engine: Engine, *, autoflush: bool = True) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception.
+
+    ``autoflush=False`` is how handlers and jobs run: their writes reach the
+    database at the commit, not at the first query after them.
+    """
+    session = Session(engine, autoflush=autoflush, expire_on_commit=False)
     try:
         yield session
         session.commit()

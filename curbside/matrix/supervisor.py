@@ -337,17 +337,10 @@ class Supervisor:
         work: Callable[[Job], Awaitable[None]],
         also: Callable[[Session], None] | None,
     ) -> None:
-        session = Session(self._engine, autoflush=False, expire_on_commit=False)
-        try:
+        with session_scope(self._engine, autoflush=False) as session:
             await work(Job(session, self._poster))
             if also is not None:
                 also(session)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def _give_up(
         self, session: Session, what: str, item: str, exc: Exception, tries: int
