@@ -15,6 +15,15 @@ from collections.abc import Coroutine
 from typing import Any
 
 
+class RetrySoon(Exception):
+    """Work that cannot finish now for a reason outside it, and will be tried again.
+
+    A channel that is down is not a bug: the supervisor logs it as a warning,
+    without a traceback, and backs off as for any failure (the operator still
+    hears when it goes on).
+    """
+
+
 class BackgroundTasks:
     """A set of running tasks owned by one component.
 

@@ -4,6 +4,8 @@
     await deliver(channel, job)   the only I/O: DeliveryChannel.deliver(...); a refusal is
                                   "failed", an outage (ChannelUnavailable) leaves it pending
     record_delivery_outcome (txn 2, and again for each later status update)
+    deliver_pending: those three steps for every pending attempt (after a send,
+        and whatever a crash or an outage left); a channel down ─► DeliveryDeferred
         accepted   the channel took it (event sent, fax queued)
         delivered  the recipient has it ──> disclosure record + business status "delivered"
         failed     attempt closed with its detail; the case stays as it was
@@ -21,13 +23,16 @@ after ``prepare_delivery`` re-opens the same pending attempt and the channel
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from curbside.background import RetrySoon
 from curbside.database import session_scope
 from referral.cases import RECORD_TYPE, ReferralEnv, get_referral, record_business_status
 from referral.delivery_states import (
@@ -43,6 +48,8 @@ from referral.models import DeliveryAttempt, ReferralCase
 from referral.packets import load_packet
 from referral.states import Side, Status
 from referral.validation import RecipientKind
+
+log = logging.getLogger(__name__)
 
 DELIVERABLE = frozenset({Status.REQUESTED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD})
 
@@ -246,7 +253,7 @@ def _move(
     """The one place an attempt's status changes: check the table, write, audit.
 
     The write is a compare-and-set on the status the decision was made from:
-    two verdicts about one attempt may be recorded at once (the courier's
+    two verdicts about one attempt may be recorded at once (the delivery job's
     "accepted" and the outbox's "delivered" on handler threads), and a read
     on SQLite locks nothing, so a verdict decided on a status that changed
     meanwhile is decided again on the new one — never written over it.
@@ -282,13 +289,58 @@ def _move(
     )
 
 
+# Takes a channel's verdict in the transaction that records it: the default
+# records it; a desk also tells both sides what changed.
+Recorder = Callable[[Session, str, DeliveryReceipt], None]
+
+
+class DeliveryDeferred(RetrySoon):
+    """Some deliveries could not reach their channel now; they stay pending."""
+
+
+async def deliver_pending(
+    engine: Engine, env: ReferralEnv, channels: Mapping[str, DeliveryChannel], *,
+    actor: str, record: Recorder | None = None,
+) -> None:
+    """One pass over every pending attempt whose channel is given.
+
+    Raises :class:`DeliveryDeferred` when some attempt's channel was
+    unavailable: those stay pending for the next pass.
+    """
+    with session_scope(engine) as session:
+        pending = pending_attempts(session)
+    deferred = 0
+    for referral_id, channel_name in pending:
+        channel = channels.get(channel_name)
+        if channel is None:
+            continue
+        try:
+            await _attempt(engine, env, referral_id, channel, actor=actor, record=record)
+        except ChannelUnavailable as exc:
+            log.warning("delivering %s must wait: %s", referral_id, exc)
+            deferred += 1
+    if deferred:
+        raise DeliveryDeferred(f"{deferred} deliveries wait for their channel")
+
+
 async def send_referral(
     engine: Engine, env: ReferralEnv, referral_id: str, channel: DeliveryChannel, *, actor: str
+) -> DeliveryReceipt:
+    """Prepare, deliver and record one referral now (ChannelUnavailable propagates)."""
+    return await _attempt(engine, env, referral_id, channel, actor=actor)
+
+
+async def _attempt(
+    engine: Engine, env: ReferralEnv, referral_id: str, channel: DeliveryChannel, *,
+    actor: str, record: Recorder | None = None,
 ) -> DeliveryReceipt:
     """Prepare, deliver and record in three steps, each database step its own transaction."""
     with session_scope(engine) as session:
         job = prepare_delivery(session, env, referral_id, channel=channel.name, actor=actor)
     receipt = await deliver(channel, job)
     with session_scope(engine) as session:
-        record_delivery_outcome(session, env, job.idempotency_key, receipt, actor=actor)
+        if record is None:
+            record_delivery_outcome(session, env, job.idempotency_key, receipt, actor=actor)
+        else:
+            record(session, job.idempotency_key, receipt)
     return receipt

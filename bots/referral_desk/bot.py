@@ -7,7 +7,7 @@ desk's service and answers; the work lives beside it:
     desk.py            what the desk answers (the service): forms, drafts, moves, notes
     form.py            the guided form: a table of questions and validators (pure)
     conversations.py   form state and a referral's threads, so a restart resumes
-    courier.py         pending deliveries through their channels; every verdict recorded
+    verdicts.py        every delivery verdict recorded, and both sides told
     matrix_channel.py  delivery to a Matrix recipient: encrypted PDF in a DM, via the outbox
     fax_channel.py     delivery by fax through the gateway's outbox, and its verdicts
     escalation.py      unanswered referrals escalate (injectable clock, once per level)
@@ -15,14 +15,15 @@ desk's service and answers; the work lives beside it:
 
     referrer thread:  !referral new ─ answers ─ files ─ preview ─ !send
     background (declared below, run by the runtime's supervisor):
-                      courier · fax verdicts (feed) · escalations · packet sent (hook)
+                      deliveries (referral/delivery.py) · fax verdicts (feed) ·
+                      escalations · packet sent (hook)
     recipient DM:     packet (thread root) ─ !accept / !decline / !schedule ─ note file
 
 Handlers do their network work (downloads, uploads), then call the service,
 which does the database work; a refusal rolls the handler's writes back.
-Work that must follow a commit (previews, waking the courier) starts after
-it, and deliveries are durable: a pending attempt is picked up again by the
-courier after an outage or a restart.
+Work that must follow a commit (previews, waking the delivery job) starts
+after it, and deliveries are durable: a pending attempt is picked up again
+by the delivery job after an outage or a restart.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ from sqlalchemy.orm import Session
 
 from bots.referral_desk import form
 from bots.referral_desk.config import ReferralDeskConfig
-from bots.referral_desk.courier import Courier
 from bots.referral_desk.desk import Asker, ReferralDesk, Refused, Reply
 from bots.referral_desk.escalation import Escalation, run_escalations
 from bots.referral_desk.fax_channel import FaxChannel, change_outcome
 from bots.referral_desk.matrix_channel import PACKET_SENT, MatrixChannel
 from bots.referral_desk.models import REFERRER
 from bots.referral_desk.posts import PartyThreads
+from bots.referral_desk.verdicts import DeliveryVerdicts
 from curbside.database import session_scope
 from curbside.matrix import content as build
 from curbside.matrix.bot import Bot
@@ -58,7 +59,13 @@ from curbside.matrix.rooms import require_encrypted
 from fax_gateway import Gateway, JobChange
 from referral import MIGRATIONS as REFERRAL_VERSIONS
 from referral.cases import RECORD_TYPE, ReferralEnv, get_referral
-from referral.delivery import DeliveryChannel, DeliveryReceipt, DeliveryStatus, has_attempt
+from referral.delivery import (
+    DeliveryChannel,
+    DeliveryReceipt,
+    DeliveryStatus,
+    deliver_pending,
+    has_attempt,
+)
 from referral.packets import render_packet
 from referral.states import Status
 
@@ -66,7 +73,7 @@ log = logging.getLogger(__name__)
 
 MESSAGE = "m.room.message"
 FILE_TYPES = ("m.file", "m.image")
-COURIER_POLL = 30.0  # seconds between scans for pending deliveries (a wake comes sooner)
+DELIVERY_POLL = 30.0  # seconds between scans for pending deliveries (a wake comes sooner)
 
 P = ParamSpec("P")
 
@@ -123,7 +130,8 @@ class ReferralDeskBot(Bot):
         if gateway is not None:
             channels["fax"] = FaxChannel(gateway, actor=account.user_id)
         self.threads = PartyThreads(self.poster)
-        self.courier = Courier(env, channels, self.threads, actor=account.user_id)
+        self.channels = channels
+        self.verdicts = DeliveryVerdicts(env, self.threads, actor=account.user_id)
         org = form.Organisation(self.settings.organisation_name,
                                 self.settings.organisation_phone,
                                 self.settings.organisation_fax)
@@ -252,7 +260,7 @@ class ReferralDeskBot(Bot):
         if reply.preview is not None:
             self._preview_after_commit(ctx, reply.preview)
         if reply.deliver:
-            self.after_commit(ctx.session, self._wake_courier, "wake courier")
+            self.after_commit(ctx.session, self._wake_deliveries, "wake deliveries")
 
     @contextmanager
     def _refusals(self, ctx: Context) -> Iterator[None]:
@@ -273,8 +281,8 @@ class ReferralDeskBot(Bot):
         self.after_commit(ctx.session, lambda: self._post_preview(referral_id, room_id, root),
                           f"preview {referral_id}")
 
-    async def _wake_courier(self) -> None:
-        self.supervisor.wake("courier")
+    async def _wake_deliveries(self) -> None:
+        self.supervisor.wake("deliveries")
 
     async def _post_preview(self, referral_id: str, room_id: str, thread_root: str) -> None:
         """Render the draft's packet, upload it encrypted, post it in the referrer's thread."""
@@ -294,15 +302,16 @@ class ReferralDeskBot(Bot):
 
     # -- background: deliveries, fax verdicts, escalations ---------------------
 
-    @periodic("courier", every=COURIER_POLL)
+    @periodic("deliveries", every=DELIVERY_POLL)
     async def deliver_pending(self, job: Job) -> None:
         """Deliver every pending attempt; woken after !send commits, and on start."""
-        await self.courier.deliver_pending(self.config.engine)
+        await deliver_pending(self.config.engine, self.env, self.channels,
+                              actor=self.account.user_id, record=self.verdicts.record)
 
     @on_sent(PACKET_SENT)
     async def packet_sent(self, job: Job, key: str, sent: SentEvent) -> None:
         """The outbox sent a packet: the referral is delivered, the event roots its thread."""
-        self.courier.record(job.session, key, DeliveryReceipt(
+        self.verdicts.record(job.session, key, DeliveryReceipt(
             DeliveryStatus.DELIVERED, provider_ref=f"{sent.room_id} {sent.event_id}"))
 
     def fax_changes_after(self, after: int, limit: int) -> Sequence[JobChange]:
@@ -319,7 +328,7 @@ class ReferralDeskBot(Bot):
             return
         key = self.gateway.job(change.job_id).idempotency_key
         if key is not None and has_attempt(job.session, key):
-            self.courier.record(job.session, key, receipt)
+            self.verdicts.record(job.session, key, receipt)
 
     @periodic("escalations", every="escalation_interval")
     async def escalate(self, job: Job) -> None:

@@ -6,7 +6,7 @@
                       there) and the recipient's DM thread (files there are notes)
     DeskDirectRoom    the DM the desk shares with each recipient
 
-The desk's service and the courier call these inside their caller's
+The desk's service and the verdicts call these inside their caller's
 transaction; nothing here commits, flushes on its own, or talks to Matrix.
 A conversation's state changes only through :func:`make_draft` and
 :func:`close`, by the table ``NEXT_STATES``.

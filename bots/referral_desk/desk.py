@@ -13,7 +13,7 @@ It returns the :class:`Reply` to give in the asker's thread, or raises
 caller then rolls back whatever the call wrote and gives that answer.
 
 Nothing here touches Matrix. The bot downloads (and re-uploads) files before
-it calls in, posts the reply, and renders the preview or wakes the courier
+it calls in, posts the reply, and renders the preview or wakes the delivery job
 once the transaction commits, as the reply asks. Status posts into the other
 party's thread go through :class:`PartyThreads` into the outbox, in the same
 transaction, so they exist exactly when the change they announce does.
@@ -77,7 +77,7 @@ class Reply:
     """The answer in the asker's thread, and what must follow once it is committed.
 
     ``preview``: the draft whose PDF the bot renders and posts into the thread.
-    ``deliver``: a referral was sent; the courier is woken to deliver it.
+    ``deliver``: a referral was sent; the delivery job is woken to deliver it.
     """
 
     text: str
@@ -144,7 +144,7 @@ class ReferralDesk:
         self.env = env
         self.org = org
         self.threads = threads
-        self.channels = frozenset(channels)  # the courier's delivery channels: "matrix", "fax"
+        self.channels = frozenset(channels)  # the delivery channels: "matrix", "fax"
         self.clock = clock
 
     # -- the referrer's thread: building a referral ----------------------------
@@ -205,7 +205,7 @@ class ReferralDesk:
         return conversation.referral_id
 
     def send(self, session: Session, asker: Asker) -> Reply:
-        """``!send``: the draft is requested and a delivery prepared for the courier."""
+        """``!send``: the draft is requested and a delivery prepared for the delivery job."""
         conversation = self._own_form(session, asker)
         if conversation.state != DRAFT or conversation.referral_id is None:
             raise Refused("The form is not complete yet; answer the question above first.")

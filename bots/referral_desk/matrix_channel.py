@@ -11,7 +11,7 @@
 
 A practice-room recipient gets the file in that room, which the desk must
 have joined. Network failures (the homeserver unreachable) become
-ChannelUnavailable, so the courier tries again later and the referral is not
+ChannelUnavailable, so the delivery job tries again later and the referral is not
 failed; a refusal (no room, not encrypted) is a ChannelError.
 """
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 import threading
 from collections.abc import Callable, Coroutine
@@ -50,6 +51,7 @@ class MainLoop:
         )
         self._pending: set[concurrent.futures.Future[Any]] = set()
         self._stopping = False
+        self._thread_loops = _ThreadLoops()
 
     @property
     def here(self) -> bool:
@@ -88,7 +90,7 @@ class MainLoop:
             return await work()
         if self._stopping:
             raise LoopStopped("the bot is stopping")
-        return await self.loop.run_in_executor(self._pool, _run_in_own_loop, work)
+        return await self.loop.run_in_executor(self._pool, self._thread_loops.run, work)
 
     async def stop(self) -> None:
         """Refuse new work, cancel what handlers wait for here, wait for the threads."""
@@ -96,10 +98,56 @@ class MainLoop:
         for future in list(self._pending):
             future.cancel()
         await asyncio.to_thread(self._pool.shutdown, True)
+        await asyncio.to_thread(self._thread_loops.close)  # a loop closes off any running loop
 
 
-def _run_in_own_loop(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    return asyncio.run(work())
+class _ThreadLoops:
+    """One event loop per handler thread, kept from one handler to the next.
+
+    ``asyncio.run`` would build and tear down a loop for every handler, which
+    costs more than a short handler itself, on the path of every reply. Each
+    run still ends as ``asyncio.run`` would end it: whatever the handler left
+    running on its loop is cancelled, so nothing outlives its handler.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._runners: list[asyncio.Runner] = []
+        self._lock = threading.Lock()
+
+    def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        runner: asyncio.Runner | None = getattr(self._local, "runner", None)
+        if runner is None:
+            runner = self._local.runner = asyncio.Runner()
+            with self._lock:
+                self._runners.append(runner)
+        try:
+            # A fresh context each time, as asyncio.run gives: nothing a handler
+            # sets in a context variable reaches the next one.
+            return runner.run(work(), context=contextvars.copy_context())
+        finally:
+            _cancel_leftovers(runner)
+
+    def close(self) -> None:
+        """Close every thread's loop, from a thread with no loop running, once they finished."""
+        with self._lock:
+            runners, self._runners = self._runners, []
+        for runner in runners:
+            runner.close()
+
+
+def _cancel_leftovers(runner: asyncio.Runner) -> None:
+    loop = runner.get_loop()
+    leftovers = asyncio.all_tasks(loop)
+    if not leftovers:
+        return
+    for task in leftovers:
+        task.cancel()
+    runner.run(_settle(leftovers))
+
+
+async def _settle(tasks: set[asyncio.Task[Any]]) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class LoopBoundClient:

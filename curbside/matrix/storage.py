@@ -15,7 +15,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import Update, func, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from curbside.matrix.config import Cipher
@@ -38,6 +39,25 @@ _ENQUEUED = "curbside.matrix.enqueued"
 
 def _aad(*parts: str) -> bytes:
     return "\x1f".join(parts).encode()
+
+
+def _execute_update(session: Session, statement: Update) -> int:
+    """Run an UPDATE as plain SQL in the session's transaction; the rows it changed.
+
+    The runtime's updates touch rows no session holds as objects, so the
+    ORM's bookkeeping for them (finding and refreshing affected objects) is
+    pure cost on the path between a received event and its reply.
+    """
+    return session.connection().execute(statement).rowcount
+
+
+def _insert_if_new(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT unless the primary key exists: one statement instead of a read then a write."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    key = inspect(table).primary_key[0]
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    # RETURNING, not rowcount: drivers need not count rows an INSERT wrote.
+    return session.connection().execute(statement).first() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,53 +137,45 @@ class RuntimeStore:
         )
 
     def save_sync_token(self, session: Session, token: str) -> None:
-        session.execute(
+        _execute_update(
+            session,
             update(MatrixAccount)
             .where(MatrixAccount.user_id == self.account)
-            .values(sync_token=token)
+            .values(sync_token=token),
         )
 
     # -- inbox ---------------------------------------------------------------
 
     def add_event(self, session: Session, event: IncomingEvent) -> bool:
         """Keep a received event; False when it was already known (a replayed sync)."""
-        if session.get(MatrixInboxEvent, (self.account, event.event_id)) is not None:
-            return False
-        session.add(
-            MatrixInboxEvent(
-                account=self.account,
-                event_id=event.event_id,
-                room_id=event.room_id,
-                sender=event.sender,
-                state=PENDING,
-                payload=self._seal_event(event.event_id, event.to_json()),
-                session_id=None,
-                received_at=time.time(),
-                sender_notified=False,
-            )
+        return self._keep_inbox_row(
+            session, event.event_id, event.room_id, event.sender, PENDING, event.to_json(), None
         )
-        return True
 
     def add_undecryptable(
         self, session: Session, room_id: str, source: dict[str, Any], session_id: str | None
     ) -> bool:
         event_id = str(source["event_id"])
-        if session.get(MatrixInboxEvent, (self.account, event_id)) is not None:
-            return False
-        session.add(
-            MatrixInboxEvent(
-                account=self.account,
-                event_id=event_id,
-                room_id=room_id,
-                sender=str(source["sender"]),
-                state=UNDECRYPTABLE,
-                payload=self._seal_event(event_id, json.dumps(source).encode()),
-                session_id=session_id,
-                received_at=time.time(),
-                sender_notified=False,
-            )
+        return self._keep_inbox_row(
+            session, event_id, room_id, str(source["sender"]), UNDECRYPTABLE,
+            json.dumps(source).encode(), session_id,
         )
-        return True
+
+    def _keep_inbox_row(
+        self, session: Session, event_id: str, room_id: str, sender: str, state: str,
+        payload: bytes, session_id: str | None,
+    ) -> bool:
+        return _insert_if_new(session, MatrixInboxEvent, {
+            "account": self.account,
+            "event_id": event_id,
+            "room_id": room_id,
+            "sender": sender,
+            "state": state,
+            "payload": self._seal_event(event_id, payload),
+            "session_id": session_id,
+            "received_at": time.time(),
+            "sender_notified": False,
+        })
 
     def pending_events(self, session: Session) -> list[IncomingEvent]:
         rows = session.scalars(
@@ -179,16 +191,16 @@ class RuntimeStore:
         Called in the transaction that holds the handler's effects, so the
         effects and the mark commit together or not at all.
         """
-        result = session.execute(
+        return _execute_update(
+            session,
             update(MatrixInboxEvent)
             .where(
                 MatrixInboxEvent.account == self.account,
                 MatrixInboxEvent.event_id == event_id,
                 MatrixInboxEvent.state == PENDING,
             )
-            .values(state=DONE, payload="")
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+            .values(state=DONE, payload=""),
+        ) == 1
 
     def undecryptable(self, session: Session, session_id: str | None = None) -> list[Undecryptable]:
         query = select(MatrixInboxEvent).where(
@@ -280,7 +292,7 @@ class RuntimeStore:
             sent_hook=on_sent,
         )
         session.add(row)
-        session.info.setdefault(_ENQUEUED, []).append(row)
+        session.info.setdefault(_ENQUEUED, []).append((row, content))
         return txn_id
 
     def undelivered(
@@ -303,28 +315,21 @@ class RuntimeStore:
         Lets the runtime hand a handler's replies to the sender without reading
         them back from the table; rows a rollback discarded are left out.
         """
-        rows: list[MatrixOutboxMessage] = session.info.pop(_ENQUEUED, [])
-        return [self._outbox_item(r) for r in rows if inspect(r).persistent]
+        queued: list[tuple[MatrixOutboxMessage, dict[str, Any]]] = session.info.pop(_ENQUEUED, [])
+        return [_outbox_item(r, content) for r, content in queued if inspect(r).persistent]
 
     def _outbox_item(self, row: MatrixOutboxMessage) -> OutboxItem:
-        return OutboxItem(
-            id=row.id,
-            txn_id=row.txn_id,
-            room_id=row.room_id,
-            event_type=row.event_type,
-            content=json.loads(
-                self._cipher.decrypt_bytes(
-                    row.content, _aad("matrix_outbox", self.account, row.txn_id)
-                )
-            ),
-            sent_hook=row.sent_hook,
+        content = self._cipher.decrypt_bytes(
+            row.content, _aad("matrix_outbox", self.account, row.txn_id)
         )
+        return _outbox_item(row, json.loads(content))
 
     def mark_sent(self, session: Session, item_id: int, event_id: str) -> None:
-        session.execute(
+        _execute_update(
+            session,
             update(MatrixOutboxMessage)
             .where(MatrixOutboxMessage.id == item_id)
-            .values(sent_event_id=event_id, content="")
+            .values(sent_event_id=event_id, content=""),
         )
 
     def mark_failed(self, session: Session, item_id: int, reason: str) -> None:
@@ -420,3 +425,14 @@ class RuntimeStore:
                 blacklisted=False,
             )
         )
+
+
+def _outbox_item(row: MatrixOutboxMessage, content: dict[str, Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        txn_id=row.txn_id,
+        room_id=row.room_id,
+        event_type=row.event_type,
+        content=content,
+        sent_hook=row.sent_hook,
+    )

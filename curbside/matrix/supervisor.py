@@ -50,7 +50,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from curbside.audit import AuditLog
-from curbside.background import BackgroundTasks
+from curbside.background import BackgroundTasks, RetrySoon
 from curbside.database import after_commit, session_scope
 from curbside.matrix.jobs import Feed, FeedItem, Job, JobTable, Periodic, SentEvent
 from curbside.matrix.offloop import MainLoop
@@ -311,7 +311,10 @@ class Supervisor:
     async def _failed(self, what: str, failures: int, exc: Exception) -> int:
         """Log one more failure in a row; the operator hears at the NOTICE_AFTER-th."""
         failures += 1
-        log.exception("%s failed (%d in a row)", what, failures)
+        if isinstance(exc, RetrySoon):
+            log.warning("%s must wait (%d in a row): %s", what, failures, exc)
+        else:
+            log.exception("%s failed (%d in a row)", what, failures)
         if failures == NOTICE_AFTER:
             await asyncio.to_thread(
                 self._tell_operator, what,

@@ -1,7 +1,7 @@
 """The referral desk in its own process, for the crash scenarios to SIGKILL.
 
 Usage: ``python -m tests.crash.desk_process PARAMS.json``. Builds the desk as
-the service does (the production bot, its courier and channels, the fax
+the service does (the production bot, its delivery job and channels, the fax
 gateway on the same database) and arms the kill points named in
 ``pauses``:
 

@@ -1,7 +1,7 @@
 """Scenario: the desk is SIGKILLed twice while sending a referral packet over Matrix.
 
-1. after the packet was queued in the outbox but before the courier recorded
-   the attempt as accepted — the restarted courier delivers the pending
+1. after the packet was queued in the outbox but before the delivery job recorded
+   the attempt as accepted — the restarted delivery job delivers the pending
    attempt again (a new upload, the same outbox key);
 2. after the homeserver accepted the packet but before the outbox marked it
    sent and ran the ``referral-packet`` hook — the restarted outbox sends the

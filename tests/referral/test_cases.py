@@ -452,7 +452,7 @@ def test_cli_disclosures_report(referral_db: ReferralDb) -> None:
 def test_two_verdicts_at_once_never_write_over_each_other(
     referral_db: ReferralDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The courier's "accepted" and the outbox's "delivered" race on handler threads.
+    """The delivery job's "accepted" and the outbox's "delivered" race on handler threads.
 
     A rival records "delivered" after this verdict read the attempt as pending
     and before it writes: on SQLite (reads lock nothing) the later write must

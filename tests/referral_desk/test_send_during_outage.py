@@ -1,6 +1,6 @@
 """A referral sent while the homeserver is down for 10 s arrives after it is back.
 
-The homeserver is stopped the moment the desk's courier starts delivering
+The homeserver is stopped the moment the desk's delivery job starts delivering
 the packet (a wrapper around the Matrix channel), and started again 10 s
 later. The packet must reach the cardiologist once, the referral must not be
 failed, and nothing the desk says about it may be posted twice.
@@ -52,8 +52,8 @@ async def test_a_packet_sent_during_an_outage_arrives_once_after_it(
     done = await ask(coord, desk, room, answers[-1], root)
     referral_id = done.split("Draft ", 1)[1].split(" ", 1)[0]
 
-    # The courier runs on a handler thread, in an event loop of its own: the
-    # restart is scheduled on the test's loop, which outlives the courier's run.
+    # The delivery job runs on a handler thread, in an event loop of its own: the
+    # restart is scheduled on the test's loop, which outlives the job's run.
     test_loop = asyncio.get_running_loop()
     outage: dict[str, concurrent.futures.Future[None]] = {}
     deliver = MatrixChannel.deliver
@@ -71,7 +71,7 @@ async def test_a_packet_sent_during_an_outage_arrives_once_after_it(
 
     monkeypatch.setattr(MatrixChannel, "deliver", deliver_into_an_outage)
     await coord.send(room, "!send", thread_root=root)
-    await wait_for(lambda: bool(outage), timeout=30, what="the courier starting delivery")
+    await wait_for(lambda: bool(outage), timeout=30, what="the delivery job starting delivery")
     with session_scope(desk.bot.config.engine) as session:
         assert get_referral(session, referral_id).state is Status.REQUESTED
     await asyncio.wrap_future(outage["restart"])

@@ -1,12 +1,11 @@
-"""Getting sent referrals' packets to their recipients, and telling both sides.
+"""Telling both sides what a delivery verdict means.
 
-    pending delivery attempts (after !send, and whatever a crash left) ─► deliver_pending
-        prepare_delivery (txn) ─► channel.deliver (the only I/O) ─► record (txn)
-        the homeserver unreachable (ChannelUnavailable) ─► the attempt stays pending and
-        DeliveryDeferred asks the supervisor to run the courier again soon
-        a refusal (no room, not encrypted, gateway refused) ─► failed, referrer told
-    later verdicts — the Matrix outbox sent the packet, the fax gateway's job
-    feed reports delivered/failed ─► record(session, key, receipt)
+    a verdict on an attempt ─► record (in the caller's transaction)
+        referral/delivery.deliver_pending, after handing a packet to its channel
+        the Matrix outbox sent the packet (the packet-sent hook)
+        the fax gateway's job feed reports delivered / failed
+    accepted (fax) ─► "queued at the fax gateway"   failed ─► referral failed, referrer told
+    delivered ─► referrer told; over Matrix, the recipient's thread opens with what to do
 
 ``record`` posts only for a verdict that changed the attempt: a repeated or
 late verdict (a feed read again after a restart) is recorded and says nothing.
@@ -14,71 +13,26 @@ late verdict (a feed read again after a restart) is recorded and says nothing.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bots.referral_desk import conversations
 from bots.referral_desk.matrix_channel import parse_provider_ref
 from bots.referral_desk.models import RECIPIENT, REFERRER
 from bots.referral_desk.posts import PartyThreads
-from curbside.database import session_scope
 from referral.cases import ReferralEnv, get_referral, transition
-from referral.delivery import (
-    ChannelUnavailable,
-    DeliveryChannel,
-    DeliveryReceipt,
-    DeliveryStatus,
-    deliver,
-    pending_attempts,
-    prepare_delivery,
-    record_delivery_outcome,
-)
+from referral.delivery import DeliveryReceipt, DeliveryStatus, record_delivery_outcome
 from referral.models import DeliveryAttempt, ReferralCase
 from referral.states import Side, Status
 from referral.validation import RecipientKind
 
-log = logging.getLogger(__name__)
 
+class DeliveryVerdicts:
+    """Records every verdict on a delivery attempt and tells both sides what changed."""
 
-class DeliveryDeferred(RuntimeError):
-    """Some deliveries could not reach their channel now; they stay pending."""
-
-
-class Courier:
-    """Delivers pending attempts through their channels and records every verdict."""
-
-    def __init__(self, env: ReferralEnv, channels: Mapping[str, DeliveryChannel],
-                 threads: PartyThreads, *, actor: str) -> None:
+    def __init__(self, env: ReferralEnv, threads: PartyThreads, *, actor: str) -> None:
         self.env = env
-        self.channels = channels
         self.threads = threads
         self.actor = actor
-
-    async def deliver_pending(self, engine: Engine) -> None:
-        """One pass over every pending attempt; raises DeliveryDeferred if any must wait."""
-        with session_scope(engine) as session:
-            pending = pending_attempts(session)
-        deferred = 0
-        for referral_id, channel_name in pending:
-            channel = self.channels.get(channel_name)
-            if channel is None:
-                continue
-            with session_scope(engine) as session:
-                job = prepare_delivery(session, self.env, referral_id, channel=channel_name,
-                                       actor=self.actor)
-            try:
-                receipt = await deliver(channel, job)
-            except ChannelUnavailable as exc:
-                log.warning("delivering %s must wait: %s", referral_id, exc)
-                deferred += 1
-                continue
-            with session_scope(engine) as session:
-                self.record(session, job.idempotency_key, receipt)
-        if deferred:
-            raise DeliveryDeferred(f"{deferred} deliveries wait for their channel")
 
     def record(self, session: Session, key: str, receipt: DeliveryReceipt) -> None:
         """Record a channel's verdict on the attempt and tell both sides what changed."""
