@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class RoomDispatcher(Generic[W]):
         self._queues: dict[str, deque[W]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._queued: set[str] = set()
+        self._changed = asyncio.Condition()
 
     def submit(self, item: W) -> None:
         """Queue an item unless it is already queued or running."""
@@ -77,10 +78,20 @@ class RoomDispatcher(Generic[W]):
                 finally:
                     queue.popleft()
                     self._queued.discard(item.work_key)
+                    async with self._changed:
+                        self._changed.notify_all()
         finally:
             del self._workers[room_id]
             if not queue:
                 del self._queues[room_id]
+
+    async def settled(self, keys: Collection[str], timeout: float) -> None:
+        """Wait until none of ``keys`` is queued or running, or ``timeout`` seconds passed."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: self._queued.isdisjoint(keys))
+        except TimeoutError:
+            return
 
     async def idle(self) -> None:
         """Wait until every queued item has been processed."""

@@ -62,6 +62,8 @@ SentHookRunner = Callable[[str, SentEvent, Callable[[Session], None]], Awaitable
 
 TRANSIENT = (ClientError, TimeoutError, nio.SendRetryError, nio.LocalProtocolError)
 TYPING_AFTER = 1.0  # seconds a handler runs before the sender sees "typing…"
+# Seconds the sync loop gives a batch's handlers to answer before it polls again.
+SYNC_YIELD = 0.25
 # Sends in flight at once over all rooms: each send waits a homeserver round
 # trip (event persisted), so one at a time caps a busy bot at 1/round-trip.
 MAX_CONCURRENT_SENDS = 16
@@ -233,6 +235,12 @@ class MatrixRuntime:
         self._token = response.next_batch
         for event in fresh:
             self._dispatcher.submit(event)
+        if fresh and not first:
+            # A quick handler's reply then goes to the homeserver ahead of the
+            # next long poll, as a client answering from its sync callback does,
+            # rather than alongside it; a slow one costs other rooms at most
+            # SYNC_YIELD, and their events wait on the homeserver meanwhile.
+            await self._dispatcher.settled([e.work_key for e in fresh], SYNC_YIELD)
         self._join_invites(response)
         try:
             await self._key_housekeeping()
