@@ -1,0 +1,145 @@
+"""Patient and relative names in chat: the part of the identifier screen that knows people.
+
+    "Mrs. Delgado" · "pt JR" · "patient M.T." · "J. Whitfield" · "Tanya's 34" ·
+    "Sofia is 2" · "(Walter, 91)" · "Name is Linda Park"
+
+A capitalised word is a first name when the US Census lists it (the `names`
+package ships the 1990 Census first-name lists, public domain), it is no
+common word, month, drug or eponym, and it is not the clinician signing off
+("- Kevin, PharmD", "Dr. Patel"). A surname is taken after a first name, a
+title or an initial. Initials count only after "pt"/"patient" or before a
+surname: "MK" alone is as often a lab or a unit.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from functools import cache
+from pathlib import Path
+
+from screening.spans import Span
+
+TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Mister)"
+CLINICIAN_TITLES = r"(?:Dr|Doctor|Prof|Nurse|NP|PA|RN|PharmD)"
+CREDENTIALS = r"(?:MD|DO|RN|NP|PA|PA-C|PharmD|RPh|APRN|FNP|CNP|MSN|BSN|DNP|PhD|MSL)"
+
+MONTHS_AND_DAYS = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
+    "friday", "saturday", "sunday",
+})
+# Census first names that are ordinary words, units or clinical shorthand in chat.
+COMMON_WORDS = frozenset({
+    "will", "mark", "bill", "hope", "joy", "faith", "grace", "sunny", "max", "pat", "don",
+    "art", "chase", "hunter", "jack", "dawn", "rose", "iris", "ivy", "jade", "ruby",
+    "pearl", "summer", "autumn", "winter", "storm", "rich", "sky", "king", "guy", "ray",
+    "gene", "penny", "holly", "glen", "dale", "cliff", "lane", "page", "bob", "sue", "ed",
+    "al", "val", "eve", "else", "long", "young", "brown", "white", "love", "major", "bee",
+    "an", "in", "so", "my", "no", "ok", "lou", "dot", "kit", "lee", "see", "ma", "pa", "le",
+    "la", "an", "lot", "lots", "ty", "tu", "mi", "son", "cat", "dee", "sam", "tim",
+    "amber", "angel", "crystal", "destiny", "precious", "mercy", "charity", "honey",
+    "camellia", "august", "june", "april", "may", "lilly", "ali", "allegra",
+    "kay", "carey", "bell", "sherry", "brandy", "candy", "cherry", "miles", "wade", "reid",
+    "asa", "sol", "ken", "royal", "noble", "gale", "lacy", "gay", "more",
+})
+# Possessive surnames that name diseases, signs and scores, never patients.
+EPONYMS = frozenset({
+    "parkinson", "crohn", "bell", "cushing", "hashimoto", "huntington", "graves", "addison",
+    "alzheimer", "hodgkin", "raynaud", "sjogren", "sjögren", "wilson", "kaposi", "paget",
+    "barrett", "bright", "tourette", "down", "marfan", "meniere", "ménière", "reiter",
+    "still", "whipple", "stevens", "johnson", "guillain", "barre", "barré", "child",
+    "pugh", "apgar", "glasgow", "wells", "gilbert", "wernicke", "korsakoff", "lyme",
+    "kawasaki", "behcet", "behçet", "bowen", "burkitt", "dupuytren", "fanconi", "horner",
+    "lou", "gehrig", "tay", "sachs", "von", "willebrand", "hirschsprung", "ewing",
+})
+# Capitalised chat words that open sentences and are never names.
+SENTENCE_WORDS = frozenset({
+    "the", "this", "that", "these", "those", "my", "our", "your", "his", "her", "their",
+    "a", "an", "is", "are", "was", "were", "has", "have", "what", "when", "which", "who",
+    "how", "why", "does", "do", "did", "can", "could", "should", "would", "will", "any",
+    "in", "on", "at", "for", "with", "after", "before", "during", "since", "patient",
+    "patients", "pt", "pts", "hi", "hey", "hello", "thanks", "thank", "please", "pls",
+    "question", "dear", "also", "just", "got", "found", "she", "he", "they", "we", "i",
+    "it", "so", "but", "and", "or", "if", "not", "no", "yes", "ok", "okay", "fyi", "sorry",
+})
+_TITLE_CASE = r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?"
+
+
+@cache
+def first_names() -> frozenset[str]:
+    """Census first names (female and male), lower case, less the common words."""
+    spec = importlib.util.find_spec("names")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the `names` package is not installed (see pyproject.toml)")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found: set[str] = set()
+    for file in ("dist.female.first", "dist.male.first"):
+        with (folder / file).open(encoding="ascii") as handle:
+            found.update(line.split()[0].lower() for line in handle if line.strip())
+    return frozenset(found - COMMON_WORDS - MONTHS_AND_DAYS - SENTENCE_WORDS)
+
+
+_TITLED = re.compile(rf"\b{TITLES}\.?\s+{_TITLE_CASE}(?:\s+{_TITLE_CASE})?")
+_CLINICIAN = re.compile(rf"\b{CLINICIAN_TITLES}\.?\s+(?:[A-Z]\.\s*)?{_TITLE_CASE}"
+                        rf"(?:\s+{_TITLE_CASE})?(?:['’]s)?")
+_INITIALS_AFTER_PT = re.compile(
+    r"\b(?i:pt|patient|pts|resident|client)\b[:,]?\s*\(?"
+    r"(?P<name>[A-Z]\.\s?[A-Z]\.(?:\s?[A-Z]\.)?|[A-Z]{2,3}(?![A-Za-z0-9]))\)?")
+_NAME_AFTER_PT = re.compile(
+    r"\b(?i:pt|patient|named|called|name is|name's|names? are|case of|son|daughter|wife|"
+    r"husband|mother|father|mom|dad|brother|sister|grandson|granddaughter|baby)\b[:,]?\s+"
+    rf"(?P<name>{_TITLE_CASE}(?:\s+{_TITLE_CASE})?)")
+_INITIAL_SURNAME = re.compile(rf"\b[A-Z]\.\s?{_TITLE_CASE}\b")
+_IN_PARENTHESES = re.compile(rf"\((?P<name>{_TITLE_CASE})(?=\s*[,)])")
+_CAPITALISED = re.compile(rf"(?<![\w@./-])(?<!Saint )(?<!St\. ){_TITLE_CASE}(?:['’]s\b|['’](?=\s))?")
+_SIGN_OFF = re.compile(
+    rf"(?:^|[-–—~]\s*|\b(?:thanks|thx|cheers|best|regards)[,!]?\s+){_TITLE_CASE}"
+    rf"(?:\s+{_TITLE_CASE})?\s*(?:[,(]\s*{CREDENTIALS}\b|$)"
+    rf"|{_TITLE_CASE}(?:\s+{_TITLE_CASE})?\s*[,(]\s*{CREDENTIALS}\b", re.M)
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"['’]s?$", "", word)
+
+
+def _is_name_word(word: str, drugs: frozenset[str]) -> bool:
+    stem = _stem(word).lower()
+    return (stem in first_names() and stem not in EPONYMS and stem not in drugs)
+
+
+def find(text: str, drugs: frozenset[str] = frozenset()) -> list[Span]:
+    """Spans of patients' and relatives' names (``drugs`` holds names never to take as people)."""
+    protected = [(m.start(), m.end()) for m in _CLINICIAN.finditer(text)]
+    protected += [(m.start(), m.end()) for m in _SIGN_OFF.finditer(text)]
+
+    def free(start: int, end: int) -> bool:
+        return not any(s < end and start < e for s, e in protected)
+
+    found: list[Span] = []
+    for match in _TITLED.finditer(text):
+        found.append(Span("name", match.start(), match.end(), 0.95))
+    for match in _INITIALS_AFTER_PT.finditer(text):
+        found.append(Span("name", match.start("name"), match.end("name"), 0.8))
+    for match in _INITIAL_SURNAME.finditer(text):
+        found.append(Span("name", match.start(), match.end(), 0.8))
+    for match in _NAME_AFTER_PT.finditer(text):
+        words = match.group("name").split()
+        if _stem(words[0]).lower() in SENTENCE_WORDS or _stem(words[0]).lower() in drugs:
+            continue
+        if _stem(words[0]).lower() in EPONYMS:
+            continue
+        found.append(Span("name", match.start("name"), match.end("name"), 0.85))
+    for match in _IN_PARENTHESES.finditer(text):
+        word = match.group("name").lower()
+        if word not in drugs and word not in SENTENCE_WORDS and word not in EPONYMS:
+            found.append(Span("name", match.start("name"), match.end("name"), 0.6))
+    for match in _CAPITALISED.finditer(text):
+        if not _is_name_word(match.group(0), drugs):
+            continue
+        end = match.end()
+        surname = re.match(rf"\s+({_TITLE_CASE})(?:['’]s)?", text[end:])
+        if surname and _stem(surname.group(1)).lower() not in drugs:
+            end += surname.end()
+        found.append(Span("name", match.start(), end, 0.7))
+    return [span for span in found if free(span.start, span.end)]
