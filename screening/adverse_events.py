@@ -110,7 +110,7 @@ TEMPORAL_CUES = re.compile(
     re.I)
 SUBJECT_CUES = re.compile(
     r"\b(?:my|our|a|one of (?:my|our)|the)\s+(?:pts?|patients?|resident|client)\b|"
-    r"\b(?:pt|patient)\b|\b(?:he|she|they|him|her|his|hers)\b|"
+    r"\b(?:pt|patient)\b|\b(?:he|she|they|him|her|his|hers)\b|\b(?:mr|mrs|ms|miss)\b\.?|"
     r"\b\d{1,3}\s?(?:yo|y/o|y\.o\.|year[- ]old|M|F|m|f)\b|"
     r"\b(?:baby|infant|child|son|daughter|mom|dad|man|woman|guy|lady|boy|girl)\b",
     re.I)

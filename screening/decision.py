@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from screening import adverse_events, complaints, identifiers, products, special_situations
 from screening.spans import Span
 
-CERTAIN = 0.7  # spans below this confidence make the whole report "possible"
+CERTAIN = 0.7  # a report whose strongest finding is below this is "possible"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ def screen(text: str, *, names_product: bool = False, known: Iterable[str] = ())
                                                         for e in found),
         special_situations=tuple(kind for kind in special_situations.PRIORITY
                                  if any(s.kind == kind for s in situation_spans)),
-        certain=all(s.confidence >= CERTAIN for s in spans),
+        certain=max((s.confidence for s in spans), default=0.0) >= CERTAIN,
     )
 
 

@@ -27,7 +27,8 @@ CREDENTIALS = r"(?:MD|DO|RN|NP|PA|PA-C|PharmD|RPh|APRN|FNP|CNP|MSN|BSN|DNP|PhD|M
 MONTHS_AND_DAYS = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
     "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
-    "friday", "saturday", "sunday",
+    "friday", "saturday", "sunday", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+    "sept", "oct", "nov", "dec",
 })
 # Census first names that are ordinary words, units or clinical shorthand in chat.
 COMMON_WORDS = frozenset({
