@@ -94,12 +94,13 @@ SERIOUSNESS_TERMS: dict[str, tuple[str, ...]] = {
     "congenital anomaly": ("birth defect", "congenital"),
 }
 # Outcomes that are events in themselves ("ended up in the ER").
-OUTCOME_TERMS = tuple(
-    term for terms in SERIOUSNESS_TERMS.values() for term in terms
-    if term not in {"epi", "er", "ed", "adm", "surgery", "permanent", "ems", "dialysis"}
-) + ("ended up in the er", "went to er", "went to the er", "to the ed", "went to ed",
-     "in the er", "to the er", "needed dialysis", "got packed", "gave vit k", "narcan given",
-     "got epi", "ivig", "iv steroids")
+OUTCOME_TERMS = (
+    *(term for terms in SERIOUSNESS_TERMS.values() for term in terms
+      if term not in {"epi", "er", "ed", "adm", "surgery", "permanent", "ems", "dialysis"}),
+    "ended up in the er", "went to er", "went to the er", "to the ed", "went to ed",
+    "in the er", "to the er", "needed dialysis", "got packed", "gave vit k", "narcan given",
+    "got epi", "ivig", "iv steroids",
+)
 
 TEMPORAL_CUES = re.compile(
     r"\b(?:after (?:the |her |his |their |my )?(?:\d+(?:st|nd|rd|th)|first|second|third|"

@@ -1,4 +1,4 @@
-"""Product quality complaints: the product, its packaging, labelling or device is (or may be) defective.
+"""Product quality complaints: a product, its packaging, labelling or device may be defective.
 
     text ──complaint terms (device, packaging, appearance, storage, authenticity),
            in technical and lay words ("won't click", "the counter just spins")──>
@@ -33,7 +33,8 @@ COMPLAINT_TERMS: tuple[str, ...] = (
     # packaging and labelling
     "cracked", "crack", "broken", "leaking", "leaked", "leak", "leaks", "seal broken",
     "damaged", "dented", "torn", "missing", "leaflet missing", "mislabeled", "mislabelled",
-    "wrong label", "label says", "label inside", "carton says", "box says", "but the label", "labeled as", "doesn't match", "does not match",
+    "wrong label", "label says", "label inside", "carton says", "box says",
+    "but the label", "labeled as", "doesn't match", "does not match",
     "can't find the expiration", "no expiration", "no lot", "wrong strength",
     "missing tablets", "short count", "empty",
     # appearance
@@ -59,7 +60,7 @@ def find(text: str) -> list[Span]:
     spans = [Span("complaint", m.start(), m.end(), 0.8) for m in matches]
     out: list[Span] = []
     for span, assertion in zip(spans, context.assertions(text, spans), strict=True):
-        if assertion.negated or assertion.hypothetical and not assertion.uncertain:
+        if assertion.negated or (assertion.hypothetical and not assertion.uncertain):
             continue
         out.append(Span(span.kind, span.start, span.end, 0.5 if assertion.uncertain else 0.8))
     return out

@@ -94,7 +94,7 @@ def pipeline() -> Any:
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
-    context = nlp.add_pipe("medspacy_context", config={"rules": "default"})
+    context: Any = nlp.add_pipe("medspacy_context", config={"rules": "default"})
     context.add([ConTextRule(literal, category, direction=direction,
                              max_scope=SCOPES.get(literal))
                  for literal, category, direction in EXTRA_RULES])

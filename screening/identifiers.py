@@ -144,7 +144,8 @@ def _phones(text: str) -> list[Span]:
     spans: list[Span] = []
     for start, end in found:
         before = text[max(0, start - 40):start]
-        if _CLINICIAN_NUMBER.search(before) or _PRODUCT_NUMBER.search(before) or re.match(r"1-?8[0-9]{2}", text[start:end]):
+        if (_CLINICIAN_NUMBER.search(before) or _PRODUCT_NUMBER.search(before)
+                or re.match(r"1-?8[0-9]{2}", text[start:end])):
             continue
         kind = "fax" if _FAX_WORD.search(before) else "phone"
         spans.append(Span(kind, start, end, 0.95))

@@ -59,11 +59,11 @@ _VALUE = re.compile(
     rf"(?<![\w-])(?P<analyte>{_ANALYTE})(?:\s+(?:was|is|of|at|now|came back|level|only|"
     rf"went to|up to|down to|dropped to|to)){{0,3}}\s*[:=]?\s*(?P<cmp>[<>]\s*)?"
     rf"(?P<value>{_NUMBER})(?!\s*(?:mg|mcg|units|%|x\b|/\d))", re.I)
-_ULN = re.compile(r"\b(?P<n>\d+(?:\.\d+)?)\s*(?:x|×|times)\s*(?:the\s+)?(?:ULN|upper limit|normal)",
-                  re.I)
+_ULN = re.compile(
+    r"\b(?P<n>\d+(?:\.\d+)?)\s*(?:x|\u00d7|times)\s*(?:the\s+)?(?:ULN|upper limit|normal)", re.I)
 _TRENDING = "|".join(re.escape(a) for a in sorted((*_ALIASES, *TREND_ONLY), key=len,
                                                    reverse=True))
-_DECADE = re.compile(rf"(?<![\w-])(?P<analyte>{_ANALYTE})(?:['’]s)?(?:\s+(?:has|have|had|been|"
+_DECADE = re.compile(rf"(?<![\w-])(?P<analyte>{_ANALYTE})(?:['\u2019]s)?(?:\s+(?:has|have|had|been|"
                      rf"is|was|running|staying|now))*\s+in the (?P<value>\d+)s\b", re.I)
 _TREND = re.compile(
     rf"(?<![\w-])(?P<analyte>{_TRENDING})\b[^.;!?]{{0,30}}?\b(?:doubled|tripled|dropped|fell|"
@@ -88,7 +88,8 @@ def find(text: str) -> list[Span]:
         value = _number(match.group("value"))
         if value is None:
             continue
-        if value < low or value > high or (match.group("cmp") or "").strip() == "<" and value <= low:
+        below = (match.group("cmp") or "").strip() == "<" and value <= low
+        if value < low or value > high or below:
             found.append(Span("lab", match.start(), match.end(), 0.9))
     for match in _DECADE.finditer(text):
         low, high = _ALIASES[match.group("analyte").lower()]

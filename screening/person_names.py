@@ -38,7 +38,7 @@ COMMON_WORDS = frozenset({
     "gene", "penny", "holly", "glen", "dale", "cliff", "lane", "page", "bob", "sue", "ed",
     "al", "val", "eve", "else", "long", "young", "brown", "white", "love", "major", "bee",
     "an", "in", "so", "my", "no", "ok", "lou", "dot", "kit", "lee", "see", "ma", "pa", "le",
-    "la", "an", "lot", "lots", "ty", "tu", "mi", "son", "cat", "dee", "sam", "tim",
+    "la", "lot", "lots", "ty", "tu", "mi", "son", "cat", "dee", "sam", "tim",
     "amber", "angel", "crystal", "destiny", "precious", "mercy", "charity", "honey",
     "camellia", "august", "june", "april", "may", "lilly", "ali", "allegra",
     "kay", "carey", "bell", "sherry", "brandy", "candy", "cherry", "miles", "wade", "reid",
@@ -64,7 +64,7 @@ SENTENCE_WORDS = frozenset({
     "question", "dear", "also", "just", "got", "found", "she", "he", "they", "we", "i",
     "it", "so", "but", "and", "or", "if", "not", "no", "yes", "ok", "okay", "fyi", "sorry",
 })
-_TITLE_CASE = r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?"
+_TITLE_CASE = r"[A-Z][a-z]+(?:['\u2019-][A-Z]?[a-z]+)?"
 
 
 @cache
@@ -83,7 +83,7 @@ def first_names() -> frozenset[str]:
 
 _TITLED = re.compile(rf"\b{TITLES}\.?\s+{_TITLE_CASE}(?:\s+{_TITLE_CASE})?")
 _CLINICIAN = re.compile(rf"\b{CLINICIAN_TITLES}\.?\s+(?:[A-Z]\.\s*)?{_TITLE_CASE}"
-                        rf"(?:\s+{_TITLE_CASE})?(?:['’]s)?")
+                        rf"(?:\s+{_TITLE_CASE})?(?:['\u2019]s)?")
 _INITIALS_AFTER_PT = re.compile(
     r"\b(?i:pt|patient|pts|resident|client)\b[:,]?\s*\(?"
     r"(?P<name>[A-Z]\.\s?[A-Z]\.(?:\s?[A-Z]\.)?|[A-Z]{2,3}(?![A-Za-z0-9]))\)?")
@@ -93,15 +93,16 @@ _NAME_AFTER_PT = re.compile(
     rf"(?P<name>{_TITLE_CASE}(?:\s+{_TITLE_CASE})?)")
 _INITIAL_SURNAME = re.compile(rf"\b[A-Z]\.\s?{_TITLE_CASE}\b")
 _IN_PARENTHESES = re.compile(rf"\((?P<name>{_TITLE_CASE})(?=\s*[,)])")
-_CAPITALISED = re.compile(rf"(?<![\w@./-])(?<!Saint )(?<!St\. ){_TITLE_CASE}(?:['’]s\b|['’](?=\s))?")
+_CAPITALISED = re.compile(
+    rf"(?<![\w@./-])(?<!Saint )(?<!St\. ){_TITLE_CASE}(?:['\u2019]s\b|['\u2019](?=\s))?")
 _SIGN_OFF = re.compile(
-    rf"(?:^|[-–—~]\s*|\b(?:thanks|thx|cheers|best|regards)[,!]?\s+){_TITLE_CASE}"
+    rf"(?:^|[-\u2013\u2014~]\s*|\b(?:thanks|thx|cheers|best|regards)[,!]?\s+){_TITLE_CASE}"
     rf"(?:\s+{_TITLE_CASE})?\s*(?:[,(]\s*{CREDENTIALS}\b|$)"
     rf"|{_TITLE_CASE}(?:\s+{_TITLE_CASE})?\s*[,(]\s*{CREDENTIALS}\b", re.M)
 
 
 def _stem(word: str) -> str:
-    return re.sub(r"['’]s?$", "", word)
+    return re.sub(r"['\u2019]s?$", "", word)
 
 
 def _is_name_word(word: str, drugs: frozenset[str]) -> bool:
@@ -139,7 +140,7 @@ def find(text: str, drugs: frozenset[str] = frozenset()) -> list[Span]:
         if not _is_name_word(match.group(0), drugs):
             continue
         end = match.end()
-        surname = re.match(rf"\s+({_TITLE_CASE})(?:['’]s)?", text[end:])
+        surname = re.match(rf"\s+({_TITLE_CASE})(?:['\u2019]s)?", text[end:])
         if surname and _stem(surname.group(1)).lower() not in drugs:
             end += surname.end()
         found.append(Span("name", match.start(), end, 0.7))

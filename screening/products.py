@@ -59,7 +59,7 @@ def dictionary() -> frozenset[str]:
         raise RuntimeError("drug-named-entity-recognition is not installed (see pyproject.toml)")
     path = Path(next(iter(spec.submodule_search_locations))) / "drug_ner_dictionary.pkl.bz2"
     with bz2.open(path, "rb") as handle:
-        variants = pickle.load(handle)["drug_variant_to_canonical"]  # noqa: S301 (shipped file)
+        variants = pickle.load(handle)["drug_variant_to_canonical"]
     return frozenset(v for v in variants if len(v) > 2 and v not in NOT_PRODUCTS)
 
 

@@ -43,8 +43,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"\bgot into\b", r"\bingest(?:ed|ion)\b", r"\badded up\b", r"\bsuicide attempt\b",
         r"\bintentional\b", r"\b(?:dad|mom|grandma|grandpa|grandmother|grandfather|"
         r"parent|brother|sister)'s (?:\w+ )?(?:patch|pills?|tabs?|tablets?|meds?|bottle|"
-        r"\w+(?:ine|ol|am|pam|done|pine|fen|yl))\b", r"\b\d+ of (?:his|her|their|the) \w+\b(?= .{0,20}\b(?:tabs?|"
-        r"pills|caps)\b)", r"\bexceed(?:ed|ing)? the max", r"\bsupratherapeutic\b",
+        r"\w+(?:ine|ol|am|pam|done|pine|fen|yl))\b",
+        r"\b\d+ of (?:his|her|their|the) \w+\b(?= .{0,20}\b(?:tabs?|pills|caps)\b)",
+        r"\bexceed(?:ed|ing)? the max", r"\bsupratherapeutic\b",
     ),
     "medication_error": (
         r"\bby mistake\b", r"\bin error\b", r"\berror\b", r"\bmistaken(?:ly)?\b",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -58,7 +59,7 @@ def export_command(host: Host, sponsor_key: str, fmt: str) -> None:
 
 @medinfo.command("screen")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-def screen_command(file: click.utils.LazyFile) -> None:
+def screen_command(file: TextIO) -> None:
     """Screen each JSON line of FILE (``text``, optional ``id``; ``-`` for standard input)
     and write one JSON line each: id, adverse_event, complaint, special_situation, pv,
     possible, validity, phi [{kind, start, end}] and the redacted text."""
