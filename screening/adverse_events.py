@@ -80,6 +80,54 @@ EVENT_TERMS: tuple[str, ...] = (
     "pain", "death", "died", "passed away", "side effect", "side effects",
     "adverse event", "adverse reaction", "toxicity", "overdose", "breakthrough seizures",
     "lack of efficacy", "did not work", "stopped working", "rebound", "irae", "iraes",
+    # more lay and clinical words, by body system
+    "heart racing", "racing", "pounding", "shingles", "zoster", "peeing blood",
+    "blood in urine", "blood in her urine", "blood in his urine", "hematuria", "gallstones",
+    "cholecystitis", "cholecystectomy", "can't sleep", "cant sleep", "couldn't sleep",
+    "coughing", "die", "dies", "dying", "myocarditis", "pericarditis", "through the roof",
+    "puffy", "throat was closing", "throat closing", "jaundiced", "lows", "low blood sugar",
+    "low sugars", "numb", "tingly", "pins and needles", "tendon rupture", "tendonitis",
+    "rupture", "ruptured", "liver numbers", "vomiting blood", "hematemesis", "black stools",
+    "tarry stools", "shaky", "jittery", "wheezy", "sore", "achy", "aches", "joint pain",
+    "arthralgia", "back pain", "cramping", "bloating", "bloated", "heartburn", "reflux",
+    "dry mouth", "hoarse", "bleeding gums", "gums bleeding", "petechiae", "purpura",
+    "blurry", "double vision", "tinnitus", "ringing in", "hearing loss", "metallic taste",
+    "loss of taste", "lost her taste", "night sweats", "sweating", "hot flashes", "chills",
+    "rigors", "flu-like", "flu like", "injection site", "redness", "warm to the touch",
+    "cellulitis", "abscess", "lump", "nodule", "tumor", "cancer", "lymphoma", "melanoma",
+    "malignancy", "pneumonia", "sepsis", "thrush", "c diff", "c. diff", "cdiff",
+    "diverticulitis", "perforation", "obstruction", "ileus", "gastroparesis",
+    "hepatotoxicity", "liver failure", "kidney stones", "kidney failure", "nephritis",
+    "proteinuria", "hypokalemia", "hypomagnesemia", "hypocalcemia", "hypercalcemia",
+    "low potassium", "high potassium", "low sodium", "low platelets", "low white count",
+    "low counts", "anemic", "pancytopenia", "neutropenic", "febrile", "serotonin syndrome",
+    "torsades", "long qt", "heart block", "a-fib", "heart failure", "chf", "cardiomyopathy",
+    "syncopal", "collapsed", "unresponsive", "hard to rouse", "altered mental status",
+    "psychosis", "psychotic", "manic", "mania", "paranoid", "suicidal thoughts",
+    "erectile dysfunction", "impotence", "gynecomastia", "breast tenderness", "spotting",
+    "acne", "photosensitivity", "sunburn", "hyperpigmentation", "mouth ulcers",
+    "twitching", "tics", "spasms", "akathisia", "tardive", "dyskinesia", "stiffness",
+    "rigidity", "osteonecrosis", "onj", "eye pain", "floaters", "dry eyes", "red eyes",
+    "pink eye", "hair thinning", "hair falling out", "falling out", "lost weight",
+    "gained", "out of breath", "winded", "chest pressure", "fluttering", "skipped beats",
+    "heart pounding", "blood pressure dropped", "bp dropped", "pressure dropped",
+    "sleepwalking", "vivid dreams", "memory problems", "foggy", "brain fog", "dazed",
+    "slurring", "drooling", "choking", "gagging", "itch", "burns", "burned", "stinging",
+    "welt", "bumps", "hematoma", "swallowing", "vomit", "nausea and vomiting", "sick",
+    "really sick", "very sick", "unwell", "symptoms", "complication", "complications",
+    "hospitalization", "hospitalisation", "intubated", "ventilator", "code blue",
+    "arrested", "stopped breathing", "not breathing", "anaphylactoid", "allergy",
+    "intolerance", "intolerant", "toxic", "poisoning",
+)
+# "lost 10 lbs", "gained 8 kg", "two lows in the 40s": events said with a number.
+EVENT_PATTERNS = (
+    r"\b(?:lost|gained|dropped|put on)\s+(?:about\s+|like\s+|~)?\d+\s*(?:lbs?|pounds|kg|kilos)\b",
+    r"\b(?:lows?|sugars?|bgs?|glucoses?)\s+in the\s+[1-5]0s\b",
+    r"\bbp\s*(?:of\s+|was\s+|is\s+)?(?:2\d\d|1[89]\d|[4-7]\d)/\d{2,3}\b",
+    r"\b(?:lfts?|liver (?:enzymes|numbers|tests)|transaminases|counts|white count|"
+    r"platelet count|creat(?:inine)?|kidney function|renal function)\b[^.;!?]{0,20}?"
+    r"\b(?:up|high|elevated|through the roof|tanked|dropped|down|bumped|climbing|worse)\b",
+    r"\bbroke (?:her|his|their|a) (?:hip|wrist|arm|leg|ankle|rib|femur|back)\b",
 )
 
 # Seriousness as outcomes (ICH E2A): each criterion, its words.
@@ -118,7 +166,8 @@ SUBJECT_CUES = re.compile(
 # A sentence asking about a risk in general, not telling of a patient (per sentence).
 GENERAL_QUESTION = re.compile(
     r"\b(?:general (?:q|question)|in general|asking in general|hypothetical|journal club|"
-    r"lit(?:erature)? (?:review|search|request)|for a lit|case reports?|any data|"
+    r"lit(?:erature)? (?:review|search|request|on)|for a lit|case reports?|any data|"
+    r"(?:refs|references|papers|articles|studies|data|evidence|a review) (?:on|about|for)|"
     r"what(?:'s| is) the (?:real )?(?:risk|rate|incidence)|how (?:often|common)|incidence|"
     r"for our (?:protocol|residents)|none of my pts|in your experience|asking before|"
     r"is (?:there )?(?:a |an )?(?:known )?(?:risk|link|association)|known (?:side effect|"
@@ -129,6 +178,11 @@ GENERAL_QUESTION = re.compile(
 # Words before a term that make it the indication ("on topiramate for migraine").
 INDICATION = re.compile(r"\bfor (?:a |an |the |her |his |their |my |mild |severe |chronic )?"
                         r"(?:[\w-]+ )?$", re.I)
+# A relative's history, not the patient's event ("her dad had an MI at 50").
+FAMILY_HISTORY = re.compile(
+    r"\b(?:mom|mother|dad|father|brother|sister|grandma|grandmother|grandpa|grandfather|"
+    r"aunt|uncle|cousin|family|fhx|fh)(?:'s)?\s+(?:had|has|have|with|history|hx|died|"
+    r"passed)\b[^.;!?]*$", re.I)
 _SENTENCE_END = re.compile(r"[.!?;\n]")
 
 _extra_terms: list[str] = []
@@ -166,10 +220,16 @@ class Event:
         return not (self.assertion.negated or self.assertion.hypothetical)
 
 
+_EVENT_PATTERNS = re.compile("|".join(f"(?:{p})" for p in EVENT_PATTERNS), re.I)
+
+
 def candidates(text: str) -> list[tuple[Span, str]]:
     """Event, lab and outcome spans with their matched words, before any assertion check."""
     found = [(Span("event", m.start(), m.end(), 0.8), m.group(0).lower())
              for m in _events_pattern().finditer(text)]
+    found += [(Span("event", m.start(), m.end(), 0.8), m.group(0).lower())
+              for m in _EVENT_PATTERNS.finditer(text)
+              if not any(s.overlaps(m.start(), m.end()) for s, _ in found)]
     found += [(Span("outcome", m.start(), m.end(), 0.8), m.group(0).lower())
               for m in _compiled["outcomes"].finditer(text)
               if not any(s.overlaps(m.start(), m.end()) for s, _ in found)]
@@ -195,8 +255,10 @@ def _told(text: str, event: Event) -> bool:
     """Asserted, not the indication, not history, not a sentence asking in general."""
     if not event.asserted or event.assertion.historical:
         return False
-    if event.span.kind == "event" and INDICATION.search(text[max(0, event.span.start - 30):
-                                                             event.span.start]):
+    before = text[max(0, event.span.start - 60):event.span.start]
+    if event.span.kind == "event" and INDICATION.search(before[-30:]):
+        return False
+    if event.assertion.family and FAMILY_HISTORY.search(before):
         return False
     return GENERAL_QUESTION.search(_sentence(text, event.span.start, event.span.end)) is None
 

@@ -48,6 +48,21 @@ COMPLAINT_TERMS: tuple[str, ...] = (
     "temp logger", "temperature excursion", "cold chain", "arrived warm", "room temp",
     "ice pack", "frozen", "out of the fridge", "counterfeit", "fake", "tampered",
     "expired on arrival",
+    # more device, packaging and appearance words
+    "isn't moving", "not moving", "won't move", "no leaflet", "no insert", "was warm",
+    "arrived hot", "got hot", "not cold", "crumble", "crumbles", "won't come off",
+    "wouldn't come off", "can't get the cap", "giving an error", "error message",
+    "stopped delivering", "won't stick", "doesn't stick", "not sticking", "falls off",
+    "fell apart", "came apart", "loose", "rattling", "rattles", "no click", "clogged",
+    "blocked", "dripping", "half empty", "underfilled", "under-filled", "overfilled",
+    "broken seal", "seal was broken", "seal missing", "unsealed", "turned brown",
+    "turned yellow", "changed color", "changed colour", "precipitate", "crystals",
+    "froze", "left out", "sediment", "mold", "mould", "swollen blister", "peeled off",
+    "bubbles", "won't prime", "wouldn't prime", "doesn't work", "didn't work", "not dispensing",
+    "no medicine came out", "nothing came out", "wet", "soggy", "misprinted", "smudged",
+    "illegible", "wrong tablets", "wrong pills", "extra tablets", "fewer tablets",
+    "short", "recalled", "recall", "tampering", "knockoff", "knock-off", "not genuine",
+    "different shape", "different size", "looks different", "look different", "weird color",
 )
 _COMPLAINTS = re.compile(terms_pattern(COMPLAINT_TERMS), re.I)
 _NOT_PRODUCT = re.compile(r"\b(?:link|website|portal|app|email|site|newsletter|url)\b", re.I)

@@ -85,7 +85,8 @@ def _old_birth_year(text: str, match: re.Match[str]) -> bool:
 def _valid_slash_date(text: str, match: re.Match[str]) -> bool:
     """m/d(/y) with a real month and day, not a dose ("24/26"), BP ("190/110") or expiry."""
     month, day = int(match.group("m")), int(match.group("d") or match.group("d2"))
-    return 1 <= month <= 12 and 1 <= day <= 31 and _patients(text, match)
+    dose = re.match(r"\s*(?:mg|mcg|g|ml|units?|iu|mmhg|mm)\b", text[match.end():], re.I)
+    return 1 <= month <= 12 and 1 <= day <= 31 and not dose and _patients(text, match)
 
 
 RULES: tuple[Rule, ...] = (
@@ -103,6 +104,9 @@ RULES: tuple[Rule, ...] = (
          accept=_patients),
     Rule("date", re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTHS}\b\.?(?:,?\s+(?:19|20)\d{{2}})?"),
          accept=_patients),
+    Rule("date", re.compile(
+        r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+(?:the\s+)?\d{1,2}(?:st|nd|rd|th)\b"
+        r"|\b(?i:on|since|until|from|by) the \d{1,2}(?:st|nd|rd|th)\b"), confidence=0.7),
     Rule("age_over_89", re.compile(
         r"\b(?P<age>9\d|1[01]\d)(?:\s*|-)(?:years?(?:\s*|-)old|y/?o\b|yrs?\b|y\.o\.|yo\b|"
         r"M\b|F\b|m\b|f\b)", re.I), "age"),

@@ -64,7 +64,7 @@ SENTENCE_WORDS = frozenset({
     "question", "dear", "also", "just", "got", "found", "she", "he", "they", "we", "i",
     "it", "so", "but", "and", "or", "if", "not", "no", "yes", "ok", "okay", "fyi", "sorry",
 })
-_TITLE_CASE = r"[A-Z][a-z]+(?:['\u2019-][A-Z]?[a-z]+)?"
+_TITLE_CASE = r"(?:[A-Z]['\u2019]|Mc|Mac)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 
 
 @cache
@@ -79,6 +79,19 @@ def first_names() -> frozenset[str]:
         with (folder / file).open(encoding="ascii") as handle:
             found.update(line.split()[0].lower() for line in handle if line.strip())
     return frozenset(found - COMMON_WORDS - MONTHS_AND_DAYS - SENTENCE_WORDS)
+
+
+@cache
+def last_names() -> frozenset[str]:
+    """The 5,000 most frequent Census surnames, lower case (rarer ones are mostly words
+    already covered by other rules, or noise at a sentence start)."""
+    spec = importlib.util.find_spec("names")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the `names` package is not installed (see pyproject.toml)")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    with (folder / "dist.all.last").open(encoding="ascii") as handle:
+        ranked = [line.split()[0].lower() for _, line in zip(range(5000), handle, strict=False)]
+    return frozenset(ranked) - COMMON_WORDS - MONTHS_AND_DAYS - SENTENCE_WORDS
 
 
 _TITLED = re.compile(rf"\b{TITLES}\.?\s+{_TITLE_CASE}(?:\s+{_TITLE_CASE})?")
@@ -98,7 +111,20 @@ _CAPITALISED = re.compile(
 _SIGN_OFF = re.compile(
     rf"(?:^|[-\u2013\u2014~]\s*|\b(?:thanks|thx|cheers|best|regards)[,!]?\s+){_TITLE_CASE}"
     rf"(?:\s+{_TITLE_CASE})?\s*(?:[,(]\s*{CREDENTIALS}\b|$)"
-    rf"|{_TITLE_CASE}(?:\s+{_TITLE_CASE})?\s*[,(]\s*{CREDENTIALS}\b", re.M)
+    rf"|{_TITLE_CASE}(?:\s+{_TITLE_CASE})?\s*[,(]?\s*{CREDENTIALS}\b", re.M)
+# A first name that is a place or an institution here ("Austin clinic", "Jackson Memorial").
+_PLACE_AFTER = re.compile(r"\s+(?:clinic|hospital|medical|memorial|center|centre|health|"
+                          r"pharmacy|county|university|general|regional|street|st\b|ave|road|"
+                          r"campus|office|practice|family medicine)", re.I)
+# Dotted initials anywhere ("J.S. is on apixaban"), less abbreviations that look so.
+_DOTTED_INITIALS = re.compile(r"(?<![\w.])[A-Z]\.\s?[A-Z]\.(?:\s?[A-Z]\.)?(?![\w])")
+NOT_INITIALS = frozenset({"U.S.", "P.O.", "A.M.", "P.M.", "M.D.", "D.O.", "N.P.", "R.N.",
+                          "U.K.", "E.R.", "I.V.", "O.D.", "O.S.", "O.U.", "B.P.", "P.A."})
+# A surname opening a sentence and doing something ("Gonzalez has been vomiting").
+_SURNAME_SUBJECT = re.compile(
+    rf"(?:^|(?<=[.!?;]\s))(?P<name>{_TITLE_CASE})(?:['\u2019]s)?\s+(?:has|had|is|was|got|"
+    r"developed|started|says|said|reports|reported|called|came|went|took|takes|needs|wants|"
+    r"complains|complained|presented|been|now|also|just|still)\b", re.M)
 
 
 def _stem(word: str) -> str:
@@ -132,12 +158,20 @@ def find(text: str, drugs: frozenset[str] = frozenset()) -> list[Span]:
         if _stem(words[0]).lower() in EPONYMS:
             continue
         found.append(Span("name", match.start("name"), match.end("name"), 0.85))
+    for match in _DOTTED_INITIALS.finditer(text):
+        if match.group(0).replace(" ", "") not in NOT_INITIALS:
+            found.append(Span("name", match.start(), match.end(), 0.7))
+    for match in _SURNAME_SUBJECT.finditer(text):
+        word = _stem(match.group("name")).lower()
+        if (word in last_names() and word not in drugs and word not in EPONYMS
+                and word not in SENTENCE_WORDS and word not in COMMON_WORDS):
+            found.append(Span("name", match.start("name"), match.end("name"), 0.6))
     for match in _IN_PARENTHESES.finditer(text):
         word = match.group("name").lower()
         if word not in drugs and word not in SENTENCE_WORDS and word not in EPONYMS:
             found.append(Span("name", match.start("name"), match.end("name"), 0.6))
     for match in _CAPITALISED.finditer(text):
-        if not _is_name_word(match.group(0), drugs):
+        if not _is_name_word(match.group(0), drugs) or _PLACE_AFTER.match(text, match.end()):
             continue
         end = match.end()
         surname = re.match(rf"\s+({_TITLE_CASE})(?:['\u2019]s)?", text[end:])

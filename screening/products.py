@@ -48,6 +48,30 @@ PRODUCT_WORDS = (
     "nebs", "chemo", "biosimilar", "generic", "brand", "medication", "med", "meds", "drug",
 )
 
+# Chat shorthand, combination brands and newer products the dictionary lacks.
+CHAT_NAMES = (
+    "augmentin", "pembro", "nivo", "ipi", "levo", "levothyrox", "vanco", "amio", "clarithro",
+    "azithro", "doxy", "keflex", "norco", "percocet", "vicodin", "booster", "mmr", "tdap",
+    "dtap", "hpv vaccine", "flu shot", "flu vaccine", "covid shot", "covid vaccine",
+    "covid booster", "rsv vaccine", "depo", "depo-provera", "nexplanon", "iud", "ocp", "ocps",
+    "birth control", "the pill", "steroids", "steroid", "immunotherapy", "biologic",
+    "biologics", "contrast", "iv iron", "iv contrast", "chemo", "leqembi", "arexvy",
+    "kanjinti", "abx", "antibiotic", "antibiotics", "statin", "ssri", "snri", "ppi", "nsaid",
+    "nsaids", "glp-1", "glp1", "sglt2", "dmard", "tnf inhibitor", "jak inhibitor",
+    "anticoagulant", "blood thinner", "antidepressant", "antipsychotic", "benzo", "benzos",
+    "opioid", "opioids", "sleeping pill", "water pill", "vaccine", "vaccination", "jab",
+)
+# Endings of international non-proprietary names (WHO INN stems).
+INN_STEMS = (
+    "mab", "nib", "cept", "pril", "sartan", "olol", "statin", "azole", "cillin", "mycin",
+    "floxacin", "cycline", "vir", "glutide", "gliptin", "gliflozin", "parin", "xaban",
+    "gatran", "dipine", "prazole", "tidine", "triptan", "setron", "lukast", "afil", "oxetine",
+    "azepam", "zolam", "profen", "coxib", "dronate", "codone", "morphone", "terol", "tropium",
+    "olone", "asone", "semide", "thiazide", "tinib", "ciclib", "parib", "rafenib", "platin",
+    "taxel", "rubicin", "mustine", "trexate", "limus", "tide", "formin", "glinide",
+)
+_STEM = re.compile(r"\b[a-z]{3,}(?:" + "|".join(INN_STEMS) + r")\b", re.I)
+_CHAT = re.compile(terms_pattern(CHAT_NAMES), re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9/-]*[A-Za-z0-9]|[A-Za-z]")
 
 
@@ -91,6 +115,8 @@ def find(text: str, known: Iterable[str] = ()) -> list[Span]:
     for name in known:
         for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.I):
             found.append(Span("product", match.start(), match.end(), 1.0))
+    found.extend(Span("product", m.start(), m.end(), 0.9) for m in _CHAT.finditer(text))
+    found.extend(Span("product", m.start(), m.end(), 0.6) for m in _STEM.finditer(text))
     found.extend(Span("product", m.start(), m.end(), 0.5) for m in _PRODUCT_WORDS.finditer(text))
     found.extend(Span("product", m.start("name"), m.end("name"), 0.4)
                  for m in _PRODUCT_SLOT.finditer(text) if m.group("name").lower() not in _NOT_SLOT)

@@ -46,6 +46,8 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"\w+(?:ine|ol|am|pam|done|pine|fen|yl))\b",
         r"\b\d+ of (?:his|her|their|the) \w+\b(?= .{0,20}\b(?:tabs?|pills|caps)\b)",
         r"\bexceed(?:ed|ing)? the max", r"\bsupratherapeutic\b",
+        r"\bwhole (?:bottle|box|pack|strip)\b", r"\bdoubled? up\b", r"\bextra (?:dose|doses|pill|"
+        r"pills|tabs?|tablets?)\b", r"\bhandful\b", r"\btoxic (?:level|dose)\b",
     ),
     "medication_error": (
         r"\bby mistake\b", r"\bin error\b", r"\berror\b", r"\bmistaken(?:ly)?\b",
@@ -66,11 +68,16 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"\b(?:from|sees) \d+ (?:different )?(?:docs|doctors|prescribers)\b",
         r"\bdoctor shopping\b", r"\bdiverted\b", r"\bdiversion\b", r"\binject(?:ing|ed) (?:the|his|"
         r"her) (?:pills|tabs)\b", r"\bused her\b.{0,30}\bto pick up\b", r"\bwith alcohol\b",
+        r"\bto (?:study|stay awake|party|lose weight fast|get through)\b", r"\boff the street\b",
+        r"\bstreet (?:drug|version|pills)\b", r"\bbuying\b", r"\bborrow(?:ed|ing)? (?:his|her|a)\b",
+        r"\bsomeone else'?s\b", r"\bnot prescribed\b", r"\bearly refills?\b",
     ),
     "off_label_patient": (
         r"\boff[- ]label\b", r"\bnot in (?:the )?(?:PI|label|labeling)\b",
         r"\bnot (?:approved|indicated) for\b", r"\boutside (?:the|its) (?:label|indication)\b",
         r"\bunapproved (?:use|indication)\b",
+        r"\busing \w+(?: \w+)? for (?:my|her|his|their|a|the) (?:pt'?s?|patient'?s?)?\b",
+        r"\b(?:higher|lower) than (?:the )?(?:label|labeled|approved|recommended) dose\b",
     ),
     "lack_of_efficacy": (
         r"\bstill (?:having|seizing|bleeding|getting|has|high|elevated|uncontrolled|"
@@ -79,7 +86,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"\bnot working\b", r"\bstopped working\b", r"\bfailed\b", r"\bfailure\b(?! to)",
         r"\bbasically nothing\b", r"\black of (?:efficacy|effect|response)\b",
         r"\bineffective\b", r"\bno better\b", r"\bunchanged\b", r"\bbreakthrough\b",
-        r"\bnot controlled\b", r"\bnon-?respon(?:der|se)\b",
+        r"\bnot controlled\b", r"\bnon-?respon(?:der|se)\b", r"\bisn'?t (?:working|helping)\b",
+        r"\bstill (?:febrile|positive|seizing|in pain|symptomatic|uncontrolled|flaring|"
+        r"wheezing|high|low|elevated|hypertensive|depressed|itching|bleeding|vomiting)\b",
+        r"\bnot (?:responding|helping|touching)\b", r"\bno (?:relief|difference)\b",
     ),
     "occupational_exposure": (
         r"\bneedle ?stick\b", r"\bstuck (?:myself|herself|himself)\b", r"\bsplash(?:ed)?\b",
