@@ -167,7 +167,9 @@ def find(text: str) -> list[Span]:
                 found.append(Span(rule.kind, match.start(rule.group), match.end(rule.group),
                                   rule.confidence))
     found += _phones(text)
-    found += person_names.find(text, products.dictionary())
+    named = [s for s in products.find(text) if s.confidence >= 0.9]
+    found += [span for span in person_names.find(text, products.dictionary())
+              if not any(p.covers(span.start, span.end) for p in named)]
     return merge(found)
 
 

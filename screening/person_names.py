@@ -64,6 +64,18 @@ SENTENCE_WORDS = frozenset({
     "question", "dear", "also", "just", "got", "found", "she", "he", "they", "we", "i",
     "it", "so", "but", "and", "or", "if", "not", "no", "yes", "ok", "okay", "fyi", "sorry",
 })
+# Makers, pharmacies, payers and references whose names look like people's.
+ORGANISATIONS = frozenset({
+    "pfizer", "merck", "lilly", "novartis", "roche", "genentech", "amgen", "abbvie", "gsk",
+    "sanofi", "astrazeneca", "novo", "nordisk", "bayer", "takeda", "gilead", "biogen",
+    "regeneron", "moderna", "janssen", "teva", "viatris", "mylan", "sandoz", "boehringer",
+    "vertex", "otsuka", "astellas", "eisai", "daiichi", "lundbeck", "ipsen", "alexion",
+    "seagen", "incyte", "jazz", "cvs", "walgreens", "costco", "walmart", "kroger", "rite",
+    "optum", "humana", "aetna", "cigna", "anthem", "kaiser", "medicare", "medicaid", "epic",
+    "uptodate", "lexicomp", "micromedex", "pubmed", "medline", "cochrane", "fda", "cdc",
+    "nih", "ema", "nejm", "lancet", "jama", "mayo", "cleveland", "hopkins", "kaiser",
+    "pyxis", "omnicell", "accuchek", "dexcom", "libre", "omnipod", "tandem", "medtronic",
+})
 _TITLE_CASE = r"(?:[A-Z]['\u2019]|Mc|Mac)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 
 
@@ -94,6 +106,22 @@ def last_names() -> frozenset[str]:
     return frozenset(ranked) - COMMON_WORDS - MONTHS_AND_DAYS - SENTENCE_WORDS
 
 
+@cache
+def english_words() -> frozenset[str]:
+    """Lower-case English words (Webster's Second, as the english-words package ships
+    it, proper nouns left out): a capitalised word not among them may be a person."""
+    from english_words import get_english_words_set
+
+    return frozenset(w for w in get_english_words_set(["web2"], alpha=True) if w.islower())
+
+
+def _unknown(word: str, drugs: frozenset[str]) -> bool:
+    """A capitalised word that is no English word, drug, eponym or organisation."""
+    stem = _stem(word).lower()
+    return not (stem in english_words() or stem in drugs or stem in EPONYMS
+                or stem in ORGANISATIONS or stem in SENTENCE_WORDS or len(stem) < 3)
+
+
 _TITLED = re.compile(rf"\b{TITLES}\.?\s+{_TITLE_CASE}(?:\s+{_TITLE_CASE})?")
 _CLINICIAN = re.compile(rf"\b{CLINICIAN_TITLES}\.?\s+(?:[A-Z]\.\s*)?{_TITLE_CASE}"
                         rf"(?:\s+{_TITLE_CASE})?(?:['\u2019]s)?")
@@ -120,7 +148,12 @@ _PLACE_AFTER = re.compile(r"\s+(?:clinic|hospital|medical|memorial|center|centre
 _DOTTED_INITIALS = re.compile(r"(?<![\w.])[A-Z]\.\s?[A-Z]\.(?:\s?[A-Z]\.)?(?![\w])")
 NOT_INITIALS = frozenset({"U.S.", "P.O.", "A.M.", "P.M.", "M.D.", "D.O.", "N.P.", "R.N.",
                           "U.K.", "E.R.", "I.V.", "O.D.", "O.S.", "O.U.", "B.P.", "P.A."})
-# A surname opening a sentence and doing something ("Gonzalez has been vomiting").
+# A capitalised word with an age after it ("Priya, 34," "Priya (34)" "Priya is 34").
+_WITH_AGE = re.compile(
+    rf"(?P<name>{_TITLE_CASE})(?:,\s*|\s*\(|\s+is\s+|\s+aged?\s+)\d{{1,3}}(?:\s*(?:yo|y/o|M|F)|"
+    r"\s*[,)]|\s+(?:and|with|on|who|years?))")
+_POSSESSIVE = re.compile(rf"(?<![\w@./-])(?P<name>{_TITLE_CASE})['\u2019]s\b")
+# A name opening a sentence and doing something ("Gonzalez has been vomiting").
 _SURNAME_SUBJECT = re.compile(
     rf"(?:^|(?<=[.!?;]\s))(?P<name>{_TITLE_CASE})(?:['\u2019]s)?\s+(?:has|had|is|was|got|"
     r"developed|started|says|said|reports|reported|called|came|went|took|takes|needs|wants|"
@@ -163,9 +196,15 @@ def find(text: str, drugs: frozenset[str] = frozenset()) -> list[Span]:
             found.append(Span("name", match.start(), match.end(), 0.7))
     for match in _SURNAME_SUBJECT.finditer(text):
         word = _stem(match.group("name")).lower()
-        if (word in last_names() and word not in drugs and word not in EPONYMS
-                and word not in SENTENCE_WORDS and word not in COMMON_WORDS):
+        if _unknown(match.group("name"), drugs) or (
+                word in last_names() and word not in drugs and word not in EPONYMS
+                and word not in ORGANISATIONS and word not in SENTENCE_WORDS
+                and word not in COMMON_WORDS):
             found.append(Span("name", match.start("name"), match.end("name"), 0.6))
+    for pattern in (_WITH_AGE, _POSSESSIVE):
+        for match in pattern.finditer(text):
+            if _unknown(match.group("name"), drugs) and not _PLACE_AFTER.match(text, match.end()):
+                found.append(Span("name", match.start("name"), match.end("name"), 0.6))
     for match in _IN_PARENTHESES.finditer(text):
         word = match.group("name").lower()
         if word not in drugs and word not in SENTENCE_WORDS and word not in EPONYMS:
