@@ -24,10 +24,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from screening import context, labs
-from screening.spans import Span, terms_pattern
+from screening.spans import Span, TermIndex, terms_pattern
 
 # Clinicians' terms and lay words for untoward medical occurrences.
 EVENT_TERMS: tuple[str, ...] = (
@@ -194,17 +195,18 @@ def load_terms(path: Path) -> int:
              if line.strip() and not line.startswith("#")]
     _extra_terms.extend(terms)
     _compiled.clear()
+    _candidates.cache_clear()
     return len(terms)
 
 
-_compiled: dict[str, re.Pattern[str]] = {}
+_compiled: dict[str, TermIndex] = {}
 
 
-def _events_pattern() -> re.Pattern[str]:
-    if "events" not in _compiled:
-        _compiled["events"] = re.compile(terms_pattern((*EVENT_TERMS, *_extra_terms)), re.I)
-        _compiled["outcomes"] = re.compile(terms_pattern(OUTCOME_TERMS), re.I)
-    return _compiled["events"]
+def _index(name: str) -> TermIndex:
+    if not _compiled:
+        _compiled["events"] = TermIndex((*EVENT_TERMS, *_extra_terms))
+        _compiled["outcomes"] = TermIndex(OUTCOME_TERMS)
+    return _compiled[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,16 +227,21 @@ _EVENT_PATTERNS = re.compile("|".join(f"(?:{p})" for p in EVENT_PATTERNS), re.I)
 
 def candidates(text: str) -> list[tuple[Span, str]]:
     """Event, lab and outcome spans with their matched words, before any assertion check."""
-    found = [(Span("event", m.start(), m.end(), 0.8), m.group(0).lower())
-             for m in _events_pattern().finditer(text)]
+    return list(_candidates(text))
+
+
+@lru_cache(maxsize=256)
+def _candidates(text: str) -> tuple[tuple[Span, str], ...]:
+    found = [(Span("event", start, end, 0.8), words.lower())
+             for start, end, words in _index("events").finditer(text)]
     found += [(Span("event", m.start(), m.end(), 0.8), m.group(0).lower())
               for m in _EVENT_PATTERNS.finditer(text)
               if not any(s.overlaps(m.start(), m.end()) for s, _ in found)]
-    found += [(Span("outcome", m.start(), m.end(), 0.8), m.group(0).lower())
-              for m in _compiled["outcomes"].finditer(text)
-              if not any(s.overlaps(m.start(), m.end()) for s, _ in found)]
+    found += [(Span("outcome", start, end, 0.8), words.lower())
+              for start, end, words in _index("outcomes").finditer(text)
+              if not any(s.overlaps(start, end) for s, _ in found)]
     found += [(span, text[span.start:span.end].lower()) for span in labs.find(text)]
-    return sorted(found, key=lambda pair: pair[0].start)
+    return tuple(sorted(found, key=lambda pair: pair[0].start))
 
 
 def find_events(text: str) -> list[Event]:

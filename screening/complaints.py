@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from screening import context
-from screening.spans import Span, terms_pattern
+from screening.spans import Span, TermIndex
 
 COMPLAINT_TERMS: tuple[str, ...] = (
     # device
@@ -64,15 +64,19 @@ COMPLAINT_TERMS: tuple[str, ...] = (
     "short", "recalled", "recall", "tampering", "knockoff", "knock-off", "not genuine",
     "different shape", "different size", "looks different", "look different", "weird color",
 )
-_COMPLAINTS = re.compile(terms_pattern(COMPLAINT_TERMS), re.I)
+_COMPLAINTS = TermIndex(COMPLAINT_TERMS)
 _NOT_PRODUCT = re.compile(r"\b(?:link|website|portal|app|email|site|newsletter|url)\b", re.I)
+
+
+def candidates(text: str) -> list[Span]:
+    """Complaint-term spans, before ConText."""
+    return [Span("complaint", start, end, 0.8) for start, end, _ in _COMPLAINTS.finditer(text)
+            if not _NOT_PRODUCT.search(text[max(0, start - 30):start])]
 
 
 def find(text: str) -> list[Span]:
     """Asserted complaint spans ("possible" ones, ConText-uncertain, with lower confidence)."""
-    matches = [m for m in _COMPLAINTS.finditer(text)
-               if not _NOT_PRODUCT.search(text[max(0, m.start() - 30):m.start()])]
-    spans = [Span("complaint", m.start(), m.end(), 0.8) for m in matches]
+    spans = candidates(text)
     out: list[Span] = []
     for span, assertion in zip(spans, context.assertions(text, spans), strict=True):
         if assertion.negated or (assertion.hypothetical and not assertion.uncertain):

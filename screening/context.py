@@ -13,6 +13,8 @@ default set lacks ("so far", "would you", "in general").
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -101,8 +103,34 @@ def pipeline() -> Any:
     return nlp
 
 
+_RECENT: OrderedDict[str, dict[tuple[int, int], Assertion]] = OrderedDict()
+_RECENT_LOCK = threading.Lock()
+RECENT_TEXTS = 64  # texts whose assertions are kept, so the screens of one message share a run
+
+
+def prepare(text: str, targets: Sequence[Span]) -> None:
+    """Run ConText once over every screen's targets of ``text``; later calls for the same
+    text and targets are answered from this run (the result is the same, only faster)."""
+    results = _run(text, targets)
+    with _RECENT_LOCK:
+        _RECENT[text] = {(t.start, t.end): a for t, a in zip(targets, results, strict=True)}
+        _RECENT.move_to_end(text)
+        while len(_RECENT) > RECENT_TEXTS:
+            _RECENT.popitem(last=False)
+
+
 def assertions(text: str, targets: Sequence[Span]) -> list[Assertion]:
     """One assertion per target, in order (overlapping targets share the first one's)."""
+    if not targets:
+        return []
+    with _RECENT_LOCK:
+        known = _RECENT.get(text)
+        if known is not None and all((t.start, t.end) in known for t in targets):
+            return [known[(t.start, t.end)] for t in targets]
+    return _run(text, targets)
+
+
+def _run(text: str, targets: Sequence[Span]) -> list[Assertion]:
     if not targets:
         return []
     nlp = pipeline()

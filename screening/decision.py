@@ -24,7 +24,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from screening import adverse_events, complaints, identifiers, products, special_situations
+from screening import (
+    adverse_events,
+    complaints,
+    context,
+    identifiers,
+    products,
+    special_situations,
+)
 from screening.spans import Span
 
 CERTAIN = 0.7  # a report whose strongest finding is below this is "possible"
@@ -85,13 +92,15 @@ class Screening:
 def screen(text: str, *, names_product: bool = False, known: Iterable[str] = ()) -> Screening:
     """Screen one message. ``names_product`` is the caller's own product recognition
     (a sponsor's catalogue); ``known`` are extra product names to look for."""
+    context.prepare(text, [*(span for span, _ in adverse_events.candidates(text)),
+                           *complaints.candidates(text), *special_situations.candidates(text)])
     found = adverse_events.find_events(text)
     asserted = adverse_events.find(text)
     asserted_at = {(s.start, s.end): s for s in asserted}
     events = [e for e in found if (e.span.start, e.span.end) in asserted_at]
     complaint_spans = complaints.find(text)
     situation_spans = special_situations.find(text)
-    product_spans = products.find(text, known)
+    product_spans = products.find(text, tuple(known))
     spans: list[Span] = [*asserted, *complaint_spans, *situation_spans]
     return Screening(
         patient=adverse_events.identifiable_patient(text),

@@ -73,7 +73,7 @@ ORGANISATIONS = frozenset({
     "seagen", "incyte", "jazz", "cvs", "walgreens", "costco", "walmart", "kroger", "rite",
     "optum", "humana", "aetna", "cigna", "anthem", "kaiser", "medicare", "medicaid", "epic",
     "uptodate", "lexicomp", "micromedex", "pubmed", "medline", "cochrane", "fda", "cdc",
-    "nih", "ema", "nejm", "lancet", "jama", "mayo", "cleveland", "hopkins", "kaiser",
+    "nih", "ema", "nejm", "lancet", "jama", "mayo", "cleveland", "hopkins",
     "pyxis", "omnicell", "accuchek", "dexcom", "libre", "omnipod", "tandem", "medtronic",
 })
 _TITLE_CASE = r"(?:[A-Z]['\u2019]|Mc|Mac)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
@@ -108,11 +108,12 @@ def last_names() -> frozenset[str]:
 
 @cache
 def english_words() -> frozenset[str]:
-    """Lower-case English words (Webster's Second, as the english-words package ships
-    it, proper nouns left out): a capitalised word not among them may be a person."""
+    """English words (Webster's Second, as the english-words package ships it). Proper
+    nouns keep their capital there, so a lower-case lookup finds only common words: a
+    capitalised word whose lower case is not among them may be a person."""
     from english_words import get_english_words_set
 
-    return frozenset(w for w in get_english_words_set(["web2"], alpha=True) if w.islower())
+    return frozenset(get_english_words_set(["web2"], alpha=True))
 
 
 def _unknown(word: str, drugs: frozenset[str]) -> bool:

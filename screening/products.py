@@ -20,7 +20,7 @@ import importlib.util
 import pickle
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from screening.spans import Span, merge, terms_pattern
@@ -101,7 +101,13 @@ _NOT_SLOT = frozenset({"the", "this", "that", "his", "her", "their", "monday", "
 
 def find(text: str, known: Iterable[str] = ()) -> list[Span]:
     """Product mentions: dictionary names (confidence 0.9), the caller's names (1.0),
-    and product words such as "the pen" (0.5)."""
+    chat names (0.9), INN stems (0.6), product words such as "the pen" (0.5) and a
+    capitalised word where a product goes (0.4)."""
+    return list(_find(text, tuple(known)))
+
+
+@lru_cache(maxsize=256)
+def _find(text: str, known: tuple[str, ...]) -> tuple[Span, ...]:
     names = dictionary()
     words = list(_WORD.finditer(text))
     found: list[Span] = []
@@ -120,4 +126,4 @@ def find(text: str, known: Iterable[str] = ()) -> list[Span]:
     found.extend(Span("product", m.start(), m.end(), 0.5) for m in _PRODUCT_WORDS.finditer(text))
     found.extend(Span("product", m.start("name"), m.end("name"), 0.4)
                  for m in _PRODUCT_SLOT.finditer(text) if m.group("name").lower() not in _NOT_SLOT)
-    return merge(found)
+    return tuple(merge(found))

@@ -44,3 +44,40 @@ def terms_pattern(terms: Iterable[str]) -> str:
     """One alternation of literal terms, longest first, whole words only."""
     ordered = sorted(set(terms), key=len, reverse=True)
     return r"(?<![\w-])(?:" + "|".join(re.escape(t) for t in ordered) + r")(?![\w])"
+
+
+_TOKEN = re.compile(r"\w+(?:['\u2019-]\w+)*|[^\w\s]")
+
+
+class TermIndex:
+    """Whole-word, case-insensitive lookup of many literal terms, longest match first.
+
+    A regex alternation of hundreds of terms costs a millisecond a message; looking up
+    the message's word n-grams in a set costs a few microseconds a word.
+    """
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        self._terms: set[tuple[str, ...]] = set()
+        self._longest = 1
+        for term in terms:
+            words = tuple(w.lower().replace("\u2019", "'") for w in _TOKEN.findall(term))
+            if words:
+                self._terms.add(words)
+                self._longest = max(self._longest, len(words))
+
+    def finditer(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, matched text) of each longest, non-overlapping term in ``text``."""
+        tokens = list(_TOKEN.finditer(text))
+        words = [t.group(0).lower().replace("\u2019", "'") for t in tokens]
+        found: list[tuple[int, int, str]] = []
+        index = 0
+        while index < len(tokens):
+            for size in range(min(self._longest, len(tokens) - index), 0, -1):
+                if tuple(words[index:index + size]) in self._terms:
+                    start, end = tokens[index].start(), tokens[index + size - 1].end()
+                    found.append((start, end, text[start:end]))
+                    index += size
+                    break
+            else:
+                index += 1
+        return found

@@ -14,6 +14,7 @@ error before the overdose it caused).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from screening import context
 from screening.spans import Span
@@ -120,13 +121,23 @@ PATIENT = re.compile(r"\b(?:my|our|a|the|one of my)\s+(?:pts?|patients?)\b|\b(?:
                      r"her|his|him|they)\b|\b\d+\s?(?:yo|y/o|M|F)\b|\bmom\b|\bbaby\b", re.I)
 
 
-def find(text: str) -> list[Span]:
-    """Every special-situation trigger that is asserted about a real patient or exposure."""
+def candidates(text: str) -> list[Span]:
+    """Trigger spans of every kind, before ConText."""
+    return list(_candidates(text))
+
+
+@lru_cache(maxsize=256)
+def _candidates(text: str) -> tuple[Span, ...]:
     if GENERAL.search(text) and not PATIENT.search(text):
-        return []
+        return ()
     spans = [Span(kind, m.start(), m.end(), 0.8)
              for kind, pattern in _COMPILED.items() for m in pattern.finditer(text)]
-    spans.sort(key=lambda s: s.start)
+    return tuple(sorted(spans, key=lambda s: s.start))
+
+
+def find(text: str) -> list[Span]:
+    """Every special-situation trigger that is asserted about a real patient or exposure."""
+    spans = candidates(text)
     kept: list[Span] = []
     for span, assertion in zip(spans, context.assertions(text, spans), strict=True):
         if assertion.negated and span.kind not in {"lack_of_efficacy", "medication_error"}:
