@@ -21,7 +21,7 @@ import click
 from bots.medinfo.records import FORMATS, export
 from bots.medinfo.sponsors import SponsorConfigError, import_sponsors
 from curbside.host import Host, pass_host
-from screening import decision
+from screening import adverse_events, decision
 
 
 @click.group("sponsor")
@@ -59,10 +59,14 @@ def export_command(host: Host, sponsor_key: str, fmt: str) -> None:
 
 @medinfo.command("screen")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-def screen_command(file: TextIO) -> None:
+@click.option("--meddra", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a licensed MedDRA term list (one term a line) to add to the event lexicon")
+def screen_command(file: TextIO, meddra: Path | None) -> None:
     """Screen each JSON line of FILE (``text``, optional ``id``; ``-`` for standard input)
     and write one JSON line each: id, adverse_event, complaint, special_situation, pv,
     possible, validity, phi [{kind, start, end}] and the redacted text."""
+    if meddra is not None:
+        adverse_events.load_terms(meddra)
     for number, line in enumerate(file, start=1):
         if not line.strip():
             continue
