@@ -119,6 +119,16 @@ EVENT_TERMS: tuple[str, ...] = (
     "hospitalization", "hospitalisation", "intubated", "ventilator", "code blue",
     "arrested", "stopped breathing", "not breathing", "anaphylactoid", "allergy",
     "intolerance", "intolerant", "toxic", "poisoning",
+    # verb forms and common misspellings in chat
+    "fainting", "faints", "vomits", "vomitting", "vommiting", "vomitted", "diarhea",
+    "diarreah", "diarrhoea", "nausious", "nauseus", "headach", "dizzyness", "siezure",
+    "siezures", "seizing", "anaphalaxis", "anaphylaxsis", "swolen", "brusing", "bleeds",
+    "itches", "swells", "collapsing", "fell down", "passing out", "blacking out", "throwing",
+    "hurling", "runs", "the runs", "loose stools", "can't eat", "not eating", "won't eat",
+    "can't keep anything down", "lethargy", "wiped out", "zonked", "out of it", "groggy",
+    "woozy", "off balance", "unsteady", "wobbly", "spaced out", "not himself",
+    "not herself", "acting weird", "meltdowns", "tantrums", "rage", "moody", "weepy",
+    "panic attacks", "racing thoughts", "hearing voices", "seeing things",
 )
 # "lost 10 lbs", "gained 8 kg", "two lows in the 40s": events said with a number.
 EVENT_PATTERNS = (

@@ -63,6 +63,11 @@ COMPLAINT_TERMS: tuple[str, ...] = (
     "illegible", "wrong tablets", "wrong pills", "extra tablets", "fewer tablets",
     "short", "recalled", "recall", "tampering", "knockoff", "knock-off", "not genuine",
     "different shape", "different size", "looks different", "look different", "weird color",
+    "doesn't spray", "won't spray", "no spray", "won't inject", "wouldn't inject", "won't turn",
+    "can't turn", "dial won't", "knob", "needle bent", "vial broke", "broken vial",
+    "stuck together", "label peeling", "strange taste", "tastes weird", "smells like",
+    "hair in", "something floating", "discolouration", "won't dissolve", "didn't dissolve",
+    "won't reconstitute", "foamy", "leaky", "chunks", "wrong count", "double sealed",
 )
 _COMPLAINTS = TermIndex(COMPLAINT_TERMS)
 _NOT_PRODUCT = re.compile(r"\b(?:link|website|portal|app|email|site|newsletter|url)\b", re.I)

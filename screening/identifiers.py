@@ -52,6 +52,9 @@ _PRODUCT_NUMBER = re.compile(
 _CLINICIAN_NUMBER = re.compile(
     r"\b(?i:office|my cell|my pager|call me|reach me|callback|call back|hotline|"
     r"company'?s?|your|toll-free|my fax|our fax|clinic)\W{0,3}(?:[\w-]+\W{1,3}){0,3}$")
+# Words just before a 5-digit number that make it a measurement, not a ZIP code.
+_MEASURED = re.compile(r"\b(?i:ck|cpk|plt|plts|platelets|wbc|count|level|titer|titre|dose|"
+                       r"units|iu|copies|load|ldh|bnp|ferritin|glucose|x|about|over|under|than)\W{0,3}$")
 _LABELLED_ID = re.compile(
     r"\b(?P<label>MRN|medical record(?: number| no\.?)?|chart|acct|account|member|"
     r"member id|insurance id|health plan id|plan id|policy|subscriber|group|rx|"
@@ -85,8 +88,12 @@ def _old_birth_year(text: str, match: re.Match[str]) -> bool:
 def _valid_slash_date(text: str, match: re.Match[str]) -> bool:
     """m/d(/y) with a real month and day, not a dose ("24/26"), BP ("190/110") or expiry."""
     month, day = int(match.group("m")), int(match.group("d") or match.group("d2"))
-    dose = re.match(r"\s*(?:mg|mcg|g|ml|units?|iu|mmhg|mm)\b", text[match.end():], re.I)
-    return 1 <= month <= 12 and 1 <= day <= 31 and not dose and _patients(text, match)
+    dose = re.match(r"\s*(?:mg|mcg|g|ml|units?|iu|mmhg|mm|tabs?|tablets?|pills?|caps?|of|"
+                    r"strength|dose|pain)\b", text[match.end():], re.I)
+    score = day == 10 and re.search(r"\bpain\b", text[max(0, match.start() - 20):match.end() + 20],
+                                    re.I)
+    return (1 <= month <= 12 and 1 <= day <= 31 and not dose and not score
+            and _patients(text, match))
 
 
 RULES: tuple[Rule, ...] = (
@@ -125,17 +132,22 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:lives at|address is|resides at|home address)\s+(?P<a>(?!\[)[^,.;]+)", re.I),
         "a"),
     Rule("address", re.compile(
-        r"\b(?i:lives|living|resides|staying|moved)\s+(?i:in|at|near|to)\s+"
+        r"\b(?i:lives|living|resides|staying|moved)\s+(?i:(?:over|out|down|up)\s+)?"
+        r"(?i:in|at|near|to)\s+"
         r"(?P<a>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"), "a", 0.7),
-    Rule("address", re.compile(r"(?<![\w#-])\d{5}(?:-\d{4})?(?![\w-])"), confidence=0.7,
-         accept=lambda text, m: _patients(text, m) and not _CLINICIAN_NUMBER.search(
-             text[max(0, m.start() - 40):m.start()]) and not re.match(
+    Rule("address", re.compile(r"(?<![\w#,.-])\d{5}(?:-\d{4})?(?![\w-]|[.,]\d)"),
+         confidence=0.7, accept=lambda text, m: _patients(text, m) and not _CLINICIAN_NUMBER.search(
+             text[max(0, m.start() - 40):m.start()]) and not _MEASURED.search(
+             text[max(0, m.start() - 15):m.start()]) and not re.match(
              r"\s*(?:mg|mcg|ml|units?|iu|/|%|x|cells|copies)", text[m.end():], re.I)),
     Rule("photo", re.compile(
         r"\b(?:a |the )?(?:pic|picture|photo|image|selfie)s?\s+of\s+(?:his|her|their|the "
         r"(?:pt|patient)'?s?|my (?:pt|patient)'?s?)\s+(?:face|head|eyes)\b", re.I)),
 )
 
+# Words right after a number that make it the clinician's ("(our clinic fax)").
+_CLINICIAN_AFTER = re.compile(r"\W{0,3}(?i:\(?(?:our|my) (?:office|clinic|practice|unit|"
+                              r"floor|pharmacy|desk|cell|pager|fax|line))")
 _PHONE_LIKE = re.compile(r"(?<!\d)(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]?\d{3}[-. ]\d{4}(?!\d)")
 _FAX_WORD = re.compile(r"(?i:fax)\w*\W{0,20}$")
 
@@ -149,6 +161,7 @@ def _phones(text: str) -> list[Span]:
     for start, end in found:
         before = text[max(0, start - 40):start]
         if (_CLINICIAN_NUMBER.search(before) or _PRODUCT_NUMBER.search(before)
+                or _CLINICIAN_AFTER.match(text, end)
                 or re.match(r"1-?8[0-9]{2}", text[start:end])):
             continue
         kind = "fax" if _FAX_WORD.search(before) else "phone"

@@ -134,6 +134,10 @@ _NAME_AFTER_PT = re.compile(
     r"husband|mother|father|mom|dad|brother|sister|grandson|granddaughter|baby)\b[:,]?\s+"
     rf"(?P<name>{_TITLE_CASE}(?:\s+{_TITLE_CASE})?)")
 _INITIAL_SURNAME = re.compile(rf"\b[A-Z]\.\s?{_TITLE_CASE}\b")
+# Chat in lower case: "pt maria", "named jose", "her son kevin".
+_LOWER_AFTER_CUE = re.compile(
+    r"\b(?:pt|patient|named|called|name is|son|daughter|wife|husband|mom|dad|brother|"
+    r"sister|baby)[:,]?\s+(?P<name>[a-z]{3,})\b")
 _IN_PARENTHESES = re.compile(rf"\((?P<name>{_TITLE_CASE})(?=\s*[,)])")
 _CAPITALISED = re.compile(
     rf"(?<![\w@./-])(?<!Saint )(?<!St\. ){_TITLE_CASE}(?:['\u2019]s\b|['\u2019](?=\s))?")
@@ -206,6 +210,10 @@ def find(text: str, drugs: frozenset[str] = frozenset()) -> list[Span]:
         for match in pattern.finditer(text):
             if _unknown(match.group("name"), drugs) and not _PLACE_AFTER.match(text, match.end()):
                 found.append(Span("name", match.start("name"), match.end("name"), 0.6))
+    for match in _LOWER_AFTER_CUE.finditer(text):
+        word = match.group("name")
+        if word in first_names() and word not in drugs:
+            found.append(Span("name", match.start("name"), match.end("name"), 0.6))
     for match in _IN_PARENTHESES.finditer(text):
         word = match.group("name").lower()
         if word not in drugs and word not in SENTENCE_WORDS and word not in EPONYMS:

@@ -29,7 +29,8 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"\bpregnan(?:t|cy)\b", r"\b\d+\s*(?:wks?|weeks?)\s+(?:pregnant|gestation|along)\b",
         r"\bat \d+\s*(?:wks?|weeks?)\b(?! (?:ago|later|after))", r"\b(?:her|the) OB\b",
         r"\btrimester\b", r"\bconceived?\b", r"\bexpecting\b", r"\bgestational\b",
-        r"\bIVF\b",
+        r"\bIVF\b", r"\bgravida\b", r"\bG\dP\d", r"\bpostpartum\b", r"\bmiscarri(?:ed|age)\b",
+        r"\bLMP\b", r"\bexpecting a baby\b", r"\bwith child\b", r"\bin utero\b",
     ),
     "breastfeeding": (
         r"\bbreast ?feed(?:ing|s)?\b", r"\bbreast ?fed\b", r"\bnursing (?:mom|mother|her)\b",
@@ -60,6 +61,8 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"\b(?:label|sig) said\b", r"\bunits vs\.? mg\b", r"\bconfusion\b", r"\bnear[- ]miss\b",
         r"\bcaught it\b", r"\bshould (?:be|have been)\b", r"\bnot (?:supposed|meant) to\b",
         r"\btoo (?:early|soon)\b", r"\bprogramming\b", r"\blook-?alike\b",
+        r"\bwrong (?:eye|arm|leg|side|site|time|day|syringe|vial|concentration)\b",
+        r"\b(?:took|given|gave) (?:it )?twice\b", r"\bdouble[- ]dosed?\b", r"\bexpired\b",
         r"\bsound-?alike\b", r"\b(?:his|her) (?:wife|husband|mom|dad|son|daughter)'s\b",
     ),
     "misuse_abuse": (
@@ -72,6 +75,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"\bto (?:study|stay awake|party|lose weight fast|get through)\b", r"\boff the street\b",
         r"\bstreet (?:drug|version|pills)\b", r"\bbuying\b", r"\bborrow(?:ed|ing)? (?:his|her|a)\b",
         r"\bsomeone else'?s\b", r"\bnot prescribed\b", r"\bearly refills?\b",
+        r"\bget(?:ting)? high\b", r"\binject(?:s|ing|ed) (?:it|them)\b", r"\bdivert(?:ing|ed)\b",
     ),
     "off_label_patient": (
         r"\boff[- ]label\b", r"\bnot in (?:the )?(?:PI|label|labeling)\b",
@@ -90,7 +94,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"\bnot controlled\b", r"\bnon-?respon(?:der|se)\b", r"\bisn'?t (?:working|helping)\b",
         r"\bstill (?:febrile|positive|seizing|in pain|symptomatic|uncontrolled|flaring|"
         r"wheezing|high|low|elevated|hypertensive|depressed|itching|bleeding|vomiting)\b",
-        r"\bnot (?:responding|helping|touching)\b", r"\bno (?:relief|difference)\b",
+        r"\bnot (?:responding|helping|touching|effective)\b", r"\bno (?:relief|difference)\b",
+        r"\bwore off\b", r"\bwearing off\b", r"\bdidn'?t (?:do (?:anything|much)|make a "
+        r"difference)\b", r"\bno improvement\b", r"\bstill the same\b",
     ),
     "occupational_exposure": (
         r"\bneedle ?stick\b", r"\bstuck (?:myself|herself|himself)\b", r"\bsplash(?:ed)?\b",
@@ -104,7 +110,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"wks? old|weeks? old)\b", r"\b(?:[1-9]|1[0-7])yo\b",
         r"\b(?:baby|infant|newborn|neonate|toddler|kid|child|my son|my daughter|boy|girl)\b",
         r"\b[A-Z][a-z]+ (?:is |\()(?:[1-9]|1[0-7])\)?(?: and| yo|\b)",
-        r"\b(?:peds|pediatric|paediatric) (?:pt|patient)\b", r"\bin (?:a|an|my) (?:[1-9]|1[0-7])"
+        r"\b(?:peds|pediatric|paediatric) (?:pt|patient)\b", r"\b(?:teen|teenager|adolescent|"
+        r"preemie|neonate|kindergartener|high schooler|middle schooler|grade schooler)\b",
+        r"\b(?:age|aged) (?:[1-9]|1[0-7])\b", r"\b(?:[1-9]|1[0-7])-year-old\b",
+        r"\b\d{1,2} ?(?:mo|m/o|mos)\b(?! ago)", r"\bin (?:a|an|my) (?:[1-9]|1[0-7])"
         r"\b",
     ),
 }
