@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from screening import context, labs
+from screening import complaints, context, labs
 from screening.spans import Span, TermIndex, terms_pattern
 
 # Clinicians' terms and lay words for untoward medical occurrences.
@@ -233,6 +233,27 @@ class Event:
 
 
 _EVENT_PATTERNS = re.compile("|".join(f"(?:{p})" for p in EVENT_PATTERNS), re.I)
+# "her legs feel heavy", "his gums are growing", "her periods stopped", "food tastes like metal"
+BODY_CHANGED = re.compile(
+    r"\b(?:her|his|their|my pt'?s|the pt'?s|pt'?s)\s+(?:\w+\s+)?(?:legs?|arms?|hands?|feet|"
+    r"foot|face|skin|eyes?|gums|hair|periods?|mouth|stomach|belly|chest|head|throat|tongue|"
+    r"lips|joints?|muscles?|back|heart|breathing|urine|pee|stools?|poop|vision|hearing|"
+    r"memory|mood|sleep|appetite|weight|sugars?|bp|pressure|nails|teeth|voice|ankles|knees?)"
+    r"\s+(?:\w+\s+){0,2}?(?:feels?|felt|are|is|got|gets|went|stopped|started|turned|became|"
+    r"hurts?|ache|aches|changed|keeps?|won't|can't)\b"
+    r"|\b(?:food|everything|water)\s+tastes?\b", re.I)
+WELL = re.compile(r"\b(?:fine|great|well|good|better|happy|tolerat\w*|no (?:issues|problems|"
+                  r"side effects)|improv\w*|wants|asks|asked|interested)\b", re.I)
+# The lexicon's safety net: a patient who "says", "noticed", "started having"
+# something with a product in the same message is a possible event even when the
+# words for it are not in the lexicon ("her legs feel heavy since starting X").
+EXPERIENCED = re.compile(
+    r"\b(?:he|she|they|pt|patient|my pt|the pt|my patient|kid|child|baby)(?:'s| is| has)?\s+"
+    r"(?:\w+\s+){0,2}?(?:complains|complained|c/o|noticed|notices|"
+    r"feels|felt|feeling|started having|been having|is having|keeps having|keeps getting|"
+    r"experiencing|experienced|woke up with|came in with|presented with|showed up with|"
+    r"now has|now having|got really|became|gets really|seems|is now|been really|"
+    r"been super|been very|been so|been more)\b", re.I)
 
 
 def candidates(text: str) -> list[tuple[Span, str]]:
@@ -251,6 +272,10 @@ def _candidates(text: str) -> tuple[tuple[Span, str], ...]:
               for start, end, words in _index("outcomes").finditer(text)
               if not any(s.overlaps(start, end) for s, _ in found)]
     found += [(span, text[span.start:span.end].lower()) for span in labs.find(text)]
+    if not found and not complaints.candidates(text):
+        found += [(Span("event", m.start(), m.end(), 0.4), m.group(0).lower())
+                  for pattern in (EXPERIENCED, BODY_CHANGED) for m in pattern.finditer(text)
+                  if not WELL.search(_sentence(text, m.start(), m.end()))]
     return tuple(sorted(found, key=lambda pair: pair[0].start))
 
 
