@@ -114,6 +114,13 @@ SETS = {
     "medinfo ae_cases": ae_cases,
     "medinfo phi_cases": phi_cases,
 }
+# The measures each set labels (the older medinfo sets label only some).
+LABELLED: dict[str, tuple[str, ...]] = {
+    "set_a": tuple(THRESHOLDS),
+    "set_b": tuple(THRESHOLDS),
+    "medinfo ae_cases": ("ae_recall", "ae_precision", "pv_recall", "complaint_recall"),
+    "medinfo phi_cases": ("identifiers_left", "false_block_rate"),
+}
 
 
 def score(cases: Iterable[Case]) -> Counts:
