@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bz2
 import importlib.util
+import os
 import pickle
 import re
 from collections.abc import Iterable
@@ -77,14 +78,45 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9/-]*[A-Za-z0-9]|[A-Za-z]")
 
 @cache
 def dictionary() -> frozenset[str]:
-    """Lower-case product names from drug-named-entity-recognition's shipped dictionary."""
+    """Lower-case product names from drug-named-entity-recognition's shipped dictionary.
+
+    Its file holds far more than names (structures, links), and decompressing it
+    takes seconds; the names alone are kept in a cache file beside the user's other
+    caches, keyed by the dictionary file's size and time, so later processes read a
+    plain list. The cache is only ever derived from the installed package.
+    """
     spec = importlib.util.find_spec("drug_named_entity_recognition")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("drug-named-entity-recognition is not installed (see pyproject.toml)")
     path = Path(next(iter(spec.submodule_search_locations))) / "drug_ner_dictionary.pkl.bz2"
+    stat = path.stat()
+    cached = _cache_dir() / f"drug-names-{stat.st_size}-{int(stat.st_mtime)}.txt"
+    try:
+        return frozenset(cached.read_text(encoding="utf-8").split("\n"))
+    except OSError:
+        pass
     with bz2.open(path, "rb") as handle:
         variants = pickle.load(handle)["drug_variant_to_canonical"]
-    return frozenset(v for v in variants if len(v) > 2 and v not in NOT_PRODUCTS)
+    names = frozenset(v for v in variants if len(v) > 2 and v not in NOT_PRODUCTS
+                      and "\n" not in v)
+    _write_cache(cached, names)
+    return names
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "curbside"
+
+
+def _write_cache(path: Path, names: frozenset[str]) -> None:
+    """Best effort: a read-only home only means the next process builds the list again."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text("\n".join(sorted(names)), encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        return
 
 
 _PRODUCT_WORDS = re.compile(terms_pattern(PRODUCT_WORDS), re.I)
