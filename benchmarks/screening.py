@@ -10,11 +10,14 @@ without a copy kept in the repository.
 
 Measured, for each implementation:
 - first load: a fresh Python process imports the screens and screens one
-  message (model and dictionary loading included), wall-clock seconds;
+  message (model and dictionary loading included), wall-clock and CPU seconds
+  (the drug-name cache, ``screening.products``, is warm after the first run ever);
 - peak RSS added: that process's peak resident set size minus its peak
   before the import (``ru_maxrss``);
 - messages/s: warm, in this process, PV screen plus identifier screen and
-  redaction per message, over the texts of set_a and the medinfo sets.
+  redaction per message, over the texts of set_a and the medinfo sets, per
+  wall-clock second and per CPU second (the latter does not depend on how
+  busy the machine is).
 Targets from issue 11: >= 200 messages/s, first load <= 3 s, RSS added <= 300 MB.
 Then the recall/precision table of ``tests/screening/evaluation.py``.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -40,17 +44,18 @@ from tests.screening import evaluation  # noqa: E402
 
 OLD_FILES = ("bots/medinfo/ae_screen.py", "bots/medinfo/phi_firewall.py")
 SAMPLE = "My 94 yo pt Mr. Okafor on Eliquis fainted at home on 3/14, call 617-555-0143."
-TARGETS = {"first load (s)": "<= 3", "peak RSS added (MB)": "<= 300", "messages/s": ">= 200"}
+TARGETS = {"first load (s)": "<= 3", "first load (CPU s)": "", "peak RSS added (MB)": "<= 300",
+           "messages/s": ">= 200", "messages per CPU second": ""}
 
 _PROBE = """
 import json, resource, sys, time
 sys.path[:0] = {paths!r}
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 {load}
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"seconds": elapsed, "rss_mb": (after - before) / 1024}}))
+print(json.dumps({{"seconds": elapsed, "cpu": cpu, "rss_mb": (after - before) / 1024}}))
 """
 _NEW_LOAD = ("from screening import decision\n"
              f"decision.assess({SAMPLE!r})")
@@ -79,16 +84,17 @@ def first_load(paths: list[str], load: str) -> dict[str, float]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def throughput(screen: Callable[[str], object], texts: list[str], seconds: float) -> float:
-    """Messages per second, warm, cycling over ``texts`` for about ``seconds``."""
+def throughput(screen: Callable[[str], object], texts: list[str],
+               seconds: float) -> tuple[float, float]:
+    """Messages per wall-clock second and per CPU second, warm, over ``texts``."""
     for text in texts[:5]:
         screen(text)
-    done, start = 0, time.perf_counter()
+    done, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for text in texts:
             screen(text)
         done += len(texts)
-    return done / (time.perf_counter() - start)
+    return done / (time.perf_counter() - start), done / (time.process_time() - cpu)
 
 
 def texts() -> list[str]:
@@ -124,14 +130,18 @@ def main() -> None:
     for column in ("measure", "old regex screens", "screening/", "new / old", "target"):
         table.add_column(column, justify="left" if column == "measure" else "right")
     rows = (("first load (s)", old_load["seconds"], new_load["seconds"]),
+            ("first load (CPU s)", old_load["cpu"], new_load["cpu"]),
             ("peak RSS added (MB)", old_load["rss_mb"], new_load["rss_mb"]),
-            ("messages/s", old_rate, new_rate))
+            ("messages/s", old_rate[0], new_rate[0]),
+            ("messages per CPU second", old_rate[1], new_rate[1]))
     for name, before, after in rows:
-        ratio = after / before if before else float("inf")
-        table.add_row(name, f"{before:.2f}", f"{after:.2f}", f"{ratio:.1f}x", TARGETS[name])
+        ratio = f"{after / before:.1f}x" if before >= 0.01 else "-"
+        table.add_row(name, f"{before:.2f}", f"{after:.2f}", ratio, TARGETS[name])
     console.print(table)
+    console.print(f"load average while measuring: {os.getloadavg()[0]:.1f} on "
+                  f"{os.cpu_count()} CPUs (wall-clock figures shrink with contention)")
     results = {name: evaluation.score(load()) for name, load in evaluation.SETS.items()}
-    console.print(evaluation.table(results))
+    print(evaluation.table(results))
 
 
 if __name__ == "__main__":
