@@ -13,6 +13,7 @@ it stays a complaint.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from screening import context
 from screening.spans import Span, TermIndex
@@ -75,8 +76,14 @@ _NOT_PRODUCT = re.compile(r"\b(?:link|website|portal|app|email|site|newsletter|u
 
 def candidates(text: str) -> list[Span]:
     """Complaint-term spans, before ConText."""
-    return [Span("complaint", start, end, 0.8) for start, end, _ in _COMPLAINTS.finditer(text)
-            if not _NOT_PRODUCT.search(text[max(0, start - 30):start])]
+    return list(_candidates(text))
+
+
+@lru_cache(maxsize=256)
+def _candidates(text: str) -> tuple[Span, ...]:
+    return tuple(Span("complaint", start, end, 0.8)
+                 for start, end, _ in _COMPLAINTS.finditer(text)
+                 if not _NOT_PRODUCT.search(text[max(0, start - 30):start]))
 
 
 def find(text: str) -> list[Span]:
