@@ -25,6 +25,8 @@ $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# medspacy without its Python<3.12 spaCy cap (see the comment in pyproject.toml)
+	$(BIN)/pip install --quiet --no-deps 'medspacy==1.3.1'
 	touch $@
 
 $(SYSDEPS): scripts/install-system-deps.sh

@@ -119,3 +119,14 @@ def display(number: str) -> str:
         if len(national) == 10:
             return f"+1 {national[:3]} {national[3:6]} {national[6:]}"
     return phonenumbers.format_number(parsed, PhoneNumberFormat.INTERNATIONAL)
+
+
+def find_in_text(text: str, region: str = DEFAULT_REGION) -> list[tuple[int, int]]:
+    """Where phone-like numbers occur in free text, as (start, end) character offsets.
+
+    Uses libphonenumber's matcher at its most lenient level (``POSSIBLE``): a
+    screen looking for numbers that must not leave (a patient's phone) wants
+    every candidate, valid or not, so it can decide from the words around it.
+    """
+    matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE)
+    return [(match.start, match.end) for match in matcher]

@@ -2,20 +2,26 @@
 
     curbside sponsor import sponsors.yaml
     curbside medinfo export --sponsor northwind --format json > log.json
+    curbside medinfo screen inquiries.jsonl > screened.jsonl
 
-Both work on the ``curbside`` command's database (its
-:class:`~curbside.host.Host`'s ``engine``, migrated to head before use).
+The first two work on the ``curbside`` command's database (its
+:class:`~curbside.host.Host`'s ``engine``, migrated to head before use);
+``screen`` needs neither a database nor a sponsor: it runs the PV and
+identifier screens (``screening.decision.assess``) over a file, for evaluation.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import TextIO
 
 import click
 
 from bots.medinfo.records import FORMATS, export
 from bots.medinfo.sponsors import SponsorConfigError, import_sponsors
 from curbside.host import Host, pass_host
+from screening import adverse_events, decision
 
 
 @click.group("sponsor")
@@ -49,3 +55,29 @@ def medinfo() -> None:
 def export_command(host: Host, sponsor_key: str, fmt: str) -> None:
     """Write the sponsor's request log (no PHI) to standard output."""
     click.echo(export(host.engine, sponsor_key, fmt), nl=False)
+
+
+@medinfo.command("screen")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--meddra", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a licensed MedDRA term list (one term a line) to add to the event lexicon")
+def screen_command(file: TextIO, meddra: Path | None) -> None:
+    """Screen each JSON line of FILE (``text``, optional ``id``; ``-`` for standard input)
+    and write one JSON line each: id, adverse_event, complaint, special_situation, pv,
+    possible, validity, phi [{kind, start, end}] and the redacted text."""
+    if meddra is not None:
+        adverse_events.load_terms(meddra)
+    for number, line in enumerate(file, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise click.ClickException(f"line {number} is not JSON ({error.msg}); each line "
+                                       'must be an object such as {"id": "1", "text": "..."}'
+                                       ) from error
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise click.ClickException(f'line {number} has no "text" string; each line must '
+                                       'be an object such as {"id": "1", "text": "..."}')
+        record = decision.assess(row["text"]).as_record(row.get("id"))
+        click.echo(json.dumps(record, ensure_ascii=False))

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bots.medinfo import ae_screen, intake, letter, lifecycle, phi_firewall, routing, service_levels
+from bots.medinfo import intake, letter, lifecycle, routing, service_levels
 from bots.medinfo.lifecycle import Refused, reference
 from bots.medinfo.models import RequestRow
 from bots.medinfo.products import Catalog
@@ -47,6 +47,7 @@ from curbside.audit import AuditLog
 from curbside.credentials import Credential, active_credential
 from curbside.matrix import content as build
 from curbside.matrix.posting import Poster
+from screening import decision, identifiers
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +287,7 @@ class MedinfoDesk:
             self._to_clinician(session, said, row, f"{error}. Your request was not sent.")
             self.store.cancel(session, row, Side.DESK, actor=self.account, reason=str(error))
             return
-        if phi_firewall.screen(draft.question) or not self._room_is_clean(sponsor, team.room_id):
+        if identifiers.find(draft.question) or not self._room_is_clean(sponsor, team.room_id):
             log.warning("request %s held: sponsor room %s not safe to post", row.id, team.room_id)
             self._to_clinician(session, said, row, (
                 "I could not deliver this safely to the sponsor's team right now; the desk "
@@ -312,7 +313,7 @@ class MedinfoDesk:
                        text: str) -> None:
         """Screen one clinician message; forward to PV at once when the product is known."""
         mentions = Catalog(directory).recognise(text)
-        screening = ae_screen.screen(text, names_product=bool(mentions) or (
+        screening = decision.screen(text, names_product=bool(mentions) or (
             envelope.draft.product is not None))
         if not screening.flagged:
             return
@@ -352,7 +353,7 @@ class MedinfoDesk:
                        item: dict[str, Any], product: intake.Choice, credential: Credential,
                        draft: intake.Draft) -> None:
         received = datetime.fromtimestamp(item["received"], UTC)
-        screening = ae_screen.screen(item["text"], names_product=True)
+        screening = decision.screen(item["text"], names_product=True)
         report = routing.pv_intake(
             reference(row), item["text"], screening, product, credential,
             share_identity=bool(draft.share_identity), contact_consent=bool(draft.consent),
@@ -397,15 +398,15 @@ class MedinfoDesk:
             return
         self._screen_safety(session, said, directory, row, envelope, credential, said.body)
         if envelope.pending_text is not None and reply == "redact":
-            text = phi_firewall.redact(envelope.pending_text)
+            text = identifiers.redact(envelope.pending_text)
             envelope.pending_text = None
-        elif findings := phi_firewall.screen(said.body):
+        elif findings := identifiers.find(said.body):
             envelope.pending_text = said.body
             self.store.seal(row, envelope)
             self._to_clinician(session, said, row, (
                 f"Not sent: this seems to contain patient identifiers "
-                f"({phi_firewall.describe(findings)}). Write it again without them, or reply "
-                f"`redact` to send:\n\n{phi_firewall.redact(said.body, findings)}"))
+                f"({identifiers.describe(findings)}). Write it again without them, or reply "
+                f"`redact` to send:\n\n{identifiers.redact(said.body, findings)}"))
             return
         else:
             text, envelope.pending_text = said.body, None

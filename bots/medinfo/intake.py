@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bots.medinfo import phi_firewall
 from bots.medinfo.products import Catalog, Offer
+from screening import identifiers
 
 URGENCIES = ("urgent", "routine")
 RESPONSES = {"chat": "in this chat", "letter": "a written response letter (PDF)",
@@ -108,22 +108,22 @@ class Step:
 
 
 def _phi_prompt(draft: Draft, _: Preview) -> str:
-    findings = phi_firewall.screen(draft.question)
+    findings = identifiers.find(draft.question)
     return (
         f"Before this goes to a sponsor: your question seems to contain patient identifiers "
-        f"({phi_firewall.describe(findings)}). Sponsors must never receive them. Send the "
+        f"({identifiers.describe(findings)}). Sponsors must never receive them. Send the "
         "question again in other words, or reply `redact` to send it as:\n\n"
-        f"{phi_firewall.redact(draft.question, findings)}"
+        f"{identifiers.redact(draft.question, findings)}"
     )
 
 
 def _phi_answer(draft: Draft, text: str, catalog: Catalog) -> Answer:
     if text.strip().lower() == "redact":
-        return Answer(replace(draft, question=phi_firewall.redact(draft.question),
+        return Answer(replace(draft, question=identifiers.redact(draft.question),
                               phi_cleared=True))
     rephrased = with_products(replace(draft, question=text.strip(), product=None, choices=()),
                               catalog)
-    return Answer(replace(rephrased, phi_cleared=not phi_firewall.screen(text)))
+    return Answer(replace(rephrased, phi_cleared=not identifiers.find(text)))
 
 
 def _product_prompt(draft: Draft, _: Preview) -> str:
@@ -245,7 +245,7 @@ def start(text: str, catalog: Catalog) -> Draft:
         options[match.group(1).lower()] = match.group(2).lower()
         text = text[match.end():]
     question = text.strip()
-    draft = Draft(question=question, phi_cleared=not phi_firewall.screen(question))
+    draft = Draft(question=question, phi_cleared=not identifiers.find(question))
     draft = with_products(draft, catalog)
     if options.get("urgency") in URGENCIES:
         draft = replace(draft, urgency=options["urgency"])

@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from bots.medinfo import ae_screen, phi_firewall
 from bots.medinfo.intake import RESPONSES, Choice, Draft
 from bots.medinfo.sponsors import Sponsor, Team
 from curbside.credentials import Credential
+from screening import adverse_events, decision, identifiers
 
 
 class NoTeamError(LookupError):
@@ -62,8 +62,8 @@ _NAME_TITLE = re.compile(r"^(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+")
 
 def patient_initials(text: str) -> str | None:
     """Initials of the patient named in ``text`` (the only name form PV may receive)."""
-    for finding in phi_firewall.screen(text):
-        if finding.kind == "NAME":
+    for finding in identifiers.find(text):
+        if finding.kind == "name":
             name = _NAME_TITLE.sub("", text[finding.start:finding.end])
             return "".join(f"{part[0]}." for part in name.split() if part[:1].isupper())
     return None
@@ -82,7 +82,8 @@ class PvIntake:
 
     def text(self) -> str:
         serious = ", ".join(self.seriousness) or "none stated — please ask"
-        label = "Potential adverse event" if self.kind == "ae" else "Product quality complaint"
+        label = {"ae": "Potential adverse event", "complaint": "Product quality complaint"}.get(
+            self.kind, f"Special situation ({self.kind.replace('_', ' ')})")
         return (
             f"{label} — pharmacovigilance intake {self.reference}\n"
             f"1. Patient: {self.patient}\n"
@@ -97,11 +98,11 @@ class PvIntake:
         )
 
 
-def pv_intake(reference: str, text: str, screening: ae_screen.Screening, product: Choice,
+def pv_intake(reference: str, text: str, screening: decision.Screening, product: Choice,
               credential: Credential, *, share_identity: bool, contact_consent: bool,
               day_zero: datetime) -> PvIntake:
     """The PV intake for a flagged message; the description passes the firewall first."""
-    age, sex = ae_screen.patient_age_and_sex(text)
+    age, sex = adverse_events.patient_age_and_sex(text)
     initials = patient_initials(text)
     patient = ", ".join(
         part for part in (f"initials {initials}" if initials else "identifiable patient "
@@ -115,10 +116,11 @@ def pv_intake(reference: str, text: str, screening: ae_screen.Screening, product
         reporter += f"; contact through the Curbside desk, reference {reference}"
     return PvIntake(
         reference=reference,
-        kind="ae" if screening.adverse_event else "complaint",
+        kind="ae" if screening.adverse_event else (
+            "complaint" if screening.complaint else screening.special_situation or "ae"),
         reporter=reporter,
         product=f"{product.brand} ({product.generic})",
-        event=phi_firewall.redact(text),
+        event=identifiers.redact(text),
         seriousness=screening.seriousness,
         day_zero=day_zero,
         patient=patient,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bots.medinfo import ae_screen, phi_firewall
 from bots.medinfo.products import Catalog
+from screening import decision, identifiers
 from tests.medinfo import ae_cases, phi_cases
 from tests.medinfo.sponsor_fixtures import directory
 
@@ -29,9 +29,9 @@ def phi_score() -> Score:
     """Span level: an identifier counts as found when one finding covers it whole;
     a finding that touches no labelled identifier is a false positive."""
     tp = fp = fn = 0
-    for text, identifiers in phi_cases.CASES:
-        findings = phi_firewall.screen(text)
-        spans = [(text.index(i), text.index(i) + len(i)) for i in identifiers]
+    for text, labelled in phi_cases.CASES:
+        findings = identifiers.find(text)
+        spans = [(text.index(i), text.index(i) + len(i)) for i in labelled]
         for start, end in spans:
             if any(f.start <= start and f.end >= end for f in findings):
                 tp += 1
@@ -46,7 +46,7 @@ def ae_score() -> tuple[Score, Score]:
     catalog = Catalog(directory())
     counts = {ae_cases.AE: [0, 0, 0], ae_cases.COMPLAINT: [0, 0, 0]}
     for text, label in ae_cases.CASES:
-        result = ae_screen.screen(text, names_product=bool(catalog.recognise(text)))
+        result = decision.screen(text, names_product=bool(catalog.recognise(text)))
         got = {ae_cases.AE: result.adverse_event, ae_cases.COMPLAINT: result.complaint}
         for kind, flagged in got.items():
             if flagged and label == kind:

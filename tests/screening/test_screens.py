@@ -1,8 +1,8 @@
-"""The PHI firewall and the AE screen, measured on their labelled sets."""
+"""The identifier screen and the PV screen on the medinfo sets (moved from tests/medinfo)."""
 
 from __future__ import annotations
 
-from bots.medinfo import ae_screen, phi_firewall
+from screening import adverse_events, decision, identifiers
 from tests.medinfo import ae_cases, phi_cases
 from tests.medinfo.scoring import ae_score, phi_score
 
@@ -23,16 +23,16 @@ def test_the_labelled_sets_are_big_enough_to_mean_something() -> None:
 
 
 def test_redaction_leaves_no_identifier_behind() -> None:
-    for text, identifiers in phi_cases.CASES:
-        redacted = phi_firewall.redact(text)
-        assert phi_firewall.screen(redacted) == []
-        for identifier in identifiers:
+    for text, labelled in phi_cases.CASES:
+        redacted = identifiers.redact(text)
+        assert identifiers.find(redacted) == []
+        for identifier in labelled:
             assert identifier not in redacted, (identifier, redacted)
 
 
 def test_the_clinician_is_told_the_kinds_never_the_values() -> None:
     text = "Mr. Okafor, DOB 04/02/1948, phone 617-555-0143"
-    description = phi_firewall.describe(phi_firewall.screen(text))
+    description = identifiers.describe(identifiers.find(text))
     assert description == "a patient name, a date (birth or other full date), a phone number"
     assert "Okafor" not in description and "0143" not in description
 
@@ -47,20 +47,20 @@ def test_ae_screen_recall_and_precision_on_the_labelled_set() -> None:
 
 
 def test_negation_is_not_an_event() -> None:
-    result = ae_screen.screen("My patient on Cardiova: no side effects so far.",
+    result = decision.screen("My patient on Cardiova: no side effects so far.",
                               names_product=True)
     assert not result.adverse_event
     assert result.negated == ("side effects",)
 
 
 def test_negation_scope_ends_at_but() -> None:
-    result = ae_screen.screen("My patient had no nausea but developed a rash on Cardiova.",
+    result = decision.screen("My patient had no nausea but developed a rash on Cardiova.",
                               names_product=True)
     assert result.adverse_event and result.events == ("rash",) and result.negated == ("nausea",)
 
 
 def test_seriousness_and_patient_details() -> None:
     text = "A 94-year-old woman on Glucera was hospitalized with hypoglycemia."
-    result = ae_screen.screen(text, names_product=True)
+    result = decision.screen(text, names_product=True)
     assert result.adverse_event and result.seriousness == ("hospitalisation",)
-    assert ae_screen.patient_age_and_sex(text) == ("90+", "female")
+    assert adverse_events.patient_age_and_sex(text) == ("90+", "female")
