@@ -36,12 +36,14 @@ from typing import Any, ClassVar
 from bots.medinfo import service_levels
 from bots.medinfo.desk import LetterFile, MedinfoDesk, Reply, Said
 from bots.medinfo.lifecycle import Refused
+from bots.medinfo.pharmacovigilance import Reconciliation
+from bots.medinfo.pv_states import Determination
 from bots.medinfo.store import RequestStore
 from curbside.audit import AuditLog
 from curbside.database import session_scope
 from curbside.matrix import content as build
 from curbside.matrix.bot import Bot
-from curbside.matrix.commands import Arg, command, on_event
+from curbside.matrix.commands import Arg, command, group, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError
@@ -51,6 +53,8 @@ log = logging.getLogger(__name__)
 
 REVIEW = "service-levels"
 REVIEW_EVERY = 60.0  # seconds between service-level reviews
+PV_REVIEW = "pharmacovigilance"
+PV_REF = r"(?i)PV-[0-9A-F]{8}"
 
 
 class MedinfoBot(Bot):
@@ -108,13 +112,43 @@ class MedinfoBot(Bot):
             uploaded = await self._upload(ctx, closing.letter)
             self._give(ctx, self.desk.close(ctx.session, said, closing, uploaded))
 
+    safety = group("safety", help="(MSL) record the AE/complaint determination before !close")
+
+    @safety.subcommand("none", help="no adverse event or product complaint in this request")
+    async def safety_none(self, ctx: Context) -> None:
+        with self._refusals(ctx):
+            self._give(ctx, self.desk.determine(ctx.session, self._said(ctx), Determination.NONE))
+
+    @safety.subcommand("reported", help="forward your words about an AE or complaint to PV",
+                       args=[Arg("words", help="what was reported, about whom", rest=True)])
+    async def safety_reported(self, ctx: Context, words: str) -> None:
+        with self._refusals(ctx):
+            self._give(ctx, self.desk.determine(ctx.session, self._said(ctx),
+                                                Determination.REPORTED, words))
+
+    @command("ack", help="(PV) acknowledge a forwarded PV item",
+             args=[Arg("item", help="its reference, PV-1A2B3C4D", matches=PV_REF)])
+    async def ack(self, ctx: Context, item: str) -> None:
+        with self._refusals(ctx):
+            ctx.reply(self.desk.pv.acknowledge(ctx.session, ctx.event.sender,
+                                               ctx.event.room_id, item))
+
+    @command("followup", help="(PV) ask the reporter of a PV item a question, through the desk",
+             args=[Arg("item", help="its reference, PV-1A2B3C4D", matches=PV_REF),
+                   Arg("question", help="your question", rest=True)])
+    async def followup(self, ctx: Context, item: str, question: str) -> None:
+        with self._refusals(ctx):
+            ctx.reply(self.desk.pv.ask_reporter(ctx.session, ctx.event.sender,
+                                                ctx.event.room_id, item, question))
+
     @on_event("m.reaction")
     async def reaction(self, ctx: Context) -> None:
+        """A reaction acknowledges a PV item in a PV room, or claims a request's root."""
         relates = ctx.event.content.get("m.relates_to") or {}
         if relates.get("rel_type") != "m.annotation" or not relates.get("event_id"):
             return
         with self._refusals(ctx):
-            self.desk.claim(ctx.session, self._said(ctx), str(relates["event_id"]), quiet=True)
+            self.desk.react(ctx.session, self._said(ctx), str(relates["event_id"]))
 
     # -- messages ----------------------------------------------------------------
 
@@ -154,6 +188,24 @@ class MedinfoBot(Bot):
 
         nudges = await self.supervisor.each(REVIEW, waiting, review_one)
         return [nudge for nudge in nudges if nudge is not None]
+
+    @periodic(PV_REVIEW, every="review_every")
+    async def pharmacovigilance(self, job: Job) -> None:
+        """The timer of the PV review (escalations, the daily reconciliation)."""
+        await self.review_pharmacovigilance()
+
+    async def review_pharmacovigilance(self) -> list[Reconciliation]:
+        """Each sponsor on its own: escalate PV items past their one-business-day target
+        and, once a day from its opening time, post the reconciliation notice."""
+        now = self.clock.now()
+        with session_scope(self.config.engine) as session:
+            keys = [sponsor.key for sponsor in self.desk.directory(session).sponsors]
+
+        async def review_one(job: Job, key: str) -> Reconciliation | None:
+            return self.desk.pv.review(job.session, key, now)
+
+        notices = await self.supervisor.each(PV_REVIEW, keys, review_one)
+        return [notice for notice in notices if notice is not None]
 
     # -- between Matrix and the desk ---------------------------------------------------------
 

@@ -15,6 +15,7 @@ from bots.medinfo.bot import MedinfoBot
 from bots.medinfo.intake import Choice, Draft
 from bots.medinfo.lifecycle import Refused
 from bots.medinfo.models import RequestRow
+from bots.medinfo.pv_states import Determination
 from bots.medinfo.states import Side, TransitionError
 from bots.medinfo.store import Envelope, RequestStore
 from curbside.audit import AuditEntry, AuditLog
@@ -89,6 +90,10 @@ def test_routed_answered_and_closed_each_move_audited(desk_db: DeskDb) -> None:
     with session_scope(desk_db.engine) as session:
         row = session.get(RequestRow, request_id)
         assert row is not None
+        with pytest.raises(Refused, match="record whether it holds an adverse event"):
+            lifecycle.may_close(row, "answered")
+        desk_db.store.determine(session, row, Determination.NONE, by=MSL, words="",
+                                at=answered_at)
         lifecycle.may_close(row, "answered")
         desk_db.store.close(session, row, outcome="answered", by=MSL, at=answered_at)
     with session_scope(desk_db.engine) as session:
@@ -106,6 +111,7 @@ def test_routed_answered_and_closed_each_move_audited(desk_db: DeskDb) -> None:
          {"from": "intake", "sponsor": "northwind", "team": "Northwind US medical",
           "priority": "routine"}),
         ("medinfo.claim", MSL, "", {"from": "routed", "by": MSL}),
+        ("medinfo.safety_none", MSL, "", {"from": "undetermined"}),
         ("medinfo.close", MSL, "answered", {"from": "claimed"}),
     ]
     assert desk_db.audit.verify(desk_db.engine) == []
@@ -170,6 +176,8 @@ def test_closing_twice_is_refused_before_anything_is_prepared(desk_db: DeskDb) -
     with session_scope(desk_db.engine) as session:
         row = session.get(RequestRow, request_id)
         assert row is not None
+        desk_db.store.determine(session, row, Determination.NONE, by=MSL, words="",
+                                at=MONDAY_10AM)
         with pytest.raises(Refused, match="needs a reason: close with its outcome"):
             lifecycle.may_close(row, " ")
         desk_db.store.close(session, row, outcome="no data", by=MSL, at=MONDAY_10AM)
