@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,16 +39,18 @@ from bots.medinfo.desk import LetterFile, MedinfoDesk, Reply, Said
 from bots.medinfo.lifecycle import Refused
 from bots.medinfo.pharmacovigilance import Reconciliation
 from bots.medinfo.pv_states import Determination
+from bots.medinfo.sponsored import sponsored_room_screen
 from bots.medinfo.store import RequestStore
 from curbside.audit import AuditLog
 from curbside.database import session_scope
 from curbside.matrix import content as build
-from curbside.matrix.bot import Bot
+from curbside.matrix.bot import Bot, InviteRefusal
 from curbside.matrix.commands import Arg, command, group, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError
 from curbside.matrix.jobs import Job, periodic
+from curbside.matrix.screen_step import Posted
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +67,23 @@ class MedinfoBot(Bot):
 
     def __init__(self, account: BotAccount, config: RuntimeConfig, *, audit_key: bytes,
                  clock: service_levels.Clock | None = None,
-                 review_every: float = REVIEW_EVERY) -> None:
+                 review_every: float = REVIEW_EVERY, gatekeeper: str | None = None) -> None:
         super().__init__(account, config)
         self.audit = AuditLog(audit_key)
         self.clock = clock or service_levels.SystemClock()
         self.review_every = review_every  # seconds between service-level reviews
         self.requests = RequestStore(account.user_id, config.cipher, self.audit)
         self.desk = MedinfoDesk(self.requests, self.audit, self.poster, self.clock,
-                                people=self._people)
+                                people=self._people, gatekeeper=gatekeeper)
+        self.sponsored = sponsored_room_screen(self.desk.pv, self.poster, self.audit,
+                                               directory=self.desk.directory,
+                                               account=account.user_id)
 
     # -- membership ------------------------------------------------------------
 
-    async def should_join(self, room_id: str, inviter: str | None) -> bool:
-        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician."""
+    async def should_join(self, room_id: str, inviter: str | None) -> bool | InviteRefusal:
+        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician;
+        a refusal is explained to the inviter (see :meth:`MedinfoDesk.may_join`)."""
         with session_scope(self.config.engine) as session:
             return self.desk.may_join(session, room_id, inviter)
 
@@ -154,8 +161,17 @@ class MedinfoBot(Bot):
 
     @on_event("m.room.message")
     async def message(self, ctx: Context) -> None:
-        """A clinician's request, answer or follow-up; an MSL's answer, with its letter."""
-        if ctx.event.body.startswith("!") or ctx.event.msgtype == "m.notice":
+        """A clinician's request, answer or follow-up; an MSL's answer, with its letter;
+        in a sponsored room, every post (commands too) through the AE screen step."""
+        event = ctx.event
+        if event.msgtype == "m.notice":
+            return
+        if self.sponsored.covers(ctx.session, event.room_id):
+            self.sponsored.apply(ctx.session, Posted(
+                event.sender, event.room_id, event.event_id, event.body,
+                datetime.fromtimestamp(event.origin_server_ts / 1000, UTC)))
+            return
+        if event.body.startswith("!"):
             return
         said = self._said(ctx)
         with self._refusals(ctx):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +56,7 @@ from curbside.audit import AuditLog
 from curbside.credentials import Credential, active_credential
 from curbside.matrix import content as build
 from curbside.matrix.posting import Poster
+from curbside.matrix.rooms import InviteRefusal
 
 log = logging.getLogger(__name__)
 
@@ -149,24 +149,58 @@ class MedinfoDesk:
     def __init__(self, store: RequestStore, audit: AuditLog, poster: Poster,
                  clock: service_levels.Clock, *,
                  people: Callable[[str], Collection[str] | None],
-                 directory: Callable[[Session], Directory] = load_directory) -> None:
+                 directory: Callable[[Session], Directory] = load_directory,
+                 gatekeeper: str | None = None) -> None:
         self.store = store
         self.audit = audit
         self.poster = poster
         self.clock = clock
         self.people = people
         self.directory = directory
+        self.gatekeeper = gatekeeper  # the gatekeeper bot's user id, named to the unverified
         self.account = store.account
         self.pv = Pharmacovigilance(store, poster, clock, directory=directory)
 
     # -- rooms -------------------------------------------------------------------
 
-    def may_join(self, session: Session, room_id: str, inviter: str | None) -> bool:
-        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician."""
-        sponsor = self.directory(session).by_room(room_id)
+    def may_join(self, session: Session, room_id: str,
+                 inviter: str | None) -> bool | InviteRefusal:
+        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician.
+
+        Every refusal says why and what to do instead: a sponsor room's as the
+        rejection's reason (the desk never joins it), a clinician's chat in the
+        chat itself (verify with the gatekeeper first).
+        """
+        if inviter is None:
+            return False
+        directory = self.directory(session)
+        sponsor = directory.by_room(room_id)
         if sponsor is not None:
-            return inviter is not None and sponsor.admitted(inviter, room_id)
-        return inviter is not None and active_credential(session, inviter) is not None
+            if sponsor.admitted(inviter, room_id):
+                return True
+            pv = room_id == sponsor.pv_room_id
+            room, roles = (("pharmacovigilance room", "pharmacovigilance or medical-information")
+                           if pv else ("MSL team room", "MSL or medical-information"))
+            role = sponsor.role_of(inviter)
+            who = (f"{inviter} is listed as {role.replace('_', ' ')}" if role
+                   else f"{inviter} is not among the members {sponsor.name} listed")
+            return InviteRefusal(
+                f"I join {sponsor.name}'s {room} only when one of its {roles} members invites "
+                f"me; {who}. Ask one of them to invite me.")
+        if directory.by_sponsored_room(room_id) is not None:
+            return True  # a sponsored space: screened, whoever invites (see screen_step)
+        if active_credential(session, inviter) is not None:
+            return True
+        return InviteRefusal(self._not_verified, say_in_room=True)
+
+    @property
+    def _not_verified(self) -> str:
+        """What an unverified person is told in the chat they opened with the desk."""
+        where = (f"start a direct chat with {self.gatekeeper} and send !verify"
+                 if self.gatekeeper else "send !verify to the gatekeeper bot in a direct chat")
+        return ("Only verified clinicians can use the medical-information desk. To verify, "
+                f"{where}: it asks for your NPI, name and licence, then a verifier confirms. "
+                "Once verified, invite me again. I am leaving this chat now.")
 
     def intruders(self, session: Session, room_id: str, membership: object) -> list[str]:
         """Whom to remove after an invite or join in a sponsor room: anyone not admitted."""
@@ -197,7 +231,7 @@ class MedinfoDesk:
     def ask(self, session: Session, said: Said, question: str) -> Reply | None:
         """``!medinfo <question>``: a request in the command's own thread."""
         directory = self.directory(session)
-        if directory.by_room(said.room_id) is not None:
+        if directory.by_room(said.room_id) or directory.by_sponsored_room(said.room_id):
             return Reply("Requests are made from a clinician's chat with me, not in sponsor "
                          "rooms.")
         self._start_request(session, said, directory, question, thread_root=said.event_id)
@@ -298,7 +332,7 @@ class MedinfoDesk:
         directory = self.directory(session)
         for key in dict.fromkeys(item.sponsor_key for item in sent):
             sponsor = directory.get(key)
-            refs = ", ".join(item.ref or "" for item in sent if item.sponsor_key == key)
+            refs = ", ".join(item.ref for item in sent if item.sponsor_key == key)
             parts.append(f"Safety information from your messages had already gone to "
                          f"{sponsor.name if sponsor else key}'s pharmacovigilance team "
                          f"({refs}), as the law requires; that report stands, and they may "

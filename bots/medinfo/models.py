@@ -75,16 +75,15 @@ class PvReportRow(Base):
     forwarded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     seconds_to_forward: Mapped[float] = mapped_column(Float, nullable=False)
     txn_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    ref: Mapped[str | None] = mapped_column(String(16), unique=True)  # PV-1A2B3C
+    ref: Mapped[str] = mapped_column(String(16), unique=True, nullable=False)  # PV-1A2B3C4D
     origin: Mapped[str] = mapped_column(String(16), nullable=False, default="screen")
     state: Mapped[str] = mapped_column(String(16), nullable=False, default="forwarded")
     forward_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Who reported, when the item has no request (a sponsored-room message).
+    # Who reported, for an item with no request (a sponsored-room post); never shown to PV.
     reporter_id: Mapped[str | None] = mapped_column(String(255))
-    reporter_room_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class PvFollowUpRow(Base):

@@ -80,8 +80,13 @@ class Pharmacovigilance:
     # -- forwarding ----------------------------------------------------------------
 
     def forward(self, session: Session, sponsor: Sponsor, row: RequestRow | None,
-                source: Source, *, product: str, reporter: str, actor: str) -> PvReportRow:
-        """Post one PV item in the sponsor's PV room and keep it; late ones are escalated."""
+                source: Source, *, product: str, reporter: str, actor: str,
+                reporter_id: str | None = None) -> PvReportRow:
+        """Post one PV item in the sponsor's PV room and keep it; late ones are escalated.
+
+        ``reporter_id``: who reported, kept (never shown to PV) for an item with
+        no request, so PV's follow-ups can reach them through the desk.
+        """
         screening = screens.adverse_events(source.text, names_product=True)
         due = service_levels.BusinessCalendar(sponsor.hours).due(source.day_zero,
                                                                   FORWARD_TARGET)
@@ -96,7 +101,8 @@ class Pharmacovigilance:
             sponsor_key=sponsor.key, kind=intake.kind, received_at=source.day_zero,
             forwarded_at=forwarded,
             seconds_to_forward=max(0.0, (forwarded - source.day_zero).total_seconds()),
-            txn_id=txn, ref=ref, origin=source.origin, forward_due_at=due)
+            txn_id=txn, ref=ref, origin=source.origin, forward_due_at=due,
+            reporter_id=reporter_id)
         if forwarded > due:
             self._escalate(session, sponsor, item, thread=None, why=(
                 f"{ref} was forwarded after its one-business-day target "
@@ -208,7 +214,7 @@ class Pharmacovigilance:
         self.store.record_reconciliation(session, sponsor.key, local.date(), at=now,
                                          listed=len(waiting) + len(missing))
         return Reconciliation(sponsor.key, local.date().isoformat(),
-                              tuple(i.ref or "" for i in waiting),
+                              tuple(i.ref for i in waiting),
                               tuple(reference(r) for r in missing))
 
     # -- helpers -------------------------------------------------------------------

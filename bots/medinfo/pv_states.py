@@ -54,7 +54,7 @@ class Move:
     action: str
 
 
-D, I = Determination, ItemState
+D, P = Determination, ItemState
 DETERMINATIONS: tuple[Move, ...] = (
     # from             to            owner   reason (the MSL's words)  audit action
     Move(D.UNDETERMINED, D.NONE, Side.MSL, False, "medinfo.safety_none"),
@@ -63,9 +63,9 @@ DETERMINATIONS: tuple[Move, ...] = (
     Move(D.REPORTED, D.REPORTED, Side.MSL, True, "medinfo.safety_reported"),
 )
 ITEMS: tuple[Move, ...] = (
-    Move(I.FORWARDED, I.ACKNOWLEDGED, Side.PV, False, "medinfo.pv_ack"),
+    Move(P.FORWARDED, P.ACKNOWLEDGED, Side.PV, False, "medinfo.pv_ack"),
 )
-del D, I
+del D, P
 
 
 class ProcessError(Exception):

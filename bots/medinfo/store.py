@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from bots.medinfo.intake import Draft
 from bots.medinfo import pv_states
+from bots.medinfo.intake import Draft
 from bots.medinfo.models import PvFollowUpRow, PvReconciliationRow, PvReportRow, RequestRow
 from bots.medinfo.pv_states import Determination, ItemState
 from bots.medinfo.states import OPEN, Side, State, Transition, check_transition
@@ -323,7 +323,7 @@ class RequestStore:
     def add_follow_up(self, session: Session, item: PvReportRow, *, by: str, at: datetime,
                       room_id: str, txn_id: str) -> PvFollowUpRow:
         """A PV question went to the reporter's room; its answers come back to PV."""
-        follow_up = PvFollowUpRow(id=uuid.uuid4().hex[:12], pv_ref=item.ref or "", asked_by=by,
+        follow_up = PvFollowUpRow(id=uuid.uuid4().hex[:12], pv_ref=item.ref, asked_by=by,
                                   asked_at=at, room_id=room_id, txn_id=txn_id, answers=0)
         session.add(follow_up)
         self._audit.record(session, actor=by, action="medinfo.pv_followup",

@@ -7,6 +7,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -34,7 +36,17 @@ def upgrade() -> None:
         batch.add_column(sa.Column("acknowledged_at", _WHEN))
         batch.add_column(sa.Column("escalated_at", _WHEN))
         batch.add_column(sa.Column("reporter_id", sa.String(255)))
-        batch.add_column(sa.Column("reporter_room_id", sa.String(255)))
+    # Items forwarded before this revision get their reference now, then it is required.
+    reports = sa.table("medinfo_pv_reports", sa.column("source_event_id"),
+                       sa.column("sponsor_key"), sa.column("ref"))
+    connection = op.get_bind()
+    for event_id, sponsor_key in connection.execute(
+            sa.select(reports.c.source_event_id, reports.c.sponsor_key)).all():
+        connection.execute(reports.update().where(
+            reports.c.source_event_id == event_id, reports.c.sponsor_key == sponsor_key,
+        ).values(ref=f"PV-{uuid.uuid4().hex[:8].upper()}"))
+    with op.batch_alter_table("medinfo_pv_reports") as batch:
+        batch.alter_column("ref", existing_type=sa.String(16), nullable=False)
         batch.create_unique_constraint(op.f("uq_medinfo_pv_reports_ref"), ["ref"])
     op.create_table(
         "medinfo_pv_followups",
@@ -65,7 +77,7 @@ def downgrade() -> None:
     op.drop_table("medinfo_pv_followups")
     with op.batch_alter_table("medinfo_pv_reports") as batch:
         batch.drop_constraint(op.f("uq_medinfo_pv_reports_ref"), type_="unique")
-        for column in ("reporter_room_id", "reporter_id", "escalated_at", "acknowledged_at",
+        for column in ("reporter_id", "escalated_at", "acknowledged_at",
                        "acknowledged_by", "forward_due_at", "state", "origin", "ref"):
             batch.drop_column(column)
     with op.batch_alter_table("medinfo_requests") as batch:
