@@ -23,6 +23,7 @@ store that writes it. Nothing here touches Matrix: messages go through the
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,12 +96,15 @@ class Pharmacovigilance:
             ref, reference(row) if row else "sponsored room", source.text, screening, product,
             reporter, day_zero=source.day_zero, forward_due=due, source=source.described)
         txn = self.poster.post(session, sponsor.pv_room_id, intake.text(), phi=True)
-        forwarded = datetime.now(UTC) if source.origin != "msl" else self.clock.now()
+        forwarded = self.clock.now()
+        # A screened message is timed on the wall clock, from the homeserver's timestamp
+        # (the same-minute promise); an MSL's report from the request's receipt.
+        seconds = (time.time() - source.day_zero.timestamp() if source.origin != "msl"
+                   else (forwarded - source.day_zero).total_seconds())
         item = self.store.add_pv_report(
             session, row, actor=actor, source_event_id=source.event_id,
             sponsor_key=sponsor.key, kind=intake.kind, received_at=source.day_zero,
-            forwarded_at=forwarded,
-            seconds_to_forward=max(0.0, (forwarded - source.day_zero).total_seconds()),
+            forwarded_at=forwarded, seconds_to_forward=max(0.0, seconds),
             txn_id=txn, ref=ref, origin=source.origin, forward_due_at=due,
             reporter_id=reporter_id)
         if forwarded > due:
