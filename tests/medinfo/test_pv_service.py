@@ -174,7 +174,8 @@ def test_pv_follow_ups_reach_only_the_reporter_and_answers_pass_the_firewall(
     assert answered is None
     assert world.posted(NORTH.pv_room)[-1] == (
         f"Reporter's answer to the follow-up on {item.ref}: On day two.")
-    assert world.posted(DM)[-1] == f"Sent to Northwind Pharma's pharmacovigilance team ({item.ref})."
+    assert world.posted(DM)[-1] == (
+        f"Sent to Northwind Pharma's pharmacovigilance team ({item.ref}).")
     for body in world.posted(NORTH.pv_room):
         assert DANA not in body and "Whitfield" not in body and "1234567893" not in body
 
