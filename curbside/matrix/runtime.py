@@ -123,6 +123,7 @@ class MatrixRuntime:
         self._key_query_lock = asyncio.Lock()
         self._tasks = BackgroundTasks(log)
         self._joining: set[str] = set()
+        self._explaining: dict[str, str] = {}  # joined to say why we leave: room -> text
         self._trust: DeviceTrust | None = None
         self._main: MainLoop | None = None
 
@@ -236,6 +237,7 @@ class MatrixRuntime:
         for event in fresh:
             self._dispatcher.submit(event)
         self._join_invites(response)
+        await self._explain_refusals(response)
         try:
             await self._key_housekeeping()
         except TRANSIENT as exc:
@@ -340,10 +342,8 @@ class MatrixRuntime:
         try:
             answer = await self._should_join(room_id, inviter)
             if isinstance(answer, InviteRefusal) and answer.say_in_room:
+                self._explaining[room_id] = answer.text  # said once the join has synced
                 response: Any = await self.client.join(room_id)
-                if isinstance(response, nio.JoinResponse):
-                    await self._in_transaction(partial(self._say_then_leave, room_id=room_id,
-                                                       text=answer.text))
             elif isinstance(answer, InviteRefusal):
                 response = await self._reject(room_id, answer.text)
             elif answer:
@@ -367,8 +367,18 @@ class MatrixRuntime:
             nio.RoomLeaveResponse, method, path, json.dumps({"reason": reason})
         )
 
+    async def _explain_refusals(self, response: nio.SyncResponse) -> None:
+        """Rooms joined only to explain a refusal, now synced: queue each explanation.
+
+        The outbox sends only into rooms the client knows, which a join's
+        response does not add; the sync that follows it does. The sent hook
+        leaves once the explanation was delivered.
+        """
+        for room_id in [r for r in response.rooms.join if r in self._explaining]:
+            text = self._explaining.pop(room_id)
+            await self._in_transaction(partial(self._say_then_leave, room_id=room_id, text=text))
+
     def _say_then_leave(self, session: Session, *, room_id: str, text: str) -> None:
-        """Queue the explanation; the outbox's sent hook leaves once it is delivered."""
         self.poster.post(session, room_id, text, on_sent=f"{LEAVE_AFTER_SENT}:{room_id}")
 
     # -- handling ------------------------------------------------------------

@@ -326,8 +326,10 @@ async def test_an_unverified_user_is_refused(desk: Desk, homeserver: Any) -> Non
     stranger = await MatrixUser.create(homeserver, f"stranger{desk.dm[1:7].lower()}")
     try:
         room = await stranger.create_encrypted_room([desk.bot_id])
-        await wait_for(lambda: desk.bot_id not in stranger.client.rooms[room].invited_users,
-                       what="the bot to answer the invite")
-        assert desk.bot_id not in stranger.client.rooms[room].users
+        await wait_for(lambda: any(r.room_id == room and "!verify" in r.body
+                                   for r in stranger.received), what="what to do next")
+        await wait_for(lambda: desk.bot_id not in stranger.client.rooms[room].users
+                       and desk.bot_id not in stranger.client.rooms[room].invited_users,
+                       what="the bot to leave after saying it")
     finally:
         await stranger.close()

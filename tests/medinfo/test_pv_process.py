@@ -14,16 +14,20 @@ learns who the clinician is.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bots.medinfo import records
-from bots.medinfo.models import PvReportRow, RequestRow
+from bots.medinfo.models import PvReportRow, RequestRow, SponsorRow
+from bots.medinfo.sponsors import import_sponsors
 from curbside.audit import AuditEntry
 from curbside.database import session_scope
+from tests.medinfo.sponsor_fixtures import SponsorRooms, write_sponsors
 from tests.medinfo.test_desk import Desk, desk
-from tests.support.matrix_testkit import MatrixUser, Received, wait_for
+from tests.support.matrix_testkit import MatrixUser, Received, eventually, wait_for
 
 pytestmark = pytest.mark.homeserver
 __all__ = ["desk"]  # the module's desk: a Synapse, two sponsors, one clinician
@@ -145,3 +149,87 @@ async def test_an_ae_in_lay_words_is_forwarded_determined_reconciled_and_followe
         assert (row.state, row.safety_determination) == ("closed", "reported")
     log = records.export(desk.bot.config.engine, "northwind", "json")
     assert '"safety_determination": "reported"' in log
+
+
+async def test_a_clinician_s_post_in_a_sponsored_room_reaches_pv(desk: Desk,
+                                                                 tmp_path: Path) -> None:
+    msl, clinician = desk.people["nmsl"], desk.clinician
+    page = await msl.create_encrypted_room([])
+    north = SponsorRooms(desk.rooms["nmsl"], desk.rooms["npv"], msl.user_id, desk.leads["north"],
+                         desk.people["npv"].user_id, sponsored=page)
+    helix = SponsorRooms(desk.rooms["hmsl"], desk.rooms["hpv"], desk.people["hmsl"].user_id,
+                         desk.leads["helix"], desk.people["hpv"].user_id)
+    import_sponsors(desk.bot.config.engine, write_sponsors(tmp_path / "sponsors.yaml",
+                                                           north, helix))
+    device = desk.bot.client.device_id
+    await msl.client.room_invite(page, desk.bot_id)
+    await msl.wait_joined(page, desk.bot_id, device)
+    await msl.client.room_invite(page, clinician.user_id)
+    await clinician.client.join(page)
+    await clinician.wait_joined(page, desk.bot_id, device)
+
+    post = await clinician.send(page, "Heads up: my patient fainted after her first dose, "
+                                      "she is fine now.")
+    item = await _pv_item(desk, "fainted after her first dose")
+    assert "Source: the desk's screen of a post in Northwind Pharma's sponsored room" in item.body
+    assert ("2. Reporter: a verified cardiologist in MA, reachable through the "
+            "medical-information desk") in item.body
+    assert clinician.user_id not in item.body and "Whitfield" not in item.body
+    await desk.bot_says(clinician, page, post, "pharmacovigilance team (PV-")
+    with session_scope(desk.bot.config.engine) as session:
+        row = session.scalars(select(PvReportRow).where(PvReportRow.ref == _ref(item))).one()
+        assert row.origin == "sponsored_room" and row.seconds_to_forward < 60
+
+
+async def test_refused_invites_are_explained_to_the_inviter(desk: Desk, homeserver: Any,
+                                                            tmp_path: Path) -> None:
+    stranger = await MatrixUser.create(homeserver, f"unverified{desk.dm[1:7].lower()}")
+    msl = desk.people["nmsl"]
+    other_pv = await msl.create_encrypted_room([])
+    engine = desk.bot.config.engine
+    (tmp_path / "acme.yaml").write_text(ACME.format(pv=other_pv, msl=msl.user_id,
+                                                    lead=desk.leads["north"]))
+    import_sponsors(engine, tmp_path / "acme.yaml")
+    try:
+        # An unverified person's chat: told what to do next, then the bot leaves.
+        dm = await stranger.create_encrypted_room([desk.bot_id])
+        told = await wait_for(lambda: next(
+            (r for r in stranger.received if r.room_id == dm and r.event.sender == desk.bot_id),
+            None), what="the bot's explanation")
+        assert "Only verified clinicians" in told.body and "!verify" in told.body
+        await wait_for(lambda: desk.bot_id not in stranger.client.rooms[dm].users
+                       and desk.bot_id not in stranger.client.rooms[dm].invited_users,
+                       what="the bot to leave")
+
+        # A PV room invite from a member without the PV role: refused with the reason.
+        await msl.client.room_invite(other_pv, desk.bot_id)
+
+        async def rejection() -> str | None:
+            state = await msl.client.room_get_state_event(other_pv, "m.room.member",
+                                                          desk.bot_id)
+            content = getattr(state, "content", {})
+            return content.get("reason") if content.get("membership") == "leave" else None
+
+        reason = await eventually(rejection, what="the rejected invite")
+        assert reason == (f"I join Acme Bio's pharmacovigilance room only when one of its "
+                          "pharmacovigilance or medical-information members invites me; "
+                          f"{msl.user_id} is listed as msl. Ask one of them to invite me.")
+    finally:
+        with session_scope(engine) as session:
+            session.execute(delete(SponsorRow).where(SponsorRow.key == "acme"))
+        await stranger.close()
+
+
+ACME = """
+sponsors:
+  - key: acme
+    name: Acme Bio
+    products: [{{brand: Acmezol, generic: acmezolam, therapeutic_area: neurology}}]
+    teams: [{{name: Acme medical, room_id: "!acme-msl:acme.example"}}]
+    medical_information_lead: "{lead}"
+    pv_room_id: "{pv}"
+    members: [{{user_id: "{msl}", role: msl}}]
+    business_hours: {{timezone: UTC, hours: "09:00-17:00"}}
+    targets: {{urgent: 4h, routine: 2d}}
+"""
+
