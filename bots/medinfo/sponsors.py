@@ -226,6 +226,13 @@ def parse_sponsor(data: dict[str, Any]) -> Sponsor:
     missing = [p for p in PRIORITIES if p not in targets]
     if missing:
         raise SponsorConfigError(f"{where}: no response target for {', '.join(missing)}")
+    sponsored = tuple(_room_id(r, f"{where} sponsored_rooms")
+                      for r in data.get("sponsored_rooms") or ())
+    admitted_only = {t.room_id for t in teams} | {str(data.get("pv_room_id"))}
+    if clash := sorted(admitted_only.intersection(sponsored)):
+        raise SponsorConfigError(
+            f"{where}: {clash[0]} is both a sponsored room (open to clinicians, screened) and "
+            "an MSL or PV room (sponsor members only); give each its own room")
     return Sponsor(
         key=key,
         name=str(data.get("name") or key),
@@ -237,8 +244,7 @@ def parse_sponsor(data: dict[str, Any]) -> Sponsor:
         hours=_hours(data, where),
         targets=targets,
         pv_contact=str(data.get("pv_contact") or ""),
-        sponsored_rooms=tuple(_room_id(r, f"{where} sponsored_rooms")
-                              for r in data.get("sponsored_rooms") or ()),
+        sponsored_rooms=sponsored,
     )
 
 
