@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 FORWARD_TARGET = "1d"  # one business day from day 0, on the sponsor's calendar
 KINDS = {"ae": "adverse event", "complaint": "product complaint"}
+ORIGINS = {"screen": "the desk's screen", "msl": "an MSL's determination",
+           "sponsored_room": "a sponsored room's screen"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +270,8 @@ def _notice(sponsor: Sponsor, local: datetime, items: Sequence[PvReportRow],
         for item in items:
             overdue = (" — past target, escalated" if item.escalated_at is not None else "")
             lines.append(
-                f"- {item.ref} ({KINDS.get(item.kind, item.kind)}, from the {item.origin}): "
+                f"- {item.ref} ({KINDS.get(item.kind, item.kind)}, from "
+                f"{ORIGINS.get(item.origin, item.origin)}): "
                 f"day 0 {_minute(item.received_at, sponsor)}, target "
                 f"{_minute(item.forward_due_at, sponsor)}{overdue}")
     if requests:

@@ -149,6 +149,10 @@ def test_reported_without_an_item_is_reconciled_daily_from_opening_time(world: W
     nextday = world.ask(world.desk.pv.review, "northwind", early + timedelta(days=1, hours=1))
     assert nextday is not None and nextday.reported_without_item == ()
     assert nextday.unacknowledged == (item.ref,)
+    listed = [b for b in world.posted(NORTH.pv_room) if "Daily PV reconciliation" in b][-1]
+    assert f"- {item.ref} (adverse event, from an MSL's determination): day 0 2026-11-30 " \
+           "10:00 (America/New_York), target 2026-12-01 10:00 (America/New_York) — past " \
+           "target, escalated" in listed
 
 
 def test_pv_follow_ups_reach_only_the_reporter_and_answers_pass_the_firewall(
@@ -206,8 +210,16 @@ def test_every_clinician_post_in_a_sponsored_room_is_screened(world: World) -> N
     assert world.posted(NORTH.sponsored)[-1].startswith(
         f"Safety information in this message was sent to Northwind Pharma's "
         f"pharmacovigilance team ({item.ref})")
+    # PV's follow-up reaches the poster in their chat with the desk, once they have one.
+    refused = world.refusal(desk.pv.ask_reporter, NORTH.pv, NORTH.pv_room, item.ref, "When?")
+    assert str(refused).startswith(f"The reporter of {item.ref} has no private chat")
     with session_scope(world.engine) as session:
         assert session.scalars(select(RequestRow)).all() == []
+    world.ask(world.desk.ask, dana("$q"), "urgency=routine Can Glucera be crushed?")
+    world.ask(desk.pv.ask_reporter, NORTH.pv, NORTH.pv_room, item.ref, "When did she faint?")
+    assert "When did she faint?" in world.posted(DM)[-1]
+    assert "your post in a sponsored room" in world.posted(DM)[-1]
+    with session_scope(world.engine) as session:
         audited = session.scalars(select(AuditEntry.action).where(
             AuditEntry.record_id.in_(["$5", item.ref]))).all()
-        assert sorted(audited) == ["medinfo.pv_forward", "screen.forward"]
+        assert sorted(audited) == ["medinfo.pv_followup", "medinfo.pv_forward", "screen.forward"]
