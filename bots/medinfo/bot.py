@@ -215,7 +215,14 @@ class MedinfoBot(Bot):
         and, once a day from its opening time, post the reconciliation notice."""
         now = self.clock.now()
         with session_scope(self.config.engine) as session:
-            keys = [sponsor.key for sponsor in self.desk.directory(session).sponsors]
+            sponsors = self.desk.directory(session).sponsors
+        keys = []
+        for sponsor in sponsors:
+            if self._people(sponsor.pv_room_id) is None:
+                # Not (yet) in the PV room: nothing can be posted; the next pass tries again.
+                log.warning("PV review of %s waits: not in its PV room", sponsor.key)
+            else:
+                keys.append(sponsor.key)
 
         async def review_one(job: Job, key: str) -> Reconciliation | None:
             return self.desk.pv.review(job.session, key, now)
