@@ -7,8 +7,14 @@
         ─► "did the answer help?"
     preferred response "letter": each MSL answer (and !close, if the thread said more
         than the last letter) ─► response letter PDF, encrypted m.file in the thread
-    every clinician message ─► AE / complaint screen ─► PV intake in the sponsor's
-        PV room at once, receipt-to-forward time kept
+    every clinician message ─► AE / complaint screen ─► PV item in the sponsor's
+        PV room at once, receipt-to-forward time kept; in a sponsored room, every post
+        through the kernel's screen step (curbside.matrix.screen_step)
+    MSL: !safety none | !safety reported <words> (required before !close) ─► PV item
+    PV: !ack PV-… or a reaction ─► acknowledged; !followup PV-… <question> ─► the
+        reporter's chat, their answers back to the item's thread
+    @periodic pharmacovigilance ─► each sponsor on its own: escalate items past their
+        one-business-day target, post the daily reconciliation notice
     @periodic service-levels (or review_service_levels(), e.g. at a manual clock) ─►
         each request on its own ─► reminder in the MSL thread, then escalation to the
         medical-information lead (a request that keeps failing is moved aside, and the

@@ -5,8 +5,11 @@
                "redact"), then "did it help?" — every message AE-screened, PV
                reports forwarded as soon as the product is known
     MSL        claim (!claim or a reaction) ─ said → Relay ─ (letter uploaded) ─ relay
-               ─ closing ─ (letter uploaded) ─ close
-    rooms      may_join · intruders ─ (kicked) ─ refused_members
+               ─ determine (!safety none | reported <words>) ─ closing ─ (letter
+               uploaded) ─ close
+    PV         react (a reaction on a PV item) · pv: ack, follow-ups, answers,
+               the daily review (:mod:`bots.medinfo.pharmacovigilance`)
+    rooms      may_join (refusals explained) · intruders ─ (kicked) ─ refused_members
     timer      nudge: one request's reminder or escalation
 
 Each method takes plain inputs: the session of the caller's exactly-once
