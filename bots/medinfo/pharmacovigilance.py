@@ -22,7 +22,6 @@ store that writes it. Nothing here touches Matrix: messages go through the
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,8 +38,6 @@ from bots.medinfo.sponsors import Directory, Sponsor
 from bots.medinfo.store import RequestStore
 from curbside.matrix import content as build
 from curbside.matrix.posting import Poster
-
-log = logging.getLogger(__name__)
 
 FORWARD_TARGET = "1d"  # one business day from day 0, on the sponsor's calendar
 KINDS = {"ae": "adverse event", "complaint": "product complaint"}
