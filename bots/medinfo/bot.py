@@ -7,8 +7,14 @@
         ─► "did the answer help?"
     preferred response "letter": each MSL answer (and !close, if the thread said more
         than the last letter) ─► response letter PDF, encrypted m.file in the thread
-    every clinician message ─► AE / complaint screen ─► PV intake in the sponsor's
-        PV room at once, receipt-to-forward time kept
+    every clinician message ─► AE / complaint screen ─► PV item in the sponsor's
+        PV room at once, receipt-to-forward time kept; in a sponsored room, every post
+        through the kernel's screen step (curbside.matrix.screen_step)
+    MSL: !safety none | !safety reported <words> (required before !close) ─► PV item
+    PV: !ack PV-… or a reaction ─► acknowledged; !followup PV-… <question> ─► the
+        reporter's chat, their answers back to the item's thread
+    @periodic pharmacovigilance ─► each sponsor on its own: escalate items past their
+        one-business-day target, post the daily reconciliation notice
     @periodic service-levels (or review_service_levels(), e.g. at a manual clock) ─►
         each request on its own ─► reminder in the MSL thread, then escalation to the
         medical-information lead (a request that keeps failing is moved aside, and the
@@ -30,27 +36,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from bots.medinfo import service_levels
 from bots.medinfo.desk import LetterFile, MedinfoDesk, Reply, Said
 from bots.medinfo.lifecycle import Refused
+from bots.medinfo.pharmacovigilance import Reconciliation
+from bots.medinfo.pv_states import Determination
+from bots.medinfo.sponsored import sponsored_room_screen
 from bots.medinfo.store import RequestStore
 from curbside.audit import AuditLog
 from curbside.database import session_scope
 from curbside.matrix import content as build
-from curbside.matrix.bot import Bot
-from curbside.matrix.commands import Arg, command, on_event
+from curbside.matrix.bot import Bot, InviteRefusal
+from curbside.matrix.commands import Arg, command, group, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError
 from curbside.matrix.jobs import Job, periodic
+from curbside.matrix.screen_step import Posted
 
 log = logging.getLogger(__name__)
 
 REVIEW = "service-levels"
 REVIEW_EVERY = 60.0  # seconds between service-level reviews
+PV_REVIEW = "pharmacovigilance"
+PV_REF = r"(?i)PV-[0-9A-F]{8}"
 
 
 class MedinfoBot(Bot):
@@ -60,19 +73,23 @@ class MedinfoBot(Bot):
 
     def __init__(self, account: BotAccount, config: RuntimeConfig, *, audit_key: bytes,
                  clock: service_levels.Clock | None = None,
-                 review_every: float = REVIEW_EVERY) -> None:
+                 review_every: float = REVIEW_EVERY, gatekeeper: str | None = None) -> None:
         super().__init__(account, config)
         self.audit = AuditLog(audit_key)
         self.clock = clock or service_levels.SystemClock()
         self.review_every = review_every  # seconds between service-level reviews
         self.requests = RequestStore(account.user_id, config.cipher, self.audit)
         self.desk = MedinfoDesk(self.requests, self.audit, self.poster, self.clock,
-                                people=self._people)
+                                people=self._people, gatekeeper=gatekeeper)
+        self.sponsored = sponsored_room_screen(self.desk.pv, self.poster, self.audit,
+                                               directory=self.desk.directory,
+                                               account=account.user_id)
 
     # -- membership ------------------------------------------------------------
 
-    async def should_join(self, room_id: str, inviter: str | None) -> bool:
-        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician."""
+    async def should_join(self, room_id: str, inviter: str | None) -> bool | InviteRefusal:
+        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician;
+        a refusal is explained to the inviter (see :meth:`MedinfoDesk.may_join`)."""
         with session_scope(self.config.engine) as session:
             return self.desk.may_join(session, room_id, inviter)
 
@@ -108,20 +125,59 @@ class MedinfoBot(Bot):
             uploaded = await self._upload(ctx, closing.letter)
             self._give(ctx, self.desk.close(ctx.session, said, closing, uploaded))
 
+    safety = group("safety", help="(MSL) record the AE/complaint determination before !close")
+
+    @safety.subcommand("none", help="no adverse event or product complaint in this request")
+    async def safety_none(self, ctx: Context) -> None:
+        with self._refusals(ctx):
+            self._give(ctx, self.desk.determine(ctx.session, self._said(ctx), Determination.NONE))
+
+    @safety.subcommand("reported", help="forward your words about an AE or complaint to PV",
+                       args=[Arg("words", help="what was reported, about whom", rest=True)])
+    async def safety_reported(self, ctx: Context, words: str) -> None:
+        with self._refusals(ctx):
+            self._give(ctx, self.desk.determine(ctx.session, self._said(ctx),
+                                                Determination.REPORTED, words))
+
+    @command("ack", help="(PV) acknowledge a forwarded PV item",
+             args=[Arg("item", help="its reference, PV-1A2B3C4D", matches=PV_REF)])
+    async def ack(self, ctx: Context, item: str) -> None:
+        with self._refusals(ctx):
+            ctx.reply(self.desk.pv.acknowledge(ctx.session, ctx.event.sender,
+                                               ctx.event.room_id, item))
+
+    @command("followup", help="(PV) ask the reporter of a PV item a question, through the desk",
+             args=[Arg("item", help="its reference, PV-1A2B3C4D", matches=PV_REF),
+                   Arg("question", help="your question", rest=True)])
+    async def followup(self, ctx: Context, item: str, question: str) -> None:
+        with self._refusals(ctx):
+            ctx.reply(self.desk.pv.ask_reporter(ctx.session, ctx.event.sender,
+                                                ctx.event.room_id, item, question))
+
     @on_event("m.reaction")
     async def reaction(self, ctx: Context) -> None:
+        """A reaction acknowledges a PV item in a PV room, or claims a request's root."""
         relates = ctx.event.content.get("m.relates_to") or {}
         if relates.get("rel_type") != "m.annotation" or not relates.get("event_id"):
             return
         with self._refusals(ctx):
-            self.desk.claim(ctx.session, self._said(ctx), str(relates["event_id"]), quiet=True)
+            self.desk.react(ctx.session, self._said(ctx), str(relates["event_id"]))
 
     # -- messages ----------------------------------------------------------------
 
     @on_event("m.room.message")
     async def message(self, ctx: Context) -> None:
-        """A clinician's request, answer or follow-up; an MSL's answer, with its letter."""
-        if ctx.event.body.startswith("!") or ctx.event.msgtype == "m.notice":
+        """A clinician's request, answer or follow-up; an MSL's answer, with its letter;
+        in a sponsored room, every post (commands too) through the AE screen step."""
+        event = ctx.event
+        if event.msgtype == "m.notice":
+            return
+        if self.sponsored.covers(ctx.session, event.room_id):
+            self.sponsored.apply(ctx.session, Posted(
+                event.sender, event.room_id, event.event_id, event.body,
+                datetime.fromtimestamp(event.origin_server_ts / 1000, UTC)))
+            return
+        if event.body.startswith("!"):
             return
         said = self._said(ctx)
         with self._refusals(ctx):
@@ -154,6 +210,31 @@ class MedinfoBot(Bot):
 
         nudges = await self.supervisor.each(REVIEW, waiting, review_one)
         return [nudge for nudge in nudges if nudge is not None]
+
+    @periodic(PV_REVIEW, every="review_every")
+    async def pharmacovigilance(self, job: Job) -> None:
+        """The timer of the PV review (escalations, the daily reconciliation)."""
+        await self.review_pharmacovigilance()
+
+    async def review_pharmacovigilance(self) -> list[Reconciliation]:
+        """Each sponsor on its own: escalate PV items past their one-business-day target
+        and, once a day from its opening time, post the reconciliation notice."""
+        now = self.clock.now()
+        with session_scope(self.config.engine) as session:
+            sponsors = self.desk.directory(session).sponsors
+        keys = []
+        for sponsor in sponsors:
+            if self._people(sponsor.pv_room_id) is None:
+                # Not (yet) in the PV room: nothing can be posted; the next pass tries again.
+                log.warning("PV review of %s waits: not in its PV room", sponsor.key)
+            else:
+                keys.append(sponsor.key)
+
+        async def review_one(job: Job, key: str) -> Reconciliation | None:
+            return self.desk.pv.review(job.session, key, now)
+
+        notices = await self.supervisor.each(PV_REVIEW, keys, review_one)
+        return [notice for notice in notices if notice is not None]
 
     # -- between Matrix and the desk ---------------------------------------------------------
 

@@ -5,8 +5,11 @@
                "redact"), then "did it help?" — every message AE-screened, PV
                reports forwarded as soon as the product is known
     MSL        claim (!claim or a reaction) ─ said → Relay ─ (letter uploaded) ─ relay
-               ─ closing ─ (letter uploaded) ─ close
-    rooms      may_join · intruders ─ (kicked) ─ refused_members
+               ─ determine (!safety none | reported <words>) ─ closing ─ (letter
+               uploaded) ─ close
+    PV         react (a reaction on a PV item) · pv: ack, follow-ups, answers,
+               the daily review (:mod:`bots.medinfo.pharmacovigilance`)
+    rooms      may_join (refusals explained) · intruders ─ (kicked) ─ refused_members
     timer      nudge: one request's reminder or escalation
 
 Each method takes plain inputs: the session of the caller's exactly-once
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,10 +38,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bots.medinfo import intake, letter, lifecycle, routing, service_levels
+from bots.medinfo import intake, letter, lifecycle, routing, screens, service_levels
 from bots.medinfo.lifecycle import Refused, reference
 from bots.medinfo.models import RequestRow
+from bots.medinfo.pharmacovigilance import Pharmacovigilance, Source
 from bots.medinfo.products import Catalog
+from bots.medinfo.pv_states import Determination, ProcessError
 from bots.medinfo.sponsors import Directory, Sponsor, load_directory
 from bots.medinfo.states import Side, State
 from bots.medinfo.store import RECORD_TYPE, Envelope, RequestStore
@@ -47,7 +51,8 @@ from curbside.audit import AuditLog
 from curbside.credentials import Credential, active_credential
 from curbside.matrix import content as build
 from curbside.matrix.posting import Poster
-from screening import decision, identifiers
+from curbside.matrix.rooms import InviteRefusal
+from screening import identifiers
 
 log = logging.getLogger(__name__)
 
@@ -140,23 +145,58 @@ class MedinfoDesk:
     def __init__(self, store: RequestStore, audit: AuditLog, poster: Poster,
                  clock: service_levels.Clock, *,
                  people: Callable[[str], Collection[str] | None],
-                 directory: Callable[[Session], Directory] = load_directory) -> None:
+                 directory: Callable[[Session], Directory] = load_directory,
+                 gatekeeper: str | None = None) -> None:
         self.store = store
         self.audit = audit
         self.poster = poster
         self.clock = clock
         self.people = people
         self.directory = directory
+        self.gatekeeper = gatekeeper  # the gatekeeper bot's user id, named to the unverified
         self.account = store.account
+        self.pv = Pharmacovigilance(store, poster, clock, directory=directory)
 
     # -- rooms -------------------------------------------------------------------
 
-    def may_join(self, session: Session, room_id: str, inviter: str | None) -> bool:
-        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician."""
-        sponsor = self.directory(session).by_room(room_id)
+    def may_join(self, session: Session, room_id: str,
+                 inviter: str | None) -> bool | InviteRefusal:
+        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician.
+
+        Every refusal says why and what to do instead: a sponsor room's as the
+        rejection's reason (the desk never joins it), a clinician's chat in the
+        chat itself (verify with the gatekeeper first).
+        """
+        if inviter is None:
+            return False
+        directory = self.directory(session)
+        sponsor = directory.by_room(room_id)
         if sponsor is not None:
-            return inviter is not None and sponsor.admitted(inviter, room_id)
-        return inviter is not None and active_credential(session, inviter) is not None
+            if sponsor.admitted(inviter, room_id):
+                return True
+            pv = room_id == sponsor.pv_room_id
+            room, roles = (("pharmacovigilance room", "pharmacovigilance or medical-information")
+                           if pv else ("MSL team room", "MSL or medical-information"))
+            role = sponsor.role_of(inviter)
+            who = (f"{inviter} is listed as {role.replace('_', ' ')}" if role
+                   else f"{inviter} is not among the members {sponsor.name} listed")
+            return InviteRefusal(
+                f"I join {sponsor.name}'s {room} only when one of its {roles} members invites "
+                f"me; {who}. Ask one of them to invite me.")
+        if directory.by_sponsored_room(room_id) is not None:
+            return True  # a sponsored space: screened, whoever invites (see screen_step)
+        if active_credential(session, inviter) is not None:
+            return True
+        return InviteRefusal(self._not_verified, say_in_room=True)
+
+    @property
+    def _not_verified(self) -> str:
+        """What an unverified person is told in the chat they opened with the desk."""
+        where = (f"start a direct chat with {self.gatekeeper} and send !verify"
+                 if self.gatekeeper else "send !verify to the gatekeeper bot in a direct chat")
+        return ("Only verified clinicians can use the medical-information desk. To verify, "
+                f"{where}: it asks for your NPI, name and licence, then a verifier confirms. "
+                "Once verified, invite me again. I am leaving this chat now.")
 
     def intruders(self, session: Session, room_id: str, membership: object) -> list[str]:
         """Whom to remove after an invite or join in a sponsor room: anyone not admitted."""
@@ -187,7 +227,7 @@ class MedinfoDesk:
     def ask(self, session: Session, said: Said, question: str) -> Reply | None:
         """``!medinfo <question>``: a request in the command's own thread."""
         directory = self.directory(session)
-        if directory.by_room(said.room_id) is not None:
+        if directory.by_room(said.room_id) or directory.by_sponsored_room(said.room_id):
             return Reply("Requests are made from a clinician's chat with me, not in sponsor "
                          "rooms.")
         self._start_request(session, said, directory, question, thread_root=said.event_id)
@@ -204,6 +244,13 @@ class MedinfoDesk:
         directory = self.directory(session)
         if directory.by_room(said.room_id) is not None:
             return self._from_sponsor(session, said)
+        if said.thread_root != said.event_id and said.msgtype == "m.text":
+            answered = self.pv.answer(session, said.sender, said.room_id, said.thread_root,
+                                      said.body)
+            if answered is not None:
+                self.poster.post(session, said.room_id, answered, thread=said.thread_root,
+                                 reply_to=said.event_id)
+                return None
         row = self.store.by_clinician_thread(session, said.room_id, said.thread_root)
         if row is None and said.thread_root == said.event_id:
             row = self.store.intake_in_room(session, said.room_id, said.sender)
@@ -262,15 +309,34 @@ class MedinfoDesk:
         state = intake.state_of(envelope.draft)
         self.store.seal(row, envelope)
         if state == intake.CANCELLED:
-            self.store.cancel(session, row, Side.CLINICIAN, actor=said.sender)
-            self._to_clinician(session, said, row,
-                               "Request cancelled; nothing was sent to a sponsor.")
+            self.store.cancel(session, row, Side.CLINICIAN, actor=said.sender,
+                              draft=envelope.draft)
+            self._to_clinician(session, said, row, self._cancelled(session, row, envelope))
             return
         if state != intake.READY:
             self._to_clinician(session, said, row,
                                intake.prompt(envelope.draft, _preview(row, credential)))
             return
         self._send_to_team(session, said, directory, row, envelope.draft, credential)
+
+    def _cancelled(self, session: Session, row: RequestRow, envelope: Envelope) -> str:
+        """What the cancellation tells the clinician: what went where, and what did not."""
+        sent = self.store.pv_items_of(session, row)
+        if not sent and not envelope.pending_safety:
+            return "Request cancelled; nothing was sent to a sponsor."
+        parts = ["Request cancelled: your question was not sent to any sponsor's medical team."]
+        directory = self.directory(session)
+        for key in dict.fromkeys(item.sponsor_key for item in sent):
+            sponsor = directory.get(key)
+            refs = ", ".join(item.ref for item in sent if item.sponsor_key == key)
+            parts.append(f"Safety information from your messages had already gone to "
+                         f"{sponsor.name if sponsor else key}'s pharmacovigilance team "
+                         f"({refs}), as the law requires; that report stands, and they may "
+                         "still ask you about it here through me.")
+        if envelope.pending_safety:
+            parts.append("Safety information I was holding until I knew the product was not "
+                         "sent to anyone.")
+        return " ".join(parts)
 
     def _send_to_team(self, session: Session, said: Said, directory: Directory,
                       row: RequestRow, draft: intake.Draft, credential: Credential) -> None:
@@ -285,7 +351,8 @@ class MedinfoDesk:
             team = routing.team_for(sponsor, draft.product, credential.licence_state)
         except routing.NoTeamError as error:
             self._to_clinician(session, said, row, f"{error}. Your request was not sent.")
-            self.store.cancel(session, row, Side.DESK, actor=self.account, reason=str(error))
+            self.store.cancel(session, row, Side.DESK, actor=self.account, reason=str(error),
+                              draft=draft)
             return
         if identifiers.find(draft.question) or not self._room_is_clean(sponsor, team.room_id):
             log.warning("request %s held: sponsor room %s not safe to post", row.id, team.room_id)
@@ -313,7 +380,7 @@ class MedinfoDesk:
                        text: str) -> None:
         """Screen one clinician message; forward to PV at once when the product is known."""
         mentions = Catalog(directory).recognise(text)
-        screening = decision.screen(text, names_product=bool(mentions) or (
+        screening = screens.adverse_events(text, names_product=bool(mentions) or (
             envelope.draft.product is not None))
         if not screening.flagged:
             return
@@ -352,26 +419,18 @@ class MedinfoDesk:
     def _forward_to_pv(self, session: Session, said: Said, sponsor: Sponsor, row: RequestRow,
                        item: dict[str, Any], product: intake.Choice, credential: Credential,
                        draft: intake.Draft) -> None:
-        received = datetime.fromtimestamp(item["received"], UTC)
-        screening = decision.screen(item["text"], names_product=True)
-        report = routing.pv_intake(
-            reference(row), item["text"], screening, product, credential,
-            share_identity=bool(draft.share_identity), contact_consent=bool(draft.consent),
-            day_zero=received,
-        )
-        txn = self.poster.post(session, sponsor.pv_room_id, report.text(), phi=True)
-        forwarded = datetime.now(UTC)
-        seconds = max(0.0, time.time() - item["received"])
-        self.store.add_pv_report(
-            session, row, source_event_id=item["event_id"], sponsor_key=sponsor.key,
-            kind=report.kind, received_at=received, forwarded_at=forwarded,
-            seconds_to_forward=seconds, txn_id=txn,
-        )
+        source = Source(item["event_id"], item["text"],
+                        datetime.fromtimestamp(item["received"], UTC), "screen",
+                        "the desk's screen of the clinician's own message")
+        forwarded = self.pv.forward(
+            session, sponsor, row, source, product=f"{product.brand} ({product.generic})",
+            reporter=routing.reporter(credential, share_identity=bool(draft.share_identity),
+                                      contact_consent=bool(draft.consent)),
+            actor=said.sender)
         self._to_clinician(session, said, row, (
             f"Safety information in your message has gone to {sponsor.name}'s "
-            "pharmacovigilance team, as the law requires; they may follow up with you."))
-        self._audit(session, said, "medinfo.pv_forward", row, sponsor=sponsor.key,
-                    kind=report.kind, seconds_to_forward=round(seconds, 3))
+            f"pharmacovigilance team ({forwarded.ref}), as the law requires; they may follow "
+            "up with you through me."))
 
     # -- after routing -------------------------------------------------------------------
 
@@ -453,6 +512,55 @@ class MedinfoDesk:
         thread = self.store.sponsor_root_event(session, row) or said.event_id
         self.poster.post(session, said.room_id, f"{said.sender} claimed {reference(row)}.",
                          mentions=[said.sender], thread=thread)
+
+    def determine(self, session: Session, said: Said, verdict: Determination,
+                  words: str = "") -> Reply:
+        """``!safety none`` or ``!safety reported <words>`` in a request's MSL thread.
+
+        ``reported`` forwards the MSL's words to the sponsor's PV room as a PV
+        item (day 0: when the desk received the request). When the PV room is
+        not safe to post to, the determination is kept and the daily
+        reconciliation lists the request until the MSL reports again.
+        """
+        found = self._sponsor_request(session, said, said.thread_root)
+        assert found is not None  # not quiet: refused instead
+        sponsor, row = found
+        try:
+            self.store.determine(session, row, verdict, by=said.sender, words=words,
+                                 at=self.clock.now())
+        except ProcessError as error:
+            raise Refused(f"{reference(row)}: {error}.") from None
+        if verdict is Determination.NONE:
+            return Reply(f"Recorded for {reference(row)}: no adverse event or product "
+                         "complaint. You may !close it.")
+        if not self._room_is_clean(sponsor, sponsor.pv_room_id):
+            log.warning("request %s: PV room %s not safe to post", row.id, sponsor.pv_room_id)
+            return Reply(f"Recorded {reference(row)} as reported, but {sponsor.name}'s PV room "
+                         "is not safe to post to right now; nothing was forwarded. The daily "
+                         "reconciliation lists it until you repeat !safety reported.")
+        envelope = self.store.open(row)
+        draft = envelope.draft
+        credential = self._reporter_credential(session, row)
+        reporter = (routing.reporter(credential, share_identity=bool(draft.share_identity),
+                                     contact_consent=bool(draft.consent)) if credential
+                    else f"the requester of {reference(row)}, {routing.REACHABLE}")
+        product = (f"{draft.product.brand} ({draft.product.generic})" if draft.product
+                   else row.product or "not named")
+        source = Source(said.event_id, words, _utc(row.received_at), "msl",
+                        f"determination 'reported' by the sponsor's MSL {said.sender}")
+        item = self.pv.forward(session, sponsor, row, source, product=product,
+                               reporter=reporter, actor=said.sender)
+        return Reply(f"Recorded {reference(row)} as reported and forwarded your words to "
+                     f"{sponsor.name}'s pharmacovigilance team as {item.ref}.")
+
+    def _reporter_credential(self, session: Session, row: RequestRow) -> Credential | None:
+        """The requester's credential as it stood (a lapsed one still describes them)."""
+        return active_credential(session, row.clinician_id, _utc(row.received_at))
+
+    def react(self, session: Session, said: Said, target: str) -> None:
+        """A reaction: on a PV item it acknowledges it, on a request's root it claims it."""
+        if not self.pv.react(session, said.sender, said.room_id, target):
+            self.claim(session, said, target, quiet=True)
 
     def closing(self, session: Session, said: Said, outcome: str) -> Closing:
         """``!close <outcome>``, checked before the final letter is rendered for upload."""

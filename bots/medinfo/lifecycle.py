@@ -3,7 +3,8 @@
     confirmed draft ─► route (due date from the sponsor's hours and targets)
     MSL !claim / reaction ─► claim: theirs now, already theirs (silent), or refused
     MSL answer ─► an unclaimed request becomes the answering MSL's; answers counted
-    MSL !close ─► may_close before the letter is rendered, then the store closes it
+    MSL !close ─► may_close (only after a !safety determination) before the letter is
+                 rendered, then the store closes it
 
 The desk's service (:mod:`bots.medinfo.desk`) calls these after (or, for
 ``may_close``, before) the bot's Matrix I/O; nothing here touches Matrix.
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from bots.medinfo import service_levels
 from bots.medinfo.intake import Draft
 from bots.medinfo.models import RequestRow
+from bots.medinfo.pv_states import Determination, determination_of
 from bots.medinfo.sponsors import Sponsor, Team
 from bots.medinfo.states import OPEN, TERMINAL, Side, State, TransitionError, check_transition
 from bots.medinfo.store import RequestStore, Routing
@@ -81,7 +83,17 @@ def claim(store: RequestStore, session: Session, row: RequestRow, msl: str) -> b
 
 
 def may_close(row: RequestRow, outcome: str) -> None:
-    """Refuse a closure before anything (a response letter) is prepared for it."""
+    """Refuse a closure before anything (a response letter) is prepared for it.
+
+    The MSL must have recorded whether the request held an adverse event or a
+    product complaint (the screens are not trusted to have found every one).
+    """
+    if State(row.state) in OPEN and determination_of(row.safety_determination) is \
+            Determination.UNDETERMINED:
+        raise Refused(
+            f"Before closing {reference(row)}, record whether it holds an adverse event or a "
+            "product complaint: !safety none, or !safety reported <what was reported> "
+            "(forwards your words to pharmacovigilance).")
     try:
         check_transition(State(row.state), State.CLOSED, Side.MSL, outcome)
     except TransitionError as error:

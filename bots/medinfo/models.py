@@ -5,14 +5,17 @@ closure. What may be PHI (the question, the follow-ups waiting for a
 decision) lives only in ``sealed_draft``, encrypted with the runtime's cipher
 and bound to the row id; every other column is metadata safe to export.
 ``medinfo_pv_reports`` keeps each forward to pharmacovigilance, one per source
-event, with the seconds from receipt to forward.
+event, with the seconds from receipt to forward, its one-business-day target
+and its acknowledgement by PV (:mod:`bots.medinfo.pv_states`);
+``medinfo_pv_followups`` each PV follow-up question relayed to a reporter, and
+``medinfo_pv_reconciliations`` each daily reconciliation notice posted.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from curbside.database import Base
@@ -55,6 +58,10 @@ class RequestRow(Base):
     answers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     follow_ups: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     ae_reports: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # The MSL's AE/complaint determination before !close (bots.medinfo.pv_states).
+    safety_determination: Mapped[str | None] = mapped_column(String(16))
+    safety_determined_by: Mapped[str | None] = mapped_column(String(255))
+    safety_determined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PvReportRow(Base):
@@ -68,3 +75,37 @@ class PvReportRow(Base):
     forwarded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     seconds_to_forward: Mapped[float] = mapped_column(Float, nullable=False)
     txn_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    ref: Mapped[str] = mapped_column(String(16), unique=True, nullable=False)  # PV-1A2B3C4D
+    origin: Mapped[str] = mapped_column(String(16), nullable=False, default="screen")
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="forwarded")
+    forward_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who reported, for an item with no request (a sponsored-room post); never shown to PV.
+    reporter_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class PvFollowUpRow(Base):
+    """A PV question relayed to the reporter; its thread in their room carries the answers."""
+
+    __tablename__ = "medinfo_pv_followups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pv_ref: Mapped[str] = mapped_column(String(16), index=True, nullable=False)
+    asked_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    room_id: Mapped[str] = mapped_column(String(255), nullable=False)  # the reporter's room
+    txn_id: Mapped[str] = mapped_column(String(64), index=True, nullable=False)
+    answers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class PvReconciliationRow(Base):
+    """One daily reconciliation notice in a sponsor's PV room."""
+
+    __tablename__ = "medinfo_pv_reconciliations"
+
+    sponsor_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    listed: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -3,6 +3,9 @@
 No question text, no clinician Matrix ID, no patient data: the requester is the
 description the sponsor already saw (a verified credential, or the name and NPI
 the clinician agreed to share), and every other column is timing and outcome.
+Every request that concerned the sponsor is listed: routed ones, and cancelled
+ones whose product was the sponsor's or whose safety information reached its
+PV (a cancellation does not undo a PV forward).
 """
 
 from __future__ import annotations
@@ -13,17 +16,20 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
 from bots.medinfo.lifecycle import reference
 from bots.medinfo.models import PvReportRow, RequestRow
+from bots.medinfo.pv_states import ItemState
+from bots.medinfo.states import State
 from curbside.database import session_scope
 
 COLUMNS = (
     "reference", "product", "priority", "response_mode", "requester", "state", "received_at",
     "routed_at", "due_at", "claimed_by", "first_answer_at", "closed_at", "outcome", "helped",
     "answers", "follow_ups", "reminded_at", "escalated_at", "pv_forwards",
-    "max_seconds_to_pv",
+    "max_seconds_to_pv", "safety_determination", "safety_determined_by",
+    "pv_unacknowledged",
 )
 FORMATS = ("csv", "json")
 
@@ -33,21 +39,30 @@ def _when(moment: datetime | None) -> str | None:
 
 
 def request_log(engine: Engine, sponsor_key: str) -> list[dict[str, Any]]:
-    """The sponsor's requests that reached it (intake drafts and cancellations never did)."""
+    """The sponsor's requests: routed, or cancelled (drafts still in intake are not)."""
     with session_scope(engine) as session:
         pv = dict(session.execute(
             select(PvReportRow.request_id,
                    func.max(PvReportRow.seconds_to_forward))
             .where(PvReportRow.sponsor_key == sponsor_key).group_by(PvReportRow.request_id)
-        ).tuples().all())
+        ).all())
         counts = dict(session.execute(
             select(PvReportRow.request_id, func.count())
             .where(PvReportRow.sponsor_key == sponsor_key).group_by(PvReportRow.request_id)
-        ).tuples().all())
+        ).all())
+        waiting = dict(session.execute(
+            select(PvReportRow.request_id, func.count())
+            .where(PvReportRow.sponsor_key == sponsor_key,
+                   PvReportRow.state == ItemState.FORWARDED.value)
+            .group_by(PvReportRow.request_id)
+        ).all())
+        cancelled = RequestRow.state == State.CANCELLED.value
         rows = session.scalars(
-            select(RequestRow).where(RequestRow.sponsor_key == sponsor_key,
-                                     RequestRow.routed_at.is_not(None))
-            .order_by(RequestRow.routed_at)
+            select(RequestRow).where(
+                or_(RequestRow.routed_at.is_not(None), cancelled),
+                or_(RequestRow.sponsor_key == sponsor_key,
+                    cancelled & RequestRow.id.in_(counts.keys())))
+            .order_by(RequestRow.received_at)
         ).all()
         return [
             {
@@ -61,6 +76,9 @@ def request_log(engine: Engine, sponsor_key: str) -> list[dict[str, Any]]:
                 "follow_ups": r.follow_ups, "reminded_at": _when(r.reminded_at),
                 "escalated_at": _when(r.escalated_at), "pv_forwards": counts.get(r.id, 0),
                 "max_seconds_to_pv": pv.get(r.id),
+                "safety_determination": r.safety_determination,
+                "safety_determined_by": r.safety_determined_by,
+                "pv_unacknowledged": waiting.get(r.id, 0),
             }
             for r in rows
         ]

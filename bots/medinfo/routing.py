@@ -69,8 +69,28 @@ def patient_initials(text: str) -> str | None:
     return None
 
 
+REACHABLE = "reachable through the medical-information desk"
+
+
+def reporter(credential: Credential, *, share_identity: bool, contact_consent: bool) -> str:
+    """The reporter as PV sees them: always reachable, named only with the clinician's consent.
+
+    Declined: "a verified cardiologist in MA, reachable through the
+    medical-information desk" — never a name, NPI or Matrix id; PV asks through
+    the bot (``!followup``). Shared: name and NPI, and the Matrix id only when
+    the clinician also consented to be contacted.
+    """
+    who = f"{requester(credential, share_identity=share_identity)}, {REACHABLE}"
+    if share_identity and contact_consent:
+        who += f"; direct contact: {credential.user_id} (consented to follow-up)"
+    return who
+
+
 @dataclass(frozen=True, slots=True)
 class PvIntake:
+    """One PV item as the sponsor's PV room receives it: the four ICSR minimum criteria."""
+
+    ref: str
     reference: str
     kind: str
     reporter: str
@@ -78,30 +98,36 @@ class PvIntake:
     event: str
     seriousness: tuple[str, ...]
     day_zero: datetime
+    forward_due: datetime
     patient: str
+    source: str
 
     def text(self) -> str:
         serious = ", ".join(self.seriousness) or "none stated — please ask"
         label = {"ae": "Potential adverse event", "complaint": "Product quality complaint"}.get(
             self.kind, f"Special situation ({self.kind.replace('_', ' ')})")
         return (
-            f"{label} — pharmacovigilance intake {self.reference}\n"
+            f"{label} — pharmacovigilance item {self.ref} ({self.reference})\n"
             f"1. Patient: {self.patient}\n"
             f"2. Reporter: {self.reporter}\n"
             f"3. Suspect product: {self.product}\n"
             f"4. Event: {self.event}\n"
+            f"Source: {self.source}\n"
             f"Seriousness criteria mentioned: {serious}\n"
             "Seriousness to confirm with the reporter: death, life-threatening, "
             "hospitalisation, disability, congenital anomaly, other medically important\n"
             f"Date of first awareness (day 0): {self.day_zero.date().isoformat()} "
-            f"({self.day_zero.isoformat(timespec='seconds')})"
+            f"({self.day_zero.isoformat(timespec='seconds')}); forwarding target (one "
+            f"business day): {self.forward_due.isoformat(timespec='minutes')}\n"
+            f"Acknowledge with !ack {self.ref} (or react to this message); ask the reporter "
+            f"with !followup {self.ref} <question>."
         )
 
 
-def pv_intake(reference: str, text: str, screening: decision.Screening, product: Choice,
-              credential: Credential, *, share_identity: bool, contact_consent: bool,
-              day_zero: datetime) -> PvIntake:
-    """The PV intake for a flagged message; the description passes the firewall first."""
+def pv_intake(ref: str, reference: str, text: str, screening: decision.Screening,
+              product: str, reporter: str, *, day_zero: datetime, forward_due: datetime,
+              source: str) -> PvIntake:
+    """The PV item for a flagged (or MSL-reported) text; the event passes the firewall first."""
     age, sex = adverse_events.patient_age_and_sex(text)
     initials = patient_initials(text)
     patient = ", ".join(
@@ -109,19 +135,20 @@ def pv_intake(reference: str, text: str, screening: decision.Screening, product:
                           "(initials not given)", f"age {age}" if age else "",
                           f"sex {sex}" if sex else "") if part
     )
-    reporter = requester(credential, share_identity=share_identity)
-    if contact_consent:
-        reporter += f"; contact: {credential.user_id} (consented to follow-up)"
-    else:
-        reporter += f"; contact through the Curbside desk, reference {reference}"
     return PvIntake(
+        ref=ref,
         reference=reference,
+        # A complaint or special situation only when the screen found one and no
+        # event: an MSL's "reported" the screen does not recognise still goes as a
+        # potential adverse event.
         kind="ae" if screening.adverse_event else (
             "complaint" if screening.complaint else screening.special_situation or "ae"),
         reporter=reporter,
-        product=f"{product.brand} ({product.generic})",
+        product=product,
         event=identifiers.redact(text),
         seriousness=screening.seriousness,
         day_zero=day_zero,
+        forward_due=forward_due,
         patient=patient,
+        source=source,
     )

@@ -88,6 +88,9 @@ class Sponsor:
     hours: Hours
     targets: dict[str, str] = field(default_factory=dict)  # priority -> "4h" / "2d"
     pv_contact: str = ""  # how to report adverse events, printed on response letters
+    # Sponsor-controlled spaces where clinicians post (sponsored digital media): the desk
+    # screens every clinician message there for adverse events (not an admitted-only room).
+    sponsored_rooms: tuple[str, ...] = ()
 
     @property
     def rooms(self) -> tuple[str, ...]:
@@ -121,6 +124,10 @@ class Directory:
 
     def by_room(self, room_id: str) -> Sponsor | None:
         return next((s for s in self.sponsors if room_id in s.rooms), None)
+
+    def by_sponsored_room(self, room_id: str) -> Sponsor | None:
+        """The sponsor whose sponsored space (screened, open to clinicians) this room is."""
+        return next((s for s in self.sponsors if room_id in s.sponsored_rooms), None)
 
 
 # -- parsing -------------------------------------------------------------------
@@ -219,6 +226,13 @@ def parse_sponsor(data: dict[str, Any]) -> Sponsor:
     missing = [p for p in PRIORITIES if p not in targets]
     if missing:
         raise SponsorConfigError(f"{where}: no response target for {', '.join(missing)}")
+    sponsored = tuple(_room_id(r, f"{where} sponsored_rooms")
+                      for r in data.get("sponsored_rooms") or ())
+    admitted_only = {t.room_id for t in teams} | {str(data.get("pv_room_id"))}
+    if clash := sorted(admitted_only.intersection(sponsored)):
+        raise SponsorConfigError(
+            f"{where}: {clash[0]} is both a sponsored room (open to clinicians, screened) and "
+            "an MSL or PV room (sponsor members only); give each its own room")
     return Sponsor(
         key=key,
         name=str(data.get("name") or key),
@@ -230,6 +244,7 @@ def parse_sponsor(data: dict[str, Any]) -> Sponsor:
         hours=_hours(data, where),
         targets=targets,
         pv_contact=str(data.get("pv_contact") or ""),
+        sponsored_rooms=sponsored,
     )
 
 
@@ -275,6 +290,7 @@ def _from_json(text: str) -> Sponsor:
         ),
         targets=dict(d["targets"]),
         pv_contact=d.get("pv_contact", ""),
+        sponsored_rooms=tuple(d.get("sponsored_rooms", ())),
     )
 
 

@@ -21,20 +21,23 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from bots.medinfo import pv_states
 from bots.medinfo.intake import Draft
-from bots.medinfo.models import PvReportRow, RequestRow
+from bots.medinfo.models import PvFollowUpRow, PvReconciliationRow, PvReportRow, RequestRow
+from bots.medinfo.pv_states import Determination, ItemState
 from bots.medinfo.states import OPEN, Side, State, Transition, check_transition
 from curbside.audit import AuditLog
 from curbside.matrix.config import Cipher
 from curbside.matrix.models import MatrixOutboxMessage
 
 RECORD_TYPE = "medinfo_request"
+PV_RECORD_TYPE = "medinfo_pv_item"
 
 
 @dataclass
@@ -171,9 +174,15 @@ class RequestStore:
         row.routed_at, row.due_at = routing.routed_at, routing.due_at
 
     def cancel(self, session: Session, row: RequestRow, side: Side, *, actor: str,
-               reason: str = "") -> None:
-        """End a request still in intake; nothing of it reached a sponsor."""
+               reason: str = "", draft: Draft | None = None) -> None:
+        """End a request still in intake; its question reached no MSL team.
+
+        The product chosen so far (``draft``) is kept, so the sponsor's request
+        log lists the cancellation (safety information may have reached its PV).
+        """
         self.move(session, row, State.CANCELLED, side, actor=actor, reason=reason)
+        if draft is not None and draft.product is not None:
+            row.sponsor_key, row.product = draft.product.sponsor_key, draft.product.brand
 
     def claim(self, session: Session, row: RequestRow, msl: str) -> None:
         """``msl`` takes the request."""
@@ -210,8 +219,143 @@ class RequestStore:
         else:
             row.escalated_at = at
 
+    # -- pharmacovigilance ----------------------------------------------------------
+
     @staticmethod
-    def add_pv_report(session: Session, row: RequestRow, **values: Any) -> None:
-        """Keep one forward to pharmacovigilance and count it on the request."""
-        session.add(PvReportRow(request_id=row.id, **values))
-        row.ae_reports += 1
+    def new_pv_ref() -> str:
+        """The reference PV acknowledges and asks about: PV-1A2B3C4D."""
+        return f"PV-{uuid.uuid4().hex[:8].upper()}"
+
+    def add_pv_report(self, session: Session, row: RequestRow | None, *, actor: str,
+                      **values: Any) -> PvReportRow:
+        """Keep one forward to pharmacovigilance (counted on its request) and audit it."""
+        item = PvReportRow(request_id=row.id if row else None, state=ItemState.FORWARDED.value,
+                           **values)
+        session.add(item)
+        if row is not None:
+            row.ae_reports += 1
+        self._audit.record(session, actor=actor, action="medinfo.pv_forward",
+                           record_type=PV_RECORD_TYPE, record_id=item.ref,
+                           details={"request": row.id if row else None, "kind": item.kind,
+                                    "origin": item.origin, "sponsor": item.sponsor_key,
+                                    "seconds_to_forward": round(item.seconds_to_forward, 3)})
+        return item
+
+    def determine(self, session: Session, row: RequestRow, target: Determination, *,
+                  by: str, words: str, at: datetime) -> None:
+        """Record the MSL's AE/complaint determination (a move of the table) and audit it."""
+        source = pv_states.determination_of(row.safety_determination)
+        move = pv_states.check(pv_states.DETERMINATIONS, source, target, pv_states.Side.MSL,
+                               words)
+        row.safety_determination = target.value
+        row.safety_determined_by, row.safety_determined_at = by, at
+        self._audit.record(session, actor=by, action=move.action, record_type=RECORD_TYPE,
+                           record_id=row.id, details={"from": source.value})
+
+    def acknowledge(self, session: Session, item: PvReportRow, *, by: str,
+                    at: datetime) -> None:
+        """PV acknowledged the item (a move of the table), audited."""
+        move = pv_states.check(pv_states.ITEMS, ItemState(item.state), ItemState.ACKNOWLEDGED,
+                               pv_states.Side.PV)
+        item.state = ItemState.ACKNOWLEDGED.value
+        item.acknowledged_by, item.acknowledged_at = by, at
+        self._audit.record(session, actor=by, action=move.action,
+                           record_type=PV_RECORD_TYPE, record_id=item.ref,
+                           details={"request": item.request_id, "sponsor": item.sponsor_key})
+
+    @staticmethod
+    def pv_item(session: Session, ref: str) -> PvReportRow | None:
+        return session.scalars(select(PvReportRow).where(PvReportRow.ref == ref.upper())).first()
+
+    def pv_item_by_event(self, session: Session, event_id: str) -> PvReportRow | None:
+        """The PV item whose forwarded message in a PV room is ``event_id``."""
+        return session.scalars(select(PvReportRow).join(
+            MatrixOutboxMessage,
+            (MatrixOutboxMessage.txn_id == PvReportRow.txn_id)
+            & (MatrixOutboxMessage.account == self.account),
+        ).where(MatrixOutboxMessage.sent_event_id == event_id)).first()
+
+    def pv_item_event(self, session: Session, item: PvReportRow) -> str | None:
+        """The event id of the item's forwarded message, once it was sent."""
+        return session.scalars(select(MatrixOutboxMessage.sent_event_id).where(
+            MatrixOutboxMessage.account == self.account,
+            MatrixOutboxMessage.txn_id == item.txn_id)).first()
+
+    @staticmethod
+    def pv_items_of(session: Session, row: RequestRow) -> Sequence[PvReportRow]:
+        return session.scalars(select(PvReportRow).where(PvReportRow.request_id == row.id)
+                               .order_by(PvReportRow.forwarded_at)).all()
+
+    @staticmethod
+    def unacknowledged(session: Session, sponsor_key: str | None = None
+                       ) -> Sequence[PvReportRow]:
+        """Forwarded items PV has not acknowledged, oldest day 0 first."""
+        query = select(PvReportRow).where(PvReportRow.state == ItemState.FORWARDED.value)
+        if sponsor_key is not None:
+            query = query.where(PvReportRow.sponsor_key == sponsor_key)
+        return session.scalars(query.order_by(PvReportRow.received_at)).all()
+
+    @staticmethod
+    def reported_without_item(session: Session, sponsor_key: str) -> Sequence[RequestRow]:
+        """Requests an MSL determined ``reported`` of which no PV item exists."""
+        has_item = exists().where(PvReportRow.request_id == RequestRow.id,
+                                  PvReportRow.origin == "msl")
+        return session.scalars(select(RequestRow).where(
+            RequestRow.sponsor_key == sponsor_key,
+            RequestRow.safety_determination == Determination.REPORTED.value, ~has_item,
+        ).order_by(RequestRow.received_at)).all()
+
+    @staticmethod
+    def desk_room_of(session: Session, clinician: str | None) -> str | None:
+        """The room of the clinician's latest request with the desk: where the desk reaches them."""
+        if clinician is None:
+            return None
+        return session.scalars(select(RequestRow.clinician_room_id).where(
+            RequestRow.clinician_id == clinician).order_by(RequestRow.received_at.desc())
+        ).first()
+
+    def record_escalation(self, session: Session, item: PvReportRow, at: datetime) -> None:
+        item.escalated_at = at
+        self._audit.record(session, actor=self.account, action="medinfo.pv_escalate",
+                           record_type=PV_RECORD_TYPE, record_id=item.ref,
+                           details={"sponsor": item.sponsor_key})
+
+    def add_follow_up(self, session: Session, item: PvReportRow, *, by: str, at: datetime,
+                      room_id: str, txn_id: str) -> PvFollowUpRow:
+        """A PV question went to the reporter's room; its answers come back to PV."""
+        follow_up = PvFollowUpRow(id=uuid.uuid4().hex[:12], pv_ref=item.ref, asked_by=by,
+                                  asked_at=at, room_id=room_id, txn_id=txn_id, answers=0)
+        session.add(follow_up)
+        self._audit.record(session, actor=by, action="medinfo.pv_followup",
+                           record_type=PV_RECORD_TYPE, record_id=item.ref,
+                           details={"follow_up": follow_up.id})
+        return follow_up
+
+    def follow_up_by_thread(self, session: Session, room_id: str,
+                            root_event_id: str) -> PvFollowUpRow | None:
+        """The PV follow-up whose question is the root of this thread in the reporter's room."""
+        return session.scalars(select(PvFollowUpRow).join(
+            MatrixOutboxMessage,
+            (MatrixOutboxMessage.txn_id == PvFollowUpRow.txn_id)
+            & (MatrixOutboxMessage.account == self.account),
+        ).where(MatrixOutboxMessage.sent_event_id == root_event_id,
+                PvFollowUpRow.room_id == room_id)).first()
+
+    def count_follow_up_answer(self, session: Session, follow_up: PvFollowUpRow,
+                               *, by: str) -> None:
+        follow_up.answers += 1
+        self._audit.record(session, actor=by, action="medinfo.pv_followup_answer",
+                           record_type=PV_RECORD_TYPE, record_id=follow_up.pv_ref,
+                           details={"follow_up": follow_up.id})
+
+    @staticmethod
+    def reconciled(session: Session, sponsor_key: str, day: date) -> bool:
+        return session.get(PvReconciliationRow, (sponsor_key, day)) is not None
+
+    def record_reconciliation(self, session: Session, sponsor_key: str, day: date, *,
+                              at: datetime, listed: int) -> None:
+        session.add(PvReconciliationRow(sponsor_key=sponsor_key, day=day, posted_at=at,
+                                        listed=listed))
+        self._audit.record(session, actor=self.account, action="medinfo.pv_reconcile",
+                           record_type="medinfo_sponsor", record_id=sponsor_key,
+                           details={"day": day.isoformat(), "listed": listed})

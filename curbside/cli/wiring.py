@@ -89,7 +89,9 @@ def _referral_desk(
 
 
 def _medinfo(app: AppContext, account: BotAccount, runtime: RuntimeConfig, _: Gateway) -> Bot:
-    return MedinfoBot(account, runtime, audit_key=app.settings.secrets.audit_key.encode())
+    return MedinfoBot(account, runtime, audit_key=app.settings.secrets.audit_key.encode(),
+                      gatekeeper=(app.settings.bot_user_id("gatekeeper")
+                                  if "gatekeeper" in app.settings.bots else None))
 
 
 # Settings key (config `bots:` section) → the bot. `curbside up` starts them all.

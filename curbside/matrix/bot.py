@@ -27,15 +27,15 @@ from curbside.database import KERNEL_VERSIONS
 from curbside.matrix.commands import CommandError, CommandTable, command
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
-from curbside.matrix.jobs import JobTable, SentEvent
+from curbside.matrix.jobs import Job, JobTable, SentEvent, on_sent
 from curbside.matrix.posting import MESSAGE, Poster
-from curbside.matrix.rooms import UnencryptedRoomError, create_encrypted_room
-from curbside.matrix.runtime import MatrixRuntime
+from curbside.matrix.rooms import InviteRefusal, UnencryptedRoomError, create_encrypted_room
+from curbside.matrix.runtime import LEAVE_AFTER_SENT, MatrixRuntime
 from curbside.matrix.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MESSAGE", "Bot"]
+__all__ = ["MESSAGE", "Bot", "InviteRefusal"]
 
 
 class Bot:
@@ -96,9 +96,20 @@ class Bot:
     ) -> bool:
         return await self.supervisor.run_sent_hook(hook, sent, mark_sent)
 
-    async def should_join(self, room_id: str, inviter: str | None) -> bool:
-        """Policy hook: accept an invite? The base bot joins every room it is invited to."""
+    async def should_join(self, room_id: str, inviter: str | None) -> bool | InviteRefusal:
+        """Policy hook: accept an invite? The base bot joins every room it is invited to.
+
+        A bot that declines returns an :class:`InviteRefusal` saying why and what to
+        do instead (False declines silently: only for an invite with no inviter).
+        """
         return True
+
+    @on_sent(LEAVE_AFTER_SENT)
+    async def leave_after_sent(self, job: Job, room_id: str, sent: SentEvent) -> None:
+        """A declined invite's explanation was delivered: now leave the room."""
+        response = await self.client.room_leave(room_id)
+        if isinstance(response, nio.ErrorResponse):
+            raise RuntimeError(f"leaving {room_id} failed: {response.message}")
 
     async def create_room(
         self, *, name: str | None = None, topic: str | None = None, invite: Sequence[str] = ()

@@ -1,8 +1,12 @@
-"""Rooms a bot creates are encrypted; PHI never goes into one that is not."""
+"""Rooms a bot creates are encrypted; PHI never goes into one that is not.
+
+Also the answer to an invite the bot declines (:class:`InviteRefusal`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import nio
 
@@ -15,6 +19,20 @@ class UnencryptedRoomError(RuntimeError):
 
 class RoomCreationError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRefusal:
+    """An invite a bot declines, with what the inviter is told (no bot is silent).
+
+    ``say_in_room``: the bot joins, says ``text`` in the room and leaves once
+    it was sent (a clinician's DM: what to do next is a message there).
+    Otherwise it rejects the invite with ``text`` as the rejection's reason,
+    never setting foot in a room whose membership it must not join.
+    """
+
+    text: str
+    say_in_room: bool = False
 
 
 def encryption_state() -> dict[str, object]:

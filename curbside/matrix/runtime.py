@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -50,7 +51,7 @@ from curbside.matrix.jobs import SentEvent
 from curbside.matrix.login import open_client
 from curbside.matrix.offloop import LoopBoundClient, LoopStopped, MainLoop
 from curbside.matrix.posting import HANDED_TO_SENDER, Poster
-from curbside.matrix.rooms import require_encrypted
+from curbside.matrix.rooms import InviteRefusal, require_encrypted
 from curbside.matrix.storage import OutboxItem, RuntimeStore, Undecryptable
 from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES, DeviceTrust
 
@@ -61,6 +62,7 @@ T = TypeVar("T")
 SentHookRunner = Callable[[str, SentEvent, Callable[[Session], None]], Awaitable[bool]]
 
 TRANSIENT = (ClientError, TimeoutError, nio.SendRetryError, nio.LocalProtocolError)
+LEAVE_AFTER_SENT = "leave-after-sent"  # the sent hook of an explained refusal (Bot declares it)
 TYPING_AFTER = 1.0  # seconds a handler runs before the sender sees "typing…"
 # Seconds the sync loop gives a batch's handlers to answer before it polls again.
 SYNC_YIELD = 0.25
@@ -91,7 +93,7 @@ class MatrixRuntime:
         *,
         handle: Callable[[Context], Awaitable[None]],
         wants: Callable[[str], bool],
-        should_join: Callable[[str, str | None], Awaitable[bool]],
+        should_join: Callable[[str, str | None], Awaitable[bool | InviteRefusal]],
         on_sent: SentHookRunner | None = None,
     ) -> None:
         self.account = account
@@ -123,6 +125,7 @@ class MatrixRuntime:
         self._key_query_lock = asyncio.Lock()
         self._tasks = BackgroundTasks(log)
         self._joining: set[str] = set()
+        self._explaining: dict[str, str] = {}  # joined to say why we leave: room -> text
         self._trust: DeviceTrust | None = None
         self._main: MainLoop | None = None
 
@@ -242,6 +245,7 @@ class MatrixRuntime:
             # SYNC_YIELD, and their events wait on the homeserver meanwhile.
             await self._dispatcher.settled([e.work_key for e in fresh], SYNC_YIELD)
         self._join_invites(response)
+        await self._explain_refusals(response)
         try:
             await self._key_housekeeping()
         except TRANSIENT as exc:
@@ -342,15 +346,48 @@ class MatrixRuntime:
             self._tasks.spawn(self._answer_invite(room_id, inviter), f"invite {room_id}")
 
     async def _answer_invite(self, room_id: str, inviter: str | None) -> None:
+        """Join, or decline: silently only when there is nobody to tell (no inviter known)."""
         try:
-            if await self._should_join(room_id, inviter):
+            answer = await self._should_join(room_id, inviter)
+            if isinstance(answer, InviteRefusal) and answer.say_in_room:
+                self._explaining[room_id] = answer.text  # said once the join has synced
                 response: Any = await self.client.join(room_id)
+            elif isinstance(answer, InviteRefusal):
+                response = await self._reject(room_id, answer.text)
+            elif answer:
+                response = await self.client.join(room_id)
             else:
                 response = await self.client.room_leave(room_id)
             if isinstance(response, nio.ErrorResponse):
                 log.warning("answering invite to %s failed: %s", room_id, response.message)
         finally:
             self._joining.discard(room_id)
+
+    async def _reject(self, room_id: str, reason: str) -> Any:
+        """Reject an invite with a reason the inviter's client shows.
+
+        nio's ``room_leave`` sends no body; the client-server API's leave takes
+        ``reason``, so the same request is made with one.
+        """
+        method, path = nio.Api.room_leave(self.client.access_token, room_id)
+        # nio has no public way to send a leave with a body.
+        return await self.client._send(
+            nio.RoomLeaveResponse, method, path, json.dumps({"reason": reason})
+        )
+
+    async def _explain_refusals(self, response: nio.SyncResponse) -> None:
+        """Rooms joined only to explain a refusal, now synced: queue each explanation.
+
+        The outbox sends only into rooms the client knows, which a join's
+        response does not add; the sync that follows it does. The sent hook
+        leaves once the explanation was delivered.
+        """
+        for room_id in [r for r in response.rooms.join if r in self._explaining]:
+            text = self._explaining.pop(room_id)
+            await self._in_transaction(partial(self._say_then_leave, room_id=room_id, text=text))
+
+    def _say_then_leave(self, session: Session, *, room_id: str, text: str) -> None:
+        self.poster.post(session, room_id, text, on_sent=f"{LEAVE_AFTER_SENT}:{room_id}")
 
     # -- handling ------------------------------------------------------------
 

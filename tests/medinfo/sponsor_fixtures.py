@@ -19,6 +19,7 @@ class SponsorRooms:
     msl: str
     lead: str
     pv: str
+    sponsored: str = ""  # a sponsored room clinicians post in (screened), if any
 
 
 def sponsor_document(north: SponsorRooms, helix: SponsorRooms) -> str:
@@ -44,6 +45,7 @@ sponsors:
       {{timezone: America/New_York, hours: "09:00-17:00", days: [mon, tue, wed, thu, fri]}}
     holidays: ["2026-12-25", "2027-01-01"]
     targets: {{urgent: 4h, routine: 2d}}
+    sponsored_rooms: [{f'"{north.sponsored}"' if north.sponsored else ""}]
   - key: helix
     name: Helix Therapeutics
     products:
@@ -67,7 +69,7 @@ sponsors:
 
 PLACEHOLDER_NORTH = SponsorRooms("!nmsl:north.example", "!npv:north.example",
                                  "@msl:north.example", "@lead:north.example",
-                                 "@pv:north.example")
+                                 "@pv:north.example", "!npage:north.example")
 PLACEHOLDER_HELIX = SponsorRooms("!hmsl:helix.example", "!hpv:helix.example",
                                  "@msl:helix.example", "@lead:helix.example",
                                  "@pv:helix.example")

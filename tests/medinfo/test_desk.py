@@ -174,6 +174,8 @@ async def test_question_routed_answered_followed_up_and_closed(desk: Desk) -> No
     await msl.send(desk.rooms["nmsl"], "No jejunal data; flush well.", thread_root=msl_root)
     await desk.bot_says(desk.clinician, desk.dm, root, "No jejunal data")
 
+    await msl.send(desk.rooms["nmsl"], "!safety none", thread_root=msl_root)
+    await desk.bot_says(msl, desk.rooms["nmsl"], msl_root, "no adverse event or product")
     await msl.send(desk.rooms["nmsl"], "!close answered", thread_root=msl_root)
     await desk.bot_says(desk.clinician, desk.dm, root, "Did the answer help?")
     await desk.clinician.send(desk.dm, "yes", thread_root=root)
@@ -216,6 +218,8 @@ async def test_a_clinician_who_chose_a_letter_receives_it_as_an_encrypted_pdf(
     # A document attached after the answer is not in any letter yet: !close sends one.
     await desk.attach(msl, room, msl_root, "Glucera-food-SRL.pdf", b"%PDF-1.4 standard letter")
     await desk.bot_says(desk.clinician, desk.dm, root, "Glucera-food-SRL.pdf")
+    await msl.send(room, "!safety none", thread_root=msl_root)
+    await desk.bot_says(msl, room, msl_root, "no adverse event or product")
     await msl.send(room, "!close answered", thread_root=msl_root)
     await desk.bot_says(desk.clinician, desk.dm, root, "Did the answer help?")
     first, final = await desk.letters(root, 2)
@@ -274,7 +278,9 @@ async def test_an_adverse_event_reaches_pv_with_the_four_criteria(desk: Desk) ->
     await desk.bot_says(desk.clinician, desk.dm, root, "pharmacovigilance team")
     pv = await desk.sponsor_root(desk.people["npv"], desk.rooms["npv"], "Potential adverse event")
     for field in ("1. Patient: identifiable patient (initials not given), age 67, sex female",
-                  "2. Reporter: Dana Whitfield, MD · Cardiologist (NPI 1234567893)",
+                  "2. Reporter: Dana Whitfield, MD · Cardiologist (NPI 1234567893), licensed in "
+                  "MA, reachable through the medical-information desk; direct contact: "
+                  f"{desk.clinician.user_id} (consented to follow-up)",
                   "3. Suspect product: Cardiova (velostatin)", "4. Event: My patient",
                   "Date of first awareness (day 0): "):
         assert field in pv.body, field
@@ -320,8 +326,10 @@ async def test_an_unverified_user_is_refused(desk: Desk, homeserver: Any) -> Non
     stranger = await MatrixUser.create(homeserver, f"stranger{desk.dm[1:7].lower()}")
     try:
         room = await stranger.create_encrypted_room([desk.bot_id])
-        await wait_for(lambda: desk.bot_id not in stranger.client.rooms[room].invited_users,
-                       what="the bot to answer the invite")
-        assert desk.bot_id not in stranger.client.rooms[room].users
+        await wait_for(lambda: any(r.room_id == room and "!verify" in r.body
+                                   for r in stranger.received), what="what to do next")
+        await wait_for(lambda: desk.bot_id not in stranger.client.rooms[room].users
+                       and desk.bot_id not in stranger.client.rooms[room].invited_users,
+                       what="the bot to leave after saying it")
     finally:
         await stranger.close()

@@ -23,6 +23,7 @@ from bots.medinfo.bot import MedinfoBot
 from bots.medinfo.desk import NOT_VERIFIED, MedinfoDesk, Relay, Said
 from bots.medinfo.lifecycle import Refused, reference
 from bots.medinfo.models import RequestRow
+from bots.medinfo.pv_states import Determination
 from bots.medinfo.service_levels import ManualClock
 from bots.medinfo.sponsors import import_sponsors
 from bots.medinfo.store import RequestStore
@@ -211,6 +212,12 @@ def test_an_answer_is_relayed_privately_and_the_close_asks_for_feedback(world: W
     assert world.posted(DM)[-1] == f"Northwind Pharma medical team ({ref}): Yes: crush it in water."
     row = world.request()
     assert (row.state, row.claimed_by, row.answers) == ("claimed", NORTH.msl, 1)
+
+    early = world.refusal(world.desk.closing, msl("$x"), "answered")
+    assert str(early).startswith(f"Before closing {ref}, record whether it holds an adverse "
+                                 "event or a product complaint: !safety none")
+    assert world.ask(world.desk.determine, msl("$d"), Determination.NONE).text == (
+        f"Recorded for {ref}: no adverse event or product complaint. You may !close it.")
 
     def closed(session: Session) -> str:
         closing = world.desk.closing(session, msl("$x"), "answered")

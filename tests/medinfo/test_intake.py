@@ -168,6 +168,14 @@ def test_a_sales_role_is_refused_at_import(tmp_path: Path) -> None:
         load_sponsors(path)
 
 
+def test_a_sponsored_room_that_is_also_an_msl_or_pv_room_is_refused(tmp_path: Path) -> None:
+    path = write_sponsors(tmp_path / "sponsors.yaml")
+    path.write_text(path.read_text().replace('sponsored_rooms: ["!npage:north.example"]',
+                                             'sponsored_rooms: ["!npv:north.example"]', 1))
+    with pytest.raises(SponsorConfigError, match=r"!npv:north\.example is both a sponsored room"):
+        load_sponsors(path)
+
+
 def test_a_missing_target_is_refused(tmp_path: Path) -> None:
     path = write_sponsors(tmp_path / "sponsors.yaml")
     path.write_text(path.read_text().replace("urgent: 8h, ", "", 1))

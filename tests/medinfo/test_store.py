@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from alembic import command
+from sqlalchemy import Engine, func, select, text
 
 from bots.medinfo import lifecycle
 from bots.medinfo.bot import MedinfoBot
 from bots.medinfo.intake import Choice, Draft
 from bots.medinfo.lifecycle import Refused
-from bots.medinfo.models import RequestRow
+from bots.medinfo.models import PvReportRow, RequestRow
+from bots.medinfo.pv_states import Determination
 from bots.medinfo.states import Side, TransitionError
 from bots.medinfo.store import Envelope, RequestStore
 from curbside.audit import AuditEntry, AuditLog
-from curbside.database import make_engine, migrate, session_scope
+from curbside.database import _alembic_config, make_engine, migrate, session_scope
 from curbside.phi import FieldCipher
 from tests.medinfo.sponsor_fixtures import directory
 
@@ -89,6 +92,10 @@ def test_routed_answered_and_closed_each_move_audited(desk_db: DeskDb) -> None:
     with session_scope(desk_db.engine) as session:
         row = session.get(RequestRow, request_id)
         assert row is not None
+        with pytest.raises(Refused, match="record whether it holds an adverse event"):
+            lifecycle.may_close(row, "answered")
+        desk_db.store.determine(session, row, Determination.NONE, by=MSL, words="",
+                                at=answered_at)
         lifecycle.may_close(row, "answered")
         desk_db.store.close(session, row, outcome="answered", by=MSL, at=answered_at)
     with session_scope(desk_db.engine) as session:
@@ -106,6 +113,7 @@ def test_routed_answered_and_closed_each_move_audited(desk_db: DeskDb) -> None:
          {"from": "intake", "sponsor": "northwind", "team": "Northwind US medical",
           "priority": "routine"}),
         ("medinfo.claim", MSL, "", {"from": "routed", "by": MSL}),
+        ("medinfo.safety_none", MSL, "", {"from": "undetermined"}),
         ("medinfo.close", MSL, "answered", {"from": "claimed"}),
     ]
     assert desk_db.audit.verify(desk_db.engine) == []
@@ -170,6 +178,8 @@ def test_closing_twice_is_refused_before_anything_is_prepared(desk_db: DeskDb) -
     with session_scope(desk_db.engine) as session:
         row = session.get(RequestRow, request_id)
         assert row is not None
+        desk_db.store.determine(session, row, Determination.NONE, by=MSL, words="",
+                                at=MONDAY_10AM)
         with pytest.raises(Refused, match="needs a reason: close with its outcome"):
             lifecycle.may_close(row, " ")
         desk_db.store.close(session, row, outcome="no data", by=MSL, at=MONDAY_10AM)
@@ -191,3 +201,23 @@ def test_only_open_unanswered_requests_await_an_answer(desk_db: DeskDb) -> None:
     with session_scope(desk_db.engine) as session:
         assert sorted(r.id for r in desk_db.store.awaiting_answer(session)) == sorted(
             [waiting, claimed])
+
+
+def test_pv_items_forwarded_before_the_pv_process_get_a_reference(db_url: str) -> None:
+    """medinfo_0002 gives every earlier PV forward a PV-… reference, then requires one."""
+    engine = make_engine(db_url)
+    config = _alembic_config(engine, MedinfoBot.version_locations())
+    command.upgrade(config, "medinfo_0001")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO medinfo_pv_reports (source_event_id, request_id, sponsor_key, kind, "
+            "received_at, forwarded_at, seconds_to_forward, txn_id) VALUES ('$e1', 'r1', "
+            "'northwind', 'ae', :at, :at, 1.5, 'txn-1'), ('$e2', 'r1', 'northwind', "
+            "'complaint', :at, :at, 2.0, 'txn-2')"), {"at": MONDAY_10AM})
+    command.upgrade(config, "heads")
+    with session_scope(engine) as session:
+        items = session.scalars(select(PvReportRow)).all()
+        refs = {item.ref for item in items}
+        assert len(refs) == 2 and all(re.fullmatch(r"PV-[0-9A-F]{8}", ref) for ref in refs)
+        assert {(i.state, i.origin) for i in items} == {("forwarded", "screen")}
+    engine.dispose()
