@@ -31,23 +31,38 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from synapse.module_api import NOT_SPAM, EventBase, ModuleApi, Requester, StateMap
+from synapse.module_api import (
+    NOT_SPAM,
+    EventBase,
+    ModuleApi,
+    ProfileInfo,
+    Requester,
+    StateMap,
+    UserID,
+)
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
 from bots.gatekeeper.policy import (
+    CREATE,
+    ENCRYPTION,
+    JOIN_RULES,
+    PROTECTED_STATE,
     REASON_FIELD,
     RULE_FIELD,
     Facts,
     PolicyConfig,
     ProposedEvent,
     Refusal,
+    Rule,
     governs,
     judge_event,
     judge_publication,
     judge_room_creation,
+    looks_verified,
+    predecessor_of,
     verified_membership,
 )
-from bots.gatekeeper.policy_facts import PolicyFacts
+from bots.gatekeeper.policy_facts import PolicyFacts, RoomState
 from curbside.database import make_engine
 
 logger = logging.getLogger(__name__)
@@ -137,6 +152,7 @@ class VerifiedRoomPolicy:
         api.register_third_party_rules_callbacks(
             check_event_allowed=self.check_event_allowed,
             on_create_room=self.on_create_room,
+            on_profile_update=self.on_profile_update,
         )
         api.register_spam_checker_callbacks(
             user_may_publish_room=self.user_may_publish_room,
@@ -157,10 +173,7 @@ class VerifiedRoomPolicy:
         amended event in place of the original (only content changes; type, room
         and state key stay, as Synapse requires of a replacement).
         """
-        judged = await self._judge(event)
-        if judged is None:
-            return True, None
-        proposed, facts = judged
+        proposed, facts = await self._judge(event, state_events)
         refusal = judge_event(self._policy, proposed, facts)
         if refusal is not None:
             logger.info(
@@ -185,7 +198,12 @@ class VerifiedRoomPolicy:
             await self._api.defer_to_thread(self._facts.blocking_invitees, invitees, creator)
             if invitees else []
         )
-        refusal = judge_room_creation(request_content, self._encrypted_presets, blocking)
+        creation = request_content.get("creation_content")
+        predecessor = predecessor_of(creation) if isinstance(creation, dict) else None
+        claims_verified = predecessor is not None and await self._api.defer_to_thread(
+            self._facts.room_is_verified, predecessor)
+        refusal = judge_room_creation(request_content, self._encrypted_presets, blocking,
+                                      predecessor_verified=claims_verified)
         if refusal is not None:
             logger.info("refused room creation by %s: %s", creator, refusal.rule.value)
             raise _forbidden(refusal)
@@ -204,18 +222,56 @@ class VerifiedRoomPolicy:
         self, event: EventBase
     ) -> Literal["NOT_SPAM"] | tuple[Codes, dict[str, str]]:
         """Invites from other servers: the same verdict (blocks, verified rooms) as local ones."""
-        judged = await self._judge(event)
-        refusal = None if judged is None else judge_event(self._policy, *judged)
+        refusal = judge_event(self._policy, *await self._judge(event, {}))
         return NOT_SPAM if refusal is None else (Codes.FORBIDDEN, _error_fields(refusal))
 
-    async def _judge(self, event: EventBase) -> tuple[ProposedEvent, Facts] | None:
-        """The event as the policy sees it and its facts; ``None`` if the policy ignores it."""
+    async def on_profile_update(
+        self, user_id: str, profile: ProfileInfo, by_admin: bool, deactivation: bool
+    ) -> None:
+        """Undo a global display name in the verified form that is not the user's own (VN-01).
+
+        Synapse has no callback that can refuse a profile change, but it runs this one
+        before it copies the new name into the user's rooms and before the request
+        returns; the name is reset to the localpart here, so the copies carry that
+        instead (and each membership event is judged by VN-01 besides).
+        """
+        name = profile.display_name
+        if deactivation or not looks_verified(name):
+            return
+        own = await self._api.defer_to_thread(self._facts.verified_name, user_id)
+        if name == own:
+            return
+        logger.info("reset the display name of %s: %s", user_id,
+                    Rule.VERIFIED_NAME_TAKEN.value)
+        await self._api.set_displayname(
+            UserID.from_string(user_id), UserID.from_string(user_id).localpart)
+
+    async def _judge(
+        self, event: EventBase, state_events: StateMap[EventBase]
+    ) -> tuple[ProposedEvent, Facts]:
+        """The event as the policy sees it, and its facts (from the database only if needed)."""
         state_key = event.get_state_key()
-        if not governs(event.type, state_key):
-            return None
         proposed = ProposedEvent(
             sender=event.sender, event_type=event.type, state_key=state_key,
-            content=event.content,
+            content=event.content, redacts=event.redacts,
         )
-        facts = await self._api.defer_to_thread(self._facts.facts_for, event.room_id, proposed)
+        room = _room_state(state_events)
+        if not governs(event.type, state_key):
+            return proposed, Facts(room_verified=False, room_encrypted=room.encrypted,
+                                   has_join_rule=room.has_join_rule)
+        facts = await self._api.defer_to_thread(
+            self._facts.facts_for, event.room_id, proposed, room)
         return proposed, facts
+
+
+def _room_state(state_events: StateMap[EventBase]) -> RoomState:
+    """What the policy needs of the room's state as Synapse holds it before the event."""
+    create = state_events.get((CREATE, ""))
+    return RoomState(
+        encrypted=(ENCRYPTION, "") in state_events,
+        has_join_rule=(JOIN_RULES, "") in state_events,
+        predecessor=predecessor_of(create.content) if create is not None else None,
+        protected_event_ids=frozenset(
+            e.event_id for (event_type, _), e in state_events.items()
+            if event_type in PROTECTED_STATE),
+    )

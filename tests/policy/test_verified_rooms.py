@@ -197,6 +197,7 @@ async def test_refused_and_nothing_changed(world: World, case: Case) -> None:
 async def test_gatekeeper_invites_a_verified_clinician_who_joins(world: World) -> None:
     room_id = await world.new_verified_room()
     eli = world.client("eli")
+    world.consent(room_id, "eli")
 
     invited = await world.gatekeeper.invite(room_id, eli.user_id)
     assert invited.status == 200, invited
@@ -210,6 +211,8 @@ async def test_gatekeeper_invites_a_verified_clinician_who_joins(world: World) -
 async def test_revocation_shuts_the_door_within_the_cache_ttl(world: World) -> None:
     room_id, other_room = await world.new_verified_room(), await world.new_verified_room()
     rob = world.client("rob")
+    world.consent(room_id, "rob")
+    world.consent(other_room, "rob")
     invited = await world.gatekeeper.invite(room_id, rob.user_id)
     assert invited.status == 200, "rob is verified: the invite goes through (and is cached)"
 
@@ -288,6 +291,7 @@ async def test_clinician_named_dana_joins_under_the_verified_name(world: World) 
     dana = world.client("dana")
     await _set_profile_name(dana, "dana")
     room_id = await world.new_verified_room()
+    world.consent(room_id, "dana")
 
     invited = await world.gatekeeper.invite(room_id, dana.user_id)
     assert invited.status == 200, invited

@@ -24,7 +24,12 @@ from typing import Any
 
 from curbside.matrix.rooms import MEGOLM
 from tests.policy.raw_client import RawClient
-from tests.policy.records import block_invites, grant_credential, mark_room_verified
+from tests.policy.records import (
+    block_invites,
+    consent_to_invite,
+    grant_credential,
+    mark_room_verified,
+)
 from tests.policy.server import PolicyServer
 
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
@@ -91,8 +96,13 @@ class World:
         mark_room_verified(self.server.engine, room_id, self.gatekeeper.user_id)
         return room_id
 
+    def consent(self, room_id: str, name: str) -> None:
+        """Record that the room agreed to ``name`` being invited (as the gatekeeper does)."""
+        consent_to_invite(self.server.engine, room_id, self.client(name).user_id)
+
     async def admit(self, room_id: str, name: str) -> None:
-        """The gatekeeper invites a user and they join (both must succeed)."""
+        """With the room's consent, the gatekeeper invites a user and they join."""
+        self.consent(room_id, name)
         invited = await self.gatekeeper.invite(room_id, self.client(name).user_id)
         assert invited.status == 200, invited
         joined = await self.client(name).join(room_id)
