@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from curbside.matrix.rooms import MEGOLM
+from curbside.matrix.rooms import CLEAR_IN_ENCRYPTED_ROOMS, MEGOLM
 
 ENCRYPTION = "m.room.encryption"
 JOIN_RULES = "m.room.join_rules"
@@ -58,11 +58,8 @@ GOVERNED_TYPES = frozenset({*GATEKEEPER_STATE, MEMBER, THIRD_PARTY_INVITE, CREAT
 # State that a redaction in a verified room may not strip: who is in it, and how it is run.
 PROTECTED_STATE = GOVERNED_TYPES
 
-# Room events sent in the clear in an encrypted room that are still allowed, and why:
-# current Element (matrix-js-sdk 43, ``shouldEncryptEventForRoom``) never encrypts a
-# redaction (the spec has no encrypted redactions) or a reaction (kept in the clear so the
-# server can aggregate it); Synapse itself adds empty dummy events to merge forks.
-CLEAR_IN_ENCRYPTED_ROOMS = frozenset({ENCRYPTED, REDACTION, REACTION, "org.matrix.dummy_event"})
+# Room events sent in the clear in an encrypted room that are still allowed: what current
+# Element sends so (see curbside.matrix.rooms, where the bots read the same list).
 # A clear reaction may carry no more than an annotation: its key, bounded (an emoji or a
 # short word), so it cannot be a message in disguise.
 MAX_REACTION_KEY = 32
@@ -252,7 +249,8 @@ def looks_verified(name: object) -> bool:
     """Is ``name`` in the verified form ("Dana Whitfield, MD · Cardiology", or close to it)?
 
     Compared after Unicode compatibility folding and case folding, with look-alike
-    middle dots taken as the dot, so that "Dana Whitfield，ＭＤ • Cardiology" counts too.
+    middle dots taken as the dot, so that a name written with full-width letters and a
+    bullet counts too.
     """
     if not isinstance(name, str):
         return False

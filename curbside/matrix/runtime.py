@@ -15,6 +15,8 @@
 At-least-once in (the inbox keeps an event until its handler committed),
 exactly-once out (the outbox row's fixed transaction id makes a resend after a
 crash idempotent on the homeserver, which deduplicates per device). An event
+sent unencrypted into an encrypted room is never handled (the sender is told
+once, encrypted); an event
 whose room key is missing waits in the inbox as *undecryptable*: the key is
 requested from the sender, the sender is told after a delay, and the event is
 handled once the key arrives.
@@ -40,7 +42,7 @@ from aiohttp import ClientError
 from sqlalchemy.orm import Session
 
 from curbside.background import BackgroundTasks
-from curbside.database import session_scope
+from curbside.database import after_commit, session_scope
 from curbside.matrix import content as build
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
@@ -50,7 +52,7 @@ from curbside.matrix.jobs import SentEvent
 from curbside.matrix.login import open_client
 from curbside.matrix.offloop import LoopBoundClient, LoopStopped, MainLoop
 from curbside.matrix.posting import HANDED_TO_SENDER, Poster
-from curbside.matrix.rooms import require_encrypted
+from curbside.matrix.rooms import PLAINTEXT_IGNORED, require_encrypted, sent_in_the_clear
 from curbside.matrix.storage import OutboxItem, RuntimeStore, Undecryptable
 from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES, DeviceTrust
 
@@ -261,6 +263,9 @@ class MatrixRuntime:
                             event.room_id = room_id
                             undecryptable.append(event)
                         continue
+                    if sent_in_the_clear(self.client, room_id, event):
+                        self._tell_plaintext_ignored(session, room_id, event.sender)
+                        continue
                     incoming = _incoming(room_id, event)
                     if incoming is None or not self._wants(incoming.type):
                         continue
@@ -268,6 +273,20 @@ class MatrixRuntime:
                         fresh.append(incoming)
             self.store.save_sync_token(session, response.next_batch)
         return fresh, undecryptable
+
+    def _tell_plaintext_ignored(self, session: Session, room_id: str, sender: str) -> None:
+        """Say once per sender and room, encrypted, that a clear message was not read.
+
+        For homeservers without the Curbside module, which refuses such events
+        itself (E2E-03). The post's key makes it once for good, across restarts.
+        """
+        log.info("ignored an unencrypted event in encrypted room %s", room_id)
+        self.poster.post(
+            session, room_id, f"{sender}: {PLAINTEXT_IGNORED}",
+            f"{build.pill(sender)}: {PLAINTEXT_IGNORED}", mentions=[sender],
+            key=f"plaintext-ignored:{room_id}:{sender}",
+        )
+        after_commit(session, self.wake_outbox)
 
     def _after_own_join(self, events: list[nio.Event]) -> list[nio.Event]:
         """Drop history from before the bot joined: it was not addressed to the bot."""

@@ -35,6 +35,8 @@ PLAIN = Facts(room_verified=False)
 CONSENTED = Facts(True, member_verified=True, invite_consented=True)
 ENCRYPTED_ROOM = Facts(room_verified=False, room_encrypted=True)
 NAME = "Dana Whitfield, MD · Cardiology"
+# Full-width comma and letters, a bullet for the middle dot: the same name to a reader.
+LOOK_ALIKE = "Dana Whitfield\uff0c\uff2d\uff24 \u2022 Cardiology"
 
 # Power levels the gatekeeper gives a verified room (v12: the creator is not listed).
 TIGHT_PL: dict[str, Any] = {
@@ -216,7 +218,7 @@ EVENT_CASES = [
     ("VN-01 an unverified user cannot take a verified name", named(
         MAL, MAL, "join", displayname=NAME), PLAIN, Rule.VERIFIED_NAME_TAKEN),
     ("VN-01 nor a look-alike of one", named(
-        MAL, MAL, "join", displayname="Dana Whitfield，ＭＤ • Cardiology"), PLAIN,
+        MAL, MAL, "join", displayname=LOOK_ALIKE), PLAIN,
      Rule.VERIFIED_NAME_TAKEN),
     ("VN-01 nor another clinician's", named(
         DANA, DANA, "join", displayname="Robert Chen, MD · Cardiology"),
