@@ -373,6 +373,8 @@ def judge_room_creation(
     """
     if predecessor_verified:
         return Refusal(Rule.UPGRADE_GOVERNED)
+    if _names_in_initial_state(body.get("initial_state")):
+        return Refusal(Rule.VERIFIED_NAME_TAKEN)
     state = _initial_state(body.get("initial_state"))
     supplied = state.get(ENCRYPTION)
     if supplied is not None and _judge_encryption(supplied) is not None:
@@ -409,6 +411,20 @@ def _initial_state(raw: object) -> dict[str, Mapping[str, Any]]:
         if isinstance(entry.get("type"), str) and isinstance(content, Mapping):
             state[entry["type"]] = content
     return state
+
+
+def _names_in_initial_state(raw: object) -> bool:
+    """Does ``initial_state`` carry a membership showing a name in the verified form?
+
+    Refused up front, whoever's name it is: a membership in ``initial_state`` has no
+    use a client needs, and judging it only once the room half exists would leave one.
+    """
+    return any(
+        isinstance(entry, Mapping) and entry.get("type") == MEMBER
+        and isinstance(entry.get("content"), Mapping)
+        and looks_verified(entry["content"].get(DISPLAYNAME))
+        for entry in (raw if isinstance(raw, list) else ())
+    )
 
 
 def _judge_encryption(content: Mapping[str, Any]) -> Verdict:

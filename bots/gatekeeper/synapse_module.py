@@ -3,7 +3,9 @@
     client ──/createRoom──────> on_create_room ──────────┐
     client/admin/Synapse ──any event──> check_event_allowed ──┤  facts (DB, worker thread)
     client ──PUT /directory/list/room──> user_may_publish_room ─┤      │
-    remote ──federated invite──> federated_user_may_invite ──┘      ▼
+    remote ──federated invite──> federated_user_may_invite ──┤      ▼
+    client ──3PID invite──> check_threepid_can_be_invited ───┤
+    Synapse ──profile changed──> on_profile_update (undo) ───┘
                                              bots.gatekeeper.policy (pure verdict)
                                                      │ refusal
                                                      ▼
@@ -12,9 +14,11 @@
 The checks run before an event is persisted — before Matrix's own auth rules —
 so a refused invite, join or state change never exists, and no bot has to kick
 an intruder after the fact. ``check_event_allowed`` sees every event this
-server creates, including server admins' and those inside ``/createRoom``;
-room creation is judged once up front from the request body so that a refusal
-never leaves a half-built room. Messages are not looked at (no database).
+server creates, including server admins', those inside ``/createRoom`` and
+``/upgrade``; room creation is judged once up front from the request body so
+that a refusal never leaves a half-built room. Messages are judged from the
+room's state alone (no database): in an encrypted room only encrypted ones,
+and the few types Element sends in the clear, pass.
 
 The same callback also amends: an allowed invite or join in a verified room is
 replaced by one whose ``displayname`` is the member's verified name, so no
@@ -39,6 +43,7 @@ from synapse.module_api import (
     Requester,
     StateMap,
     UserID,
+    create_requester,
 )
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
@@ -153,6 +158,7 @@ class VerifiedRoomPolicy:
             check_event_allowed=self.check_event_allowed,
             on_create_room=self.on_create_room,
             on_profile_update=self.on_profile_update,
+            check_threepid_can_be_invited=self.check_threepid_can_be_invited,
         )
         api.register_spam_checker_callbacks(
             user_may_publish_room=self.user_may_publish_room,
@@ -243,8 +249,26 @@ class VerifiedRoomPolicy:
             return
         logger.info("reset the display name of %s: %s", user_id,
                     Rule.VERIFIED_NAME_TAKEN.value)
-        await self._api.set_displayname(
-            UserID.from_string(user_id), UserID.from_string(user_id).localpart)
+        user = UserID.from_string(user_id)
+        # Not ModuleApi.set_displayname: that would copy the name into every room a second
+        # time, racing the copy Synapse is about to make (which reads the reset name).
+        await self._api._hs.get_profile_handler().set_displayname(
+            target_user=user, requester=create_requester(user), new_displayname=user.localpart,
+            by_admin=True, propagate=False)
+
+    async def check_threepid_can_be_invited(
+        self, medium: str, address: str, state_events: StateMap[EventBase]
+    ) -> bool:
+        """No third-party (e-mail, phone) invite into a verified room (VR-05), refused before
+        Synapse asks an identity server anything."""
+        create = state_events.get((CREATE, ""))
+        if create is None:
+            return True
+        verified = await self._api.defer_to_thread(self._facts.room_is_verified, create.room_id)
+        if verified:
+            logger.info("refused a third-party invite into %s: %s", create.room_id,
+                        Rule.NO_SIDE_DOOR.value)
+        return not verified
 
     async def _judge(
         self, event: EventBase, state_events: StateMap[EventBase]

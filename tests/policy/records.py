@@ -18,13 +18,13 @@ from curbside.database import session_scope
 GATEKEEPER_LOCALPART = "gatekeeper"
 
 
-def grant_credential(engine: Engine, user_id: str, *, valid_for: timedelta = timedelta(days=365)
-                     ) -> None:
+def grant_credential(engine: Engine, user_id: str, *, valid_for: timedelta = timedelta(days=365),
+                     legal_name: str = "Dana Whitfield", specialty: str = "Cardiology") -> None:
     now = datetime.now(UTC)
     with session_scope(engine) as session:
         session.add(VerifiedCredential(
-            user_id=user_id, npi="1234567893", legal_name="Dana Whitfield",
-            credential_text="MD", specialty="Cardiology", taxonomy_code="207RC0000X",
+            user_id=user_id, npi="1234567893", legal_name=legal_name,
+            credential_text="MD", specialty=specialty, taxonomy_code="207RC0000X",
             licence_state="MA", licence_number="123456", verified_by="@verifier:curbside.test",
             evidence="", verified_at=now, expires_at=now + valid_for, revoked_at=None,
             revoked_reason=None, directory_opt_out=False,

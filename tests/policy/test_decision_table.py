@@ -292,6 +292,14 @@ def test_creation_verdict(
     assert (verdict.rule if verdict else None) == expected
 
 
+def test_creation_refused_when_initial_state_names_a_member_in_the_verified_form() -> None:
+    body = {"preset": "public_chat", "initial_state": [{
+        "type": "m.room.member", "state_key": MAL,
+        "content": {"membership": "join", "displayname": NAME}}]}
+    verdict = judge_room_creation(body, OFF)
+    assert verdict is not None and verdict.rule is Rule.VERIFIED_NAME_TAKEN
+
+
 def test_creation_refused_when_it_claims_a_verified_predecessor() -> None:
     body = {"preset": "private_chat", "initial_state": [ENCRYPTION],
             "creation_content": {"predecessor": {"room_id": "!verified:curbside.test"}}}

@@ -25,7 +25,7 @@ from curbside.matrix.rooms import MEGOLM
 from tests.policy.raw_client import RawClient, Reply
 from tests.policy.records import revoke_credential
 from tests.policy.server import CACHE_TTL, policy_server
-from tests.policy.world import ENCRYPTION, World, build_world, verified_power_levels
+from tests.policy.world import ENCRYPTION, World, build_world, fill, verified_power_levels
 from tests.support.matrix_testkit import eventually
 
 pytestmark = pytest.mark.homeserver
@@ -52,18 +52,6 @@ class Case:
     reader: str
     probe: str
     rule: str
-
-
-def fill(template: Any, names: dict[str, str]) -> Any:
-    """Put user and room ids into a case (``{dana}``, ``{strict}``; ``{q_strict}`` URL-quoted)."""
-    if isinstance(template, str):
-        quoted = {f"q_{k}": quote(v, safe="") for k, v in names.items()}
-        return template.format(**names, **quoted)
-    if isinstance(template, dict):
-        return {fill(k, names): fill(v, names) for k, v in template.items()}
-    if isinstance(template, list):
-        return [fill(v, names) for v in template]
-    return template
 
 
 def state(room: str, event_type: str, key: str = "") -> str:

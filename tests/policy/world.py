@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from curbside.matrix.rooms import MEGOLM
 from tests.policy.raw_client import RawClient
@@ -39,6 +40,18 @@ CLINICIANS = ("dana", "eli", "bea", "bo", "rob")
 GATEKEEPER_ONLY = 100
 PROTECTED = ("m.room.power_levels", "m.room.join_rules", "m.room.history_visibility",
              "m.room.guest_access", "m.room.server_acl", "m.room.encryption")
+
+
+def fill(template: Any, names: dict[str, str]) -> Any:
+    """Put user and room ids into a case (``{dana}``, ``{strict}``; ``{q_strict}`` URL-quoted)."""
+    if isinstance(template, str):
+        quoted = {f"q_{k}": quote(v, safe="") for k, v in names.items()}
+        return template.format(**names, **quoted)
+    if isinstance(template, dict):
+        return {fill(k, names): fill(v, names) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill(v, names) for v in template]
+    return template
 
 
 def verified_power_levels(**changes: Any) -> dict[str, Any]:
