@@ -8,7 +8,9 @@ work lives beside it:
     service.py       what the gatekeeper answers (the service), over the stores below
     verification.py  the !verify conversation (a table of pure steps) + its row
     attestation.py   !approve / !deny / !revoke, issuing and revoking the credential
-    admission.py     who may be in a verified room, invite blocks (the records)
+    admission.py     who may be in a verified room: owners, consents, announced
+                     upgrades, invite blocks (the records)
+    joins.py         !join requests the room's owners accept or decline (a lifecycle)
     rooms.py         verified rooms on the homeserver: how they are made, invites
     revocation.py    the sweep (a declared periodic job): revocation, expiry,
                      deactivation, reminders

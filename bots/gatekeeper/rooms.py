@@ -11,9 +11,11 @@ in it or how it is set up:
 * a server ACL admitting only the configured homeservers;
 * history visible to members from their join on, encryption from the start.
 
-The gatekeeper invites only holders of an active credential, with their
+The gatekeeper invites only holders of an active credential whom the room
+consented to (a member's ``!invite``, an owner's yes to a ``!join``), with their
 verified name ("Dana Whitfield, MD · Cardiology") in the invite's membership
-content; the homeserver module refuses any other invite or join. This module
+content; the homeserver module refuses any other invite or join, and any
+upgrade but the gatekeeper's own (:func:`upgrade_room`, after it announced it). This module
 is the homeserver side (each function is given the client); whom the
 gatekeeper admits, and the records of it, are :mod:`bots.gatekeeper.admission`.
 """

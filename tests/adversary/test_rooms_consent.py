@@ -20,6 +20,7 @@ import nio
 import pytest
 from sqlalchemy.orm import Session
 
+from bots.gatekeeper import joins
 from bots.gatekeeper.roster import import_roster
 from curbside.credentials import is_verified_room
 from curbside.database import KERNEL_VERSIONS, make_engine, migrate
@@ -168,6 +169,34 @@ async def test_a_declined_request_is_told_and_lets_nobody_in(board: Board) -> No
     judge(Attempt("join lifecycle", "owner", "!accept a request already declined", 0,
                   "refused"), 0, "refused" if "already declined" in again else "done")
     assert await board.membership(room, lee) is None
+
+
+async def test_an_owners_thumbs_up_on_the_request_lets_the_asker_in(board: Board) -> None:
+    """Element sends reactions in the clear, even in encrypted rooms: the one answer the
+    module and the bots let through unencrypted, and an owner's 👍 accepts the request."""
+    alice, lee, room = board.alice, board.lee, board.room_id
+    asked = await board.ask(lee, f"!join {room}")
+    request_id = int(re.search(r"#(\d+)", asked).group(1))  # type: ignore[union-attr]
+    notice = (await wait_for(lambda: [
+        r for r in alice.received if r.room_id == room and r.event.sender == board.world.bot_id
+        and f"(request #{request_id})" in r.body], what="the request's notice"))[0]
+
+    async def noted() -> bool:  # the bot learns the notice's event id once it is sent
+        with Session(board.world.engine) as session:
+            return joins.by_notice(session, notice.event.event_id) is not None
+
+    await eventually(noted, what="the notice recorded")
+    reaction = {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event.event_id,
+                                 "key": "\U0001f44d"}}
+    sent = await board.raw(alice).call(
+        "PUT", f"/rooms/{q(room)}/send/m.reaction/{uuid.uuid4().hex}", reaction)
+    assert sent.status == 200, sent
+
+    await wait_for(lambda: room in lee.client.invited_rooms, what="Lee's invite")
+    told = await wait_for(lambda: board.notices(lee, board.dms[lee.user_id], "agreed"),
+                          what="Lee hears he was let in")
+    assert alice.user_id in told[0]
+    assert await board.membership(room, lee) == "invite"
 
 
 async def test_only_joined_members_have_the_gatekeeper_invite(board: Board) -> None:
