@@ -407,7 +407,27 @@ SPACES = [
             full("strict")),
 ]
 
-ROWS = [*CONSENT, *SIDE_DOORS, *DIRECTORY, *SETTINGS, *PLAINTEXT, *PRIVATE_UNENCRYPTED,
+OUTSIDER = [
+    refused("VR-06", NON, "PUT join rule public on a room she is not in", "PUT",
+            state("strict", "m.room.join_rules"), {"join_rule": "public"}, full("strict")),
+    refused("VR-15", NON, "redact a member's join in a room she is not in", "PUT",
+            "/rooms/{q_strict}/redact/{ev_eli_member}/{txn}", {}, full("strict")),
+    refused("E2E-03", NON, "a clear message into a room she is not in", "PUT",
+            send("strict", "m.room.message"), TEXT, timeline("strict")),
+    refused("VR-13", NON, "admin API join herself (not an admin)", "POST",
+            "/_synapse/admin/v1/join/{q_strict}", {"user_id": "{nina}"},
+            member("strict", "nina")),
+    refused("VR-11", NON, "admin API make herself room admin (not an admin)", "POST",
+            "/_synapse/admin/v1/rooms/{q_strict}/make_room_admin", {"user_id": "{nina}"},
+            full("strict")),
+    by_module("VR-05", NON, "POST /knock by the alias", "POST", "/knock/{q_alias}", {},
+              member("strict", "nina")),
+    by_module("VR-09", NON, "PUT /directory/list/room/strict public", "PUT",
+              "/directory/list/room/{q_strict}", {"visibility": "public"},
+              "/directory/list/room/{q_strict}"),
+]
+
+ROWS = [*CONSENT, *OUTSIDER, *SIDE_DOORS, *DIRECTORY, *SETTINGS, *PLAINTEXT, *PRIVATE_UNENCRYPTED,
         *UPGRADES, *REDACTIONS, *NAMES, *SPACES]
 
 
