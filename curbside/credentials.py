@@ -1,7 +1,16 @@
 """Verified-credential records: who is a proven clinician, which rooms are verified.
 
-    gatekeeper bot ──writes──> verified_credentials, verified_rooms, invite_blocks
+    gatekeeper bot ──writes──> verified_credentials, verified_rooms, invite_blocks,
+                               verified_room_owners, verified_room_consents,
+                               verified_room_upgrades
     every bot, the bridge, the Synapse module ──read──> (this module's queries)
+
+A verified room is entered by consent: its *owners* (the creator and whoever
+the owners name) decide who is invited, and the gatekeeper records each
+invite it was allowed to send (a *consent*) before sending it; the module
+refuses any invite into a verified room without one. An *upgrade* is a
+gatekeeper-only act the gatekeeper announces here before asking the
+homeserver, so that nobody else holding its token can replace a verified room.
 
 A credential binds a Matrix ID to an NPI after the registry check, the licence
 check and a verifier's attestation. It is *active* while it is neither
@@ -48,6 +57,53 @@ class VerifiedRoom(Base):
     room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+#: Who may ask the gatekeeper to invite into a verified room.
+INVITES_BY_MEMBERS = "members"
+INVITES_BY_OWNERS = "owners"
+
+
+class VerifiedRoomSettings(Base):
+    """How a verified room is run: who may have the gatekeeper invite (members or owners)."""
+
+    __tablename__ = "verified_room_settings"
+
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    invites_by: Mapped[str] = mapped_column(String(16), default=INVITES_BY_MEMBERS)
+
+
+class RoomOwner(Base):
+    """An owner of a verified room: decides join requests, names other owners."""
+
+    __tablename__ = "verified_room_owners"
+
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    named_by: Mapped[str] = mapped_column(String(255))
+    named_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RoomConsent(Base):
+    """The room agreed to ``user_id`` being invited (by a member's !invite or an owner's yes)."""
+
+    __tablename__ = "verified_room_consents"
+
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    consented_by: Mapped[str] = mapped_column(String(255))
+    consented_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RoomUpgrade(Base):
+    """The gatekeeper is about to upgrade ``room_id`` (``successor`` once it exists)."""
+
+    __tablename__ = "verified_room_upgrades"
+
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    successor_room_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class InviteBlock(Base):
@@ -120,3 +176,33 @@ def blocks_invites_from(session: Session, user_id: str, inviter: str) -> bool:
         )
     ).first()
     return found is not None
+
+
+def is_room_owner(session: Session, room_id: str, user_id: str) -> bool:
+    return session.get(RoomOwner, (room_id, user_id)) is not None
+
+
+def room_owners(session: Session, room_id: str) -> list[str]:
+    return list(session.scalars(
+        select(RoomOwner.user_id).where(RoomOwner.room_id == room_id).order_by(RoomOwner.user_id)
+    ))
+
+
+def invite_consented(session: Session, room_id: str, user_id: str) -> bool:
+    """Did the room's members or owners agree to ``user_id`` being invited?"""
+    return session.get(RoomConsent, (room_id, user_id)) is not None
+
+
+#: How long an announced upgrade stays open for the homeserver to carry out.
+UPGRADE_WINDOW_SECONDS = 300
+
+
+def upgrade_announced(session: Session, room_id: str, at: datetime | None = None) -> bool:
+    """Has the gatekeeper announced an upgrade of ``room_id`` that has not happened yet?"""
+    row = session.get(RoomUpgrade, room_id)
+    at = at or datetime.now(UTC)
+    return (
+        row is not None
+        and row.successor_room_id is None
+        and (at - _aware(row.requested_at)).total_seconds() <= UPGRADE_WINDOW_SECONDS
+    )

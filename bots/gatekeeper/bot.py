@@ -8,7 +8,9 @@ work lives beside it:
     service.py       what the gatekeeper answers (the service), over the stores below
     verification.py  the !verify conversation (a table of pure steps) + its row
     attestation.py   !approve / !deny / !revoke, issuing and revoking the credential
-    admission.py     who may be in a verified room, invite blocks (the records)
+    admission.py     who may be in a verified room: owners, consents, announced
+                     upgrades, invite blocks (the records)
+    joins.py         !join requests the room's owners accept or decline (a lifecycle)
     rooms.py         verified rooms on the homeserver: how they are made, invites
     revocation.py    the sweep (a declared periodic job): revocation, expiry,
                      deactivation, reminders
@@ -21,26 +23,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Concatenate, ParamSpec
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
 from bots.gatekeeper import rooms
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.revocation import SWEEP, Sweeper
-from bots.gatekeeper.service import Asker, Gatekeeper, Post, Refused, Reply
+from bots.gatekeeper.service import JOIN_NOTICE_SENT, Asker, Gatekeeper, Post, Refused, Reply
 from curbside.audit import AuditLog
 from curbside.credentials import Credential
-from curbside.database import after_commit
-from curbside.matrix import content as build
+from curbside.database import after_commit, session_scope
 from curbside.matrix.bot import MESSAGE, Bot
 from curbside.matrix.commands import Arg, command, group, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
-from curbside.matrix.jobs import Job, periodic
+from curbside.matrix.jobs import Job, SentEvent, on_sent, periodic
 from curbside.matrix.rooms import RoomCreationError
 
 P = ParamSpec("P")
+T = TypeVar("T")
+REACTION = "m.reaction"
+JOIN_REQUESTS = "join-requests"
 
 
 def _now() -> datetime:
@@ -154,34 +158,158 @@ class GatekeeperBot(Bot):
             return
         self._answer(ctx, self.gatekeeper.room_created, room_id, name)
 
-    @command("invite", help="invite a verified colleague to a verified room",
+    @verified_room.subcommand("upgrade", help="(owners) move the room to a new room version",
+                              args=[Arg("room"), Arg("version", required=False,
+                                                     help="room version, e.g. 11")])
+    async def room_upgrade(self, ctx: Context, room: str, version: str | None = None) -> None:
+        """Announce, upgrade, record the successor as verified, then re-invite the members."""
+        room_id = await self._resolve(ctx, room)
+        if room_id is None:
+            return
+        asker = _asker(ctx)
+        try:
+            self._committed(lambda s: self.gatekeeper.upgrade_room(s, asker, room_id))
+            members = await rooms.joined_members(ctx.client, room_id)
+            successor = await rooms.upgrade_room(ctx.client, room_id, version or None)
+        except Refused as refused:
+            ctx.reply(str(refused))
+            return
+        except rooms.RoomActionError as error:
+            ctx.reply(f"I could not upgrade {room_id}: {error}")
+            return
+        others = [m for m in members if m != self.account.user_id]
+        credentials = self._committed(lambda s: self.gatekeeper.room_upgraded(
+            s, asker, room_id, successor, others))
+        failed = await self._invite_all(ctx, successor, credentials)
+        note = f" I could not invite: {', '.join(failed)}." if failed else ""
+        ctx.reply(f"Upgraded {room_id} to {successor}, a verified room with the same owners; "
+                  f"invited {len(credentials) - len(failed)} member(s) to it.{note}")
+
+    @verified_room.subcommand("invites", help="(owners) who may invite: members or owners",
+                              args=[Arg("who", matches="members|owners"), Arg("room")])
+    async def room_invites(self, ctx: Context, who: str, room: str) -> None:
+        room_id = await self._resolve(ctx, room)
+        if room_id is not None:
+            self._answer(ctx, self.gatekeeper.set_invites_by, room_id, who)
+
+    owner = group("owner", help="owners of verified rooms decide who joins")
+
+    @owner.subcommand("add", help="(owners) name another owner of a verified room",
+                      args=[Arg("user", convert=_user_id), Arg("room")])
+    async def owner_add(self, ctx: Context, user: str, room: str) -> None:
+        room_id = await self._resolve(ctx, room)
+        if room_id is not None:
+            self._answer(ctx, self.gatekeeper.add_owner, room_id, user)
+
+    @command("invite", help="invite a verified colleague to a verified room you are in",
              args=[Arg("user", convert=_user_id), Arg("room")])
     async def invite(self, ctx: Context, user: str, room: str) -> None:
-        await self._invite(ctx, room, lambda room_id: self.gatekeeper.invitee(
-            ctx.session, _asker(ctx), room_id, user))
-
-    @command("join", help="ask to be invited to a verified room", args=[Arg("room")])
-    async def join(self, ctx: Context, room: str) -> None:
-        await self._invite(ctx, room, lambda room_id: self.gatekeeper.joiner(
-            ctx.session, _asker(ctx), room_id))
-
-    async def _invite(self, ctx: Context, room: str, admit: Callable[[str], Credential]) -> None:
-        """Resolve the room, ask the service whom to admit, invite with the verified name."""
-        room_id = await rooms.resolve_room(ctx.client, room)
+        room_id = await self._resolve(ctx, room)
         if room_id is None:
-            ctx.reply(f"I do not know the room {room}; give its id (!…) or alias (#…).")
             return
+        asker = _asker(ctx)
+        joined = await rooms.membership(ctx.client, room_id, asker.user_id) == "join"
         try:
-            credential = admit(room_id)
+            credential = self._committed(lambda s: self.gatekeeper.invitee(
+                s, asker, room_id, user, inviter_joined=joined))
             await rooms.invite_with_verified_name(ctx.client, room_id, credential.user_id,
                                                   credential.display_name)
         except Refused as refused:
             ctx.reply(str(refused))
             return
         except rooms.RoomActionError as error:
-            ctx.reply(f"I could not invite {credential.user_id}: {error}")
+            ctx.reply(f"I could not invite {user}: {error}")
             return
         self._answer(ctx, self.gatekeeper.invited, room_id, credential)
+
+    @command("join", help="ask a verified room's owners to let you in", args=[Arg("room")])
+    async def join(self, ctx: Context, room: str) -> None:
+        room_id = await self._resolve(ctx, room)
+        if room_id is None:
+            return
+        state = await rooms.membership(ctx.client, room_id, ctx.event.sender)
+        self._answer(ctx, self.gatekeeper.join_request, room_id, member=state in (
+            "join", "invite"))
+
+    @command("accept", help="(room owners) let a clinician who asked join",
+             args=[Arg("id", convert=int)])
+    async def accept(self, ctx: Context, id: int) -> None:
+        await self._accept(ctx, _asker(ctx), id)
+
+    @command("decline", help="(room owners) turn down a request to join, saying why",
+             args=[Arg("id", convert=int), Arg("reason", rest=True, required=False)])
+    async def decline(self, ctx: Context, id: int, reason: str = "") -> None:
+        self._answer(ctx, self.gatekeeper.decline_join, id, reason)
+
+    @on_event(REACTION)
+    async def reaction(self, ctx: Context) -> None:
+        """👍 / 👎 on a join request's notice, by an owner, answers it."""
+        relation = ctx.event.content.get("m.relates_to") or {}
+        target, key = relation.get("event_id"), relation.get("key")
+        if relation.get("rel_type") != "m.annotation" or not isinstance(target, str) or not (
+                isinstance(key, str)):
+            return
+        answer = self.gatekeeper.reaction_answer(ctx.session, target, key)
+        if answer is None:
+            return
+        request_id, accepted = answer
+        if accepted:
+            await self._accept(ctx, _asker(ctx), request_id)
+        else:
+            self._answer(ctx, self.gatekeeper.decline_join, request_id, "")
+
+    @on_sent(JOIN_NOTICE_SENT)
+    async def join_notice_sent(self, job: Job, request_id: str, sent: SentEvent) -> None:
+        self.gatekeeper.join_notice_sent(job.session, int(request_id), sent.event_id)
+
+    @periodic(JOIN_REQUESTS, every="sweep_interval")
+    async def lapse_join_requests(self, job: Job) -> None:
+        """Tell requesters whose request no owner answered in time."""
+        for post in self.gatekeeper.expire_join_requests(job.session):
+            job.post(post.room_id, post.text, post.html)
+
+    async def _accept(self, ctx: Context, asker: Asker, request_id: int) -> None:
+        try:
+            request, credential = self._committed(
+                lambda s: self.gatekeeper.accept_join(s, asker, request_id))
+            await rooms.invite_with_verified_name(ctx.client, request.room_id,
+                                                  credential.user_id, credential.display_name)
+        except Refused as refused:
+            ctx.reply(str(refused))
+            return
+        except rooms.RoomActionError as error:
+            ctx.reply(f"Accepted, but I could not invite {request.user_id}: {error}")
+            return
+        self._answer(ctx, self.gatekeeper.join_accepted, request, credential)
+
+    async def _resolve(self, ctx: Context, room: str) -> str | None:
+        """The room id of '!id' or '#alias', or None after saying it is unknown."""
+        room_id = await rooms.resolve_room(ctx.client, room)
+        if room_id is None:
+            ctx.reply(f"I do not know the room {room}; give its id (!…) or alias (#…).")
+        return room_id
+
+    async def _invite_all(self, ctx: Context, room_id: str, credentials: list[Credential]
+                          ) -> list[str]:
+        """Invite each with their verified name; the user ids that failed."""
+        failed = []
+        for credential in credentials:
+            try:
+                await rooms.invite_with_verified_name(ctx.client, room_id, credential.user_id,
+                                                      credential.display_name)
+            except rooms.RoomActionError:
+                failed.append(credential.user_id)
+        return failed
+
+    def _committed(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in its own transaction, committed before the homeserver acts.
+
+        The module reads consents and announced upgrades from the database in
+        Synapse's process, so they must be committed before the invite or upgrade
+        they allow; a :class:`Refused` rolls the work back.
+        """
+        with session_scope(self.config.engine) as session:
+            return work(session)
 
     @on_event("m.room.member")
     async def member(self, ctx: Context) -> None:
@@ -254,4 +382,5 @@ class GatekeeperBot(Bot):
 
     @staticmethod
     def _post(ctx: Context, post: Post) -> None:
-        ctx.send(post.room_id, build.notice(post.text, post.html, mentions=post.mentions))
+        ctx.post(post.room_id, post.text, post.html, mentions=post.mentions,
+                 on_sent=post.on_sent)

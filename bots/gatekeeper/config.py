@@ -22,6 +22,8 @@ class GatekeeperConfig:
     seconds between sweeps that remove members whose credential ended (keep it
     well under 60). ``max_attempts``: wrong answers to one question before a
     verification request is closed (slows guessing names and licences).
+    ``join_request_hours``: how long a ``!join`` request waits for a room owner's
+    answer before it lapses (the requester is told).
     """
 
     verifiers_room: str | None = None
@@ -31,6 +33,7 @@ class GatekeeperConfig:
     sweep_interval: float = 20.0
     max_attempts: int = 5
     directory_limit: int = 20
+    join_request_hours: float = 72.0
 
     def __post_init__(self) -> None:
         if self.credential_days < 1:
@@ -39,5 +42,7 @@ class GatekeeperConfig:
             raise ValueError("sweep_interval must be between 0 and 60 seconds")
         if any(days < 1 for days in self.reminder_days):
             raise ValueError("reminder_days must be positive")
+        if self.join_request_hours <= 0:
+            raise ValueError("join_request_hours must be positive")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")

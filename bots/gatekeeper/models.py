@@ -58,3 +58,25 @@ class SentNotice(Base):
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JoinRequest(Base):
+    """A verified clinician's ``!join``: waits for one of the room's owners to decide.
+
+    ``dm_room_id`` is where the requester is told the outcome; ``notice_event_id``
+    is the notice in the room that owners can answer with a reaction.
+    """
+
+    __tablename__ = "gatekeeper_join_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    room_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    dm_room_id: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    notice_event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)

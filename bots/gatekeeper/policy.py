@@ -22,12 +22,14 @@ False refuses) except ``member_blocks_sender``, which only ever refuses.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from curbside.matrix.rooms import MEGOLM
+from curbside.matrix.rooms import CLEAR_IN_ENCRYPTED_ROOMS, MEGOLM
 
 ENCRYPTION = "m.room.encryption"
 JOIN_RULES = "m.room.join_rules"
@@ -37,6 +39,11 @@ POWER_LEVELS = "m.room.power_levels"
 SERVER_ACL = "m.room.server_acl"
 MEMBER = "m.room.member"
 THIRD_PARTY_INVITE = "m.room.third_party_invite"
+CREATE = "m.room.create"
+TOMBSTONE = "m.room.tombstone"
+REDACTION = "m.room.redaction"
+ENCRYPTED = "m.room.encrypted"
+REACTION = "m.reaction"
 
 # State a verified room's power levels must reserve for the gatekeeper alone.
 GATEKEEPER_STATE = (POWER_LEVELS, JOIN_RULES, HISTORY_VISIBILITY, GUEST_ACCESS, ENCRYPTION,
@@ -46,8 +53,20 @@ GATEKEEPER_ACTIONS = ("invite", "kick", "ban")
 _ACTION_DEFAULTS = {"invite": 0, "kick": 50, "ban": 50}
 _STATE_DEFAULT = 50
 
-# Event types whose verdict can depend on anything; all others are always allowed.
-GOVERNED_TYPES = frozenset({*GATEKEEPER_STATE, MEMBER, THIRD_PARTY_INVITE})
+# State event types whose verdict can depend on anything; other state is always allowed.
+GOVERNED_TYPES = frozenset({*GATEKEEPER_STATE, MEMBER, THIRD_PARTY_INVITE, CREATE, TOMBSTONE})
+# State that a redaction in a verified room may not strip: who is in it, and how it is run.
+PROTECTED_STATE = GOVERNED_TYPES
+
+# Room events sent in the clear in an encrypted room that are still allowed: what current
+# Element sends so (see curbside.matrix.rooms, where the bots read the same list).
+# A clear reaction may carry no more than an annotation: its key, bounded (an emoji or a
+# short word), so it cannot be a message in disguise.
+MAX_REACTION_KEY = 32
+REDACTION_FIELDS = frozenset({"redacts", "reason"})
+MAX_REDACTION_REASON = 256
+# Join rules that make a room private, which needs encryption on every Synapse.
+PRIVATE_JOIN_RULES = frozenset({"invite", "knock", "restricted", "knock_restricted", "private"})
 
 TIGHT_HISTORY = frozenset({"joined", "invited"})
 PUBLIC_PRESET = "public_chat"
@@ -73,16 +92,22 @@ class Rule(StrEnum):
     POWER_LEVELS_SENDER = "VR-10"
     POWER_LEVELS_SHAPE = "VR-11"
     SERVER_ACL_SCOPE = "VR-12"
+    INVITE_NOT_CONSENTED = "VR-13"
+    UPGRADE_GOVERNED = "VR-14"
+    PROTECTED_REDACTION = "VR-15"
     PRIVATE_ROOM_UNENCRYPTED = "E2E-01"
     ENCRYPTION_WEAKENED = "E2E-02"
+    PLAINTEXT_IN_ENCRYPTED_ROOM = "E2E-03"
+    PRIVATE_WITHOUT_ENCRYPTION = "E2E-04"
     INVITER_BLOCKED = "IB-01"
+    VERIFIED_NAME_TAKEN = "VN-01"
 
 
 REASONS: dict[Rule, str] = {
     Rule.UNVERIFIED_INVITEE: "Only verified clinicians can be invited into a verified room.",
     Rule.UNVERIFIED_JOINER: "Only verified clinicians can join a verified room.",
     Rule.INVITER_NOT_GATEKEEPER: (
-        "Only the gatekeeper invites people into a verified room; ask it with !room invite."
+        "Only the gatekeeper invites people into a verified room; ask it with !invite."
     ),
     Rule.FOREIGN_SERVER: "A verified room only admits users of this homeserver's allowed servers.",
     Rule.NO_SIDE_DOOR: "A verified room admits people only by the gatekeeper's invite.",
@@ -98,6 +123,27 @@ REASONS: dict[Rule, str] = {
         "protected state; these power levels would hand that to someone else."
     ),
     Rule.SERVER_ACL_SCOPE: "A verified room's server ACL may only allow this homeserver's servers.",
+    Rule.INVITE_NOT_CONSENTED: (
+        "Nobody in this verified room agreed to this invite: a member asks with !invite, "
+        "or the room's owners approve a !join request."
+    ),
+    Rule.UPGRADE_GOVERNED: (
+        "A verified room is upgraded only by the gatekeeper's own !room upgrade (ask an owner)."
+    ),
+    Rule.PROTECTED_REDACTION: (
+        "Memberships and settings of a verified room cannot be redacted."
+    ),
+    Rule.PLAINTEXT_IN_ENCRYPTED_ROOM: (
+        "This room is end-to-end encrypted: send the message encrypted (m.room.encrypted)."
+    ),
+    Rule.PRIVATE_WITHOUT_ENCRYPTION: (
+        "A room can only become private once it is end-to-end encrypted: send an "
+        f"m.room.encryption event with algorithm {MEGOLM} first."
+    ),
+    Rule.VERIFIED_NAME_TAKEN: (
+        "Names in the verified form 'Name, CRED · Specialty' are only for the verified "
+        "clinician they belong to; choose another display name."
+    ),
     Rule.PRIVATE_ROOM_UNENCRYPTED: (
         "A private room must be end-to-end encrypted: add an m.room.encryption event "
         f"with algorithm {MEGOLM} to initial_state."
@@ -140,6 +186,13 @@ class ProposedEvent:
     event_type: str
     state_key: str | None
     content: Mapping[str, Any]
+    redacts: str | None = None
+    """For a redaction: the event it removes."""
+
+    @property
+    def predecessor(self) -> str | None:
+        """For an ``m.room.create``: the room it replaces (an upgrade), if any."""
+        return predecessor_of(self.content) if self.event_type == CREATE else None
 
     @property
     def membership(self) -> str | None:
@@ -156,11 +209,53 @@ class Facts:
     member_blocks_sender: bool = False
     member_verified_name: str | None = None
     """The target's verified display name ("Dana Whitfield, MD · Cardiology") when verified."""
+    room_encrypted: bool = False
+    """The room's state holds ``m.room.encryption`` (read from the state, not the database)."""
+    has_join_rule: bool = True
+    """The room already has a join rule (False only while ``/createRoom`` builds it)."""
+    invite_consented: bool = False
+    """The gatekeeper's records show the room agreed to the invite's target."""
+    upgrade_announced: bool = False
+    """For a tombstone, or the create event of a successor: the gatekeeper announced it."""
+    redacts_protected: bool = False
+    """For a redaction: the event it removes is protected state of the room."""
 
 
 def governs(event_type: str, state_key: str | None) -> bool:
-    """Can the policy refuse this event at all? (Messages never need the database.)"""
-    return state_key is not None and event_type in GOVERNED_TYPES
+    """Does the verdict on this event need the database? (Messages never do.)"""
+    if state_key is None:
+        return event_type == REDACTION
+    return event_type in GOVERNED_TYPES
+
+
+def predecessor_of(create_content: Mapping[str, Any]) -> str | None:
+    predecessor = create_content.get("predecessor")
+    room = predecessor.get("room_id") if isinstance(predecessor, Mapping) else None
+    return room if isinstance(room, str) else None
+
+
+_MIDDLE_DOTS = str.maketrans(
+    dict.fromkeys("\u0387\u2022\u2219\u22c5\u30fb\uff65\u2027\u00b7", "\u00b7"))
+# "Name, CRED · Specialty", "Name · Specialty", or "Name, CRED" with a known credential.
+_CREDENTIALS = "md|do|np|pa|pa-c|rn|aprn|fnp|crna|cnm|dds|dmd|dpm|od|pharmd|phd|lcsw|dc|mbbs"
+_VERIFIED_FORM = re.compile(
+    r"^[^,\u00b7]+,\s*[a-z][a-z.\-]{1,15}\s*\u00b7\s*\S.*$"
+    r"|^[^,\u00b7]+\s\u00b7\s\S.*$"
+    rf"|^[^,\u00b7]+,\s*({_CREDENTIALS})$"
+)
+
+
+def looks_verified(name: object) -> bool:
+    """Is ``name`` in the verified form ("Dana Whitfield, MD · Cardiology", or close to it)?
+
+    Compared after Unicode compatibility folding and case folding, with look-alike
+    middle dots taken as the dot, so that a name written with full-width letters and a
+    bullet counts too.
+    """
+    if not isinstance(name, str):
+        return False
+    folded = unicodedata.normalize("NFKC", name).translate(_MIDDLE_DOTS).casefold()
+    return bool(_VERIFIED_FORM.match(" ".join(folded.replace(".", "").split())))
 
 
 def server_of(user_id: str) -> str:
@@ -169,19 +264,70 @@ def server_of(user_id: str) -> str:
 
 def judge_event(config: PolicyConfig, event: ProposedEvent, facts: Facts) -> Verdict:
     """The verdict on one event in one room."""
-    if not governs(event.event_type, event.state_key):
-        return None
+    if event.state_key is None:
+        return _judge_room_event(event, facts)
     if event.event_type == ENCRYPTION:
         return _judge_encryption(event.content) if event.state_key == "" else None
     if event.event_type == MEMBER:
         return _judge_membership(config, event, facts)
+    if event.event_type == CREATE:
+        governed = event.predecessor is not None and facts.room_verified
+        return _judge_upgrade(config, event, facts) if governed else None
     if not facts.room_verified:
-        return None
+        return _judge_join_rule_change(event, facts) if event.event_type == JOIN_RULES else None
     if event.event_type == THIRD_PARTY_INVITE:
         return Refusal(Rule.NO_SIDE_DOOR)
     if event.state_key != "":
         return None
+    if event.event_type == TOMBSTONE:
+        return _judge_upgrade(config, event, facts)
     return _judge_verified_room_state(config, event)
+
+
+def _judge_join_rule_change(event: ProposedEvent, facts: Facts) -> Verdict:
+    """A room that already has a join rule becomes private only once it is encrypted."""
+    private = event.content.get("join_rule") in PRIVATE_JOIN_RULES
+    if event.state_key == "" and facts.has_join_rule and private and not facts.room_encrypted:
+        return Refusal(Rule.PRIVATE_WITHOUT_ENCRYPTION)
+    return None
+
+
+def _judge_room_event(event: ProposedEvent, facts: Facts) -> Verdict:
+    """Messages and other non-state events: nothing in the clear where encryption is on."""
+    if event.event_type == REDACTION and facts.room_verified and facts.redacts_protected:
+        return Refusal(Rule.PROTECTED_REDACTION)
+    if not facts.room_encrypted or _clear_event_allowed(event):
+        return None
+    return Refusal(Rule.PLAINTEXT_IN_ENCRYPTED_ROOM)
+
+
+def _clear_event_allowed(event: ProposedEvent) -> bool:
+    content = event.content
+    if event.event_type not in CLEAR_IN_ENCRYPTED_ROOMS:
+        return False
+    if event.event_type == REACTION:
+        relation = content.get("m.relates_to")
+        return (
+            set(content) == {"m.relates_to"}
+            and isinstance(relation, Mapping)
+            and relation.get("rel_type") == "m.annotation"
+            and isinstance(relation.get("key"), str)
+            and len(relation["key"]) <= MAX_REACTION_KEY
+        )
+    if event.event_type == REDACTION:
+        reason = content.get("reason", "")
+        return (set(content) <= REDACTION_FIELDS and isinstance(reason, str)
+                and len(reason) <= MAX_REDACTION_REASON)
+    if event.event_type == "org.matrix.dummy_event":
+        return not content
+    return True
+
+
+def _judge_upgrade(config: PolicyConfig, event: ProposedEvent, facts: Facts) -> Verdict:
+    """A tombstone in a verified room, or a room created to succeed one."""
+    if event.sender == config.gatekeeper and facts.upgrade_announced:
+        return None
+    return Refusal(Rule.UPGRADE_GOVERNED)
 
 
 # Memberships that show the member in the room under a name.
@@ -215,6 +361,7 @@ def judge_room_creation(
     body: Mapping[str, Any],
     encrypted_presets: frozenset[str],
     invitees_blocking_creator: Sequence[str] = (),
+    predecessor_verified: bool = False,
 ) -> Verdict:
     """The verdict on a ``/createRoom`` request body, before anything exists.
 
@@ -224,6 +371,10 @@ def judge_room_creation(
     and no encryption event was supplied. A room is private unless its
     effective join rule is ``public``.
     """
+    if predecessor_verified:
+        return Refusal(Rule.UPGRADE_GOVERNED)
+    if _names_in_initial_state(body.get("initial_state")):
+        return Refusal(Rule.VERIFIED_NAME_TAKEN)
     state = _initial_state(body.get("initial_state"))
     supplied = state.get(ENCRYPTION)
     if supplied is not None and _judge_encryption(supplied) is not None:
@@ -262,6 +413,20 @@ def _initial_state(raw: object) -> dict[str, Mapping[str, Any]]:
     return state
 
 
+def _names_in_initial_state(raw: object) -> bool:
+    """Does ``initial_state`` carry a membership showing a name in the verified form?
+
+    Refused up front, whoever's name it is: a membership in ``initial_state`` has no
+    use a client needs, and judging it only once the room half exists would leave one.
+    """
+    return any(
+        isinstance(entry, Mapping) and entry.get("type") == MEMBER
+        and isinstance(entry.get("content"), Mapping)
+        and looks_verified(entry["content"].get(DISPLAYNAME))
+        for entry in (raw if isinstance(raw, list) else ())
+    )
+
+
 def _judge_encryption(content: Mapping[str, Any]) -> Verdict:
     return None if content.get("algorithm") == MEGOLM else Refusal(Rule.ENCRYPTION_WEAKENED)
 
@@ -269,6 +434,10 @@ def _judge_encryption(content: Mapping[str, Any]) -> Verdict:
 def _judge_membership(config: PolicyConfig, event: ProposedEvent, facts: Facts) -> Verdict:
     membership = event.membership
     target = event.state_key or ""
+    shown = event.content.get(DISPLAYNAME)
+    if (membership in NAMED_MEMBERSHIPS and looks_verified(shown)
+            and shown != facts.member_verified_name and target != config.gatekeeper):
+        return Refusal(Rule.VERIFIED_NAME_TAKEN)
     blocked = Refusal(Rule.INVITER_BLOCKED) if facts.member_blocks_sender else None
     if not facts.room_verified:
         return blocked if membership == "invite" else None
@@ -277,7 +446,9 @@ def _judge_membership(config: PolicyConfig, event: ProposedEvent, facts: Facts) 
             return Refusal(Rule.INVITER_NOT_GATEKEEPER)
         if server_of(target) not in config.allowed_servers:
             return Refusal(Rule.FOREIGN_SERVER)
-        return blocked if facts.member_verified else Refusal(Rule.UNVERIFIED_INVITEE)
+        if not facts.member_verified:
+            return Refusal(Rule.UNVERIFIED_INVITEE)
+        return blocked if facts.invite_consented else Refusal(Rule.INVITE_NOT_CONSENTED)
     if membership == "join":
         if target == config.gatekeeper:
             return None

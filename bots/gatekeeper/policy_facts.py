@@ -19,13 +19,28 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from bots.gatekeeper.policy import Facts, ProposedEvent
-from curbside.credentials import active_credential, blocks_invites_from, is_verified_room
+from bots.gatekeeper.policy import (
+    CREATE,
+    DISPLAYNAME,
+    REDACTION,
+    TOMBSTONE,
+    Facts,
+    ProposedEvent,
+    looks_verified,
+)
+from curbside.credentials import (
+    active_credential,
+    blocks_invites_from,
+    invite_consented,
+    is_verified_room,
+    upgrade_announced,
+)
 
 T = TypeVar("T")
 
@@ -56,6 +71,18 @@ class _Remembered(Generic[T]):
                 self._until[key] = (self._clock() + self._ttl, value)
 
 
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """What the adapter read from the room's current state (Synapse's, not the database)."""
+
+    encrypted: bool = False
+    has_join_rule: bool = True
+    predecessor: str | None = None
+    """The room this one replaced, from its ``m.room.create``."""
+    protected_event_ids: frozenset[str] = frozenset()
+    """Ids of the room's current membership and policy state events."""
+
+
 class PolicyFacts:
     """Reads verification state from the Curbside database (blocking calls)."""
 
@@ -66,20 +93,50 @@ class PolicyFacts:
         self._verified_names: _Remembered[str] = _Remembered(ttl, clock)
         self._verified_rooms: _Remembered[bool] = _Remembered(ttl, clock)
 
-    def facts_for(self, room_id: str, event: ProposedEvent) -> Facts:
-        """Every fact :func:`~bots.gatekeeper.policy.judge_event` reads for this event."""
-        room_verified = self.room_is_verified(room_id)
+    def facts_for(
+        self, room_id: str, event: ProposedEvent, room: RoomState = RoomState()
+    ) -> Facts:
+        """Every fact :func:`~bots.gatekeeper.policy.judge_event` reads for this event.
+
+        A room that succeeds a verified room (its ``m.room.create`` names one) is
+        verified from its first event, whether or not it is recorded yet.
+        """
+        base = Facts(room_verified=False, room_encrypted=room.encrypted,
+                     has_join_rule=room.has_join_rule)
+        if event.event_type == CREATE:
+            predecessor = event.predecessor
+            verified = predecessor is not None and self.room_is_verified(predecessor)
+            return replace(base, room_verified=verified, upgrade_announced=verified and (
+                self._announced(predecessor or "")))
+        room_verified = self.room_is_verified(room_id) or (
+            room.predecessor is not None and self.room_is_verified(room.predecessor))
+        facts = replace(base, room_verified=room_verified)
+        if event.event_type == TOMBSTONE:
+            return replace(facts, upgrade_announced=room_verified and self._announced(room_id))
+        if event.event_type == REDACTION:
+            return replace(facts, redacts_protected=event.redacts in room.protected_event_ids)
         membership = event.membership
         if membership not in ("invite", "join") or not event.state_key:
-            return Facts(room_verified=room_verified)
+            return facts
         target = event.state_key
-        name = self.verified_name(target) if room_verified else None
-        return Facts(
-            room_verified=room_verified,
+        needs_name = room_verified or looks_verified(event.content.get(DISPLAYNAME))
+        name = self.verified_name(target) if needs_name else None
+        inviting = membership == "invite"
+        return replace(
+            facts,
             member_verified=name is not None,
-            member_blocks_sender=membership == "invite" and self.blocks(target, event.sender),
+            member_blocks_sender=inviting and self.blocks(target, event.sender),
             member_verified_name=name,
+            invite_consented=inviting and room_verified and self.consented(room_id, target),
         )
+
+    def consented(self, room_id: str, user_id: str) -> bool:
+        with Session(self._engine) as session:
+            return invite_consented(session, room_id, user_id)
+
+    def _announced(self, room_id: str) -> bool:
+        with Session(self._engine) as session:
+            return upgrade_announced(session, room_id)
 
     def room_is_verified(self, room_id: str) -> bool:
         if self._verified_rooms.get(room_id):

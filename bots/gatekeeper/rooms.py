@@ -11,16 +11,20 @@ in it or how it is set up:
 * a server ACL admitting only the configured homeservers;
 * history visible to members from their join on, encryption from the start.
 
-The gatekeeper invites only holders of an active credential, with their
+The gatekeeper invites only holders of an active credential whom the room
+consented to (a member's ``!invite``, an owner's yes to a ``!join``), with their
 verified name ("Dana Whitfield, MD · Cardiology") in the invite's membership
-content; the homeserver module refuses any other invite or join. This module
+content; the homeserver module refuses any other invite or join, and any
+upgrade but the gatekeeper's own (:func:`upgrade_room`, after it announced it). This module
 is the homeserver side (each function is given the client); whom the
 gatekeeper admits, and the records of it, are :mod:`bots.gatekeeper.admission`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nio
@@ -132,3 +136,68 @@ async def resolve_room(client: nio.AsyncClient, text: str) -> str | None:
         if isinstance(response, nio.RoomResolveAliasResponse):
             return str(response.room_id)
     return None
+
+
+async def membership(client: nio.AsyncClient, room_id: str, user_id: str) -> str | None:
+    """``user_id``'s membership of ``room_id`` as the homeserver holds it (None: none)."""
+    response = await client.room_get_state_event(room_id, "m.room.member", user_id)
+    if isinstance(response, nio.RoomGetStateEventResponse):
+        value = response.content.get("membership")
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def joined_members(client: nio.AsyncClient, room_id: str) -> list[str]:
+    response = await client.joined_members(room_id)
+    if not isinstance(response, nio.JoinedMembersResponse):
+        raise RoomActionError(f"could not list the members: {response.message}")
+    return [member.user_id for member in response.members]
+
+
+@dataclass
+class _Upgraded(nio.Response):
+    """The homeserver's answer to ``POST /rooms/{id}/upgrade``."""
+
+    replacement_room: str = ""
+
+    @classmethod
+    def from_dict(cls, parsed: dict[str, Any]) -> nio.Response:
+        room = parsed.get("replacement_room")
+        return cls(room) if isinstance(room, str) else nio.ErrorResponse.from_dict(parsed)
+
+
+async def upgrade_room(client: nio.AsyncClient, room_id: str, version: str | None) -> str:
+    """Have the homeserver upgrade ``room_id`` (the server-side upgrade, which copies its
+    state and writes the tombstone); returns the successor's id.
+
+    nio's own ``room_upgrade`` rebuilds the room client-side through ``/createRoom``,
+    which the module refuses for a verified predecessor; only the server's upgrade
+    is the gatekeeper's announced one.
+    """
+    new_version = version or await _default_room_version(client)
+    path = nio.Api._build_path(["rooms", room_id, "upgrade"],
+                               {"access_token": client.access_token})
+    response = await client._send(_Upgraded, "POST", path,
+                                  json.dumps({"new_version": new_version}))
+    if not isinstance(response, _Upgraded):
+        raise RoomActionError(f"the homeserver refused the upgrade: {response.message}")
+    return response.replacement_room
+
+
+async def _default_room_version(client: nio.AsyncClient) -> str:
+    path = nio.Api._build_path(["capabilities"], {"access_token": client.access_token})
+    response = await client._send(_Capabilities, "GET", path)
+    if not isinstance(response, _Capabilities):
+        raise RoomActionError(f"could not read the room versions: {response.message}")
+    return response.default_version
+
+
+@dataclass
+class _Capabilities(nio.Response):
+    default_version: str = ""
+
+    @classmethod
+    def from_dict(cls, parsed: dict[str, Any]) -> nio.Response:
+        versions = (parsed.get("capabilities") or {}).get("m.room_versions") or {}
+        default = versions.get("default")
+        return cls(default) if isinstance(default, str) else nio.ErrorResponse.from_dict(parsed)

@@ -3,7 +3,12 @@
     clinician DM    verify ─ answer ─ answer ─ answer (→ the verifiers' room) · cancel
     verifiers room  approve (→ the clinician's DM) · deny (→ the DM) · revoke (wakes the sweep)
     verified rooms  room_creator ─ (the bot creates it) ─ room_created
-                    invitee / joiner ─ (the bot invites) ─ invited · name_note
+                    invitee (consent) ─ (the bot invites) ─ invited · name_note
+                    join_request ─ (notice to the owners) ─ accept_join (consent)
+                      ─ (the bot invites) · decline_join · expire_join_requests
+                    add_owner · set_invites_by
+                    upgrade_room (announced) ─ (the bot upgrades) ─ room_upgraded
+                      (successor recorded, members consented) ─ (the bot re-invites)
     anyone          block · unblock · find · set_listed
 
 Each method takes plain inputs: the session of the handler's exactly-once
@@ -24,19 +29,28 @@ import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bots.gatekeeper import admission, attestation, directory, verification
+from bots.gatekeeper import admission, attestation, directory, joins, verification
 from bots.gatekeeper.config import GatekeeperConfig
+from bots.gatekeeper.models import JoinRequest
 from bots.gatekeeper.notices import remember_contact
 from bots.gatekeeper.registry import find_provider
 from curbside.audit import AuditLog
-from curbside.credentials import Credential, active_credential, is_verified_room
+from curbside.credentials import (
+    INVITES_BY_OWNERS,
+    Credential,
+    active_credential,
+    is_verified_room,
+)
 from curbside.matrix.content import pill
 
 log = logging.getLogger(__name__)
+
+#: The sent hook that records a join request's notice (so reactions to it answer it).
+JOIN_NOTICE_SENT = "join-notice"
 
 NOT_IN_A_DM = (
     "Please send !verify in a direct message with me: your answers (NPI, name, licence) "
@@ -66,6 +80,8 @@ class Post:
     text: str
     html: str | None = None
     mentions: tuple[str, ...] = ()
+    on_sent: str | None = None
+    """A sent hook of the bot (``name:argument``) to run with the event id once sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,17 +244,164 @@ class Gatekeeper:
         return Reply(f"Created the verified room '{name}' ({room_id}) and invited you. Invite "
                      f"verified colleagues with !invite @colleague {room_id}")
 
-    def invitee(self, session: Session, asker: Asker, room_id: str, user: str) -> Credential:
-        """The credential ``user`` is invited with, if the asker may invite them."""
-        return self._admitted(
-            session, user, admission.invite_refusal(session, room_id, asker.user_id, user)
-        )
+    def invitee(self, session: Session, asker: Asker, room_id: str, user: str, *,
+                inviter_joined: bool) -> Credential:
+        """The credential ``user`` is invited with, if the asker may invite them; records
+        the room's consent (commit it before the invite: the module checks it)."""
+        credential = self._admitted(session, user, admission.invite_refusal(
+            session, room_id, asker.user_id, user, inviter_joined=inviter_joined))
+        admission.record_consent(session, self.audit, room_id, user, asker.user_id,
+                                 self.clock())
+        return credential
 
-    def joiner(self, session: Session, asker: Asker, room_id: str) -> Credential:
-        """The credential the asker is invited with, if they may join ``room_id``."""
-        return self._admitted(
-            session, asker.user_id, admission.join_refusal(session, room_id, asker.user_id)
-        )
+    def join_request(self, session: Session, asker: Asker, room_id: str, *, member: bool
+                     ) -> Reply:
+        """Put the asker's wish to join ``room_id`` to its owners (a notice in the room)."""
+        refusal = admission.join_refusal(session, room_id, asker.user_id, member=member)
+        if refusal is not None:
+            raise Refused(refusal)
+        if joins.pending_for(session, room_id, asker.user_id) is not None:
+            raise Refused(f"You have already asked to join {room_id}; its owners have not "
+                          "answered yet. I will tell you here when they do.")
+        credential = active_credential(session, asker.user_id, self.clock())
+        assert credential is not None  # join_refusal requires it
+        now = self.clock()
+        request = joins.open_request(session, room_id, asker.user_id, asker.room_id, now,
+                                     timedelta(hours=self.settings.join_request_hours))
+        self.audit.record(session, actor=asker.user_id, action="verified_room.join_request",
+                          record_type="verified_room", record_id=room_id,
+                          details={"request": request.id})
+        owners = admission.owners(session, room_id)
+        until = request.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        ask = (f"{asker.user_id} ({credential.display_name}) asks to join this room "
+               f"(request #{request.id}). Owners: answer with !accept {request.id} or "
+               f"!decline {request.id} <reason>, or react 👍 or 👎 to this message. "
+               f"The request lapses on {until}.")
+        markup = (f"{pill(asker.user_id)} (<b>{html.escape(credential.display_name)}</b>) asks "
+                  f"to join this room (request #{request.id}). Owners "
+                  f"({', '.join(pill(o) for o in owners)}): answer with "
+                  f"<code>!accept {request.id}</code> or <code>!decline {request.id} "
+                  f"&lt;reason&gt;</code>, or react 👍 or 👎 to this message. The request "
+                  f"lapses on {until}.")
+        notice = Post(room_id, ask, markup, mentions=tuple(owners),
+                      on_sent=f"{JOIN_NOTICE_SENT}:{request.id}")
+        return Reply(f"I asked the owners of {room_id} (request #{request.id}). You will be "
+                     "invited only if one of them agrees; I will tell you here either way.",
+                     posts=(notice,))
+
+    def join_notice_sent(self, session: Session, request_id: int, event_id: str) -> None:
+        joins.noted(session, request_id, event_id)
+
+    def reaction_answer(self, session: Session, notice_event_id: str, key: str
+                        ) -> tuple[int, bool] | None:
+        """(request id, accept?) when a reaction answers a join request's notice."""
+        request = joins.by_notice(session, notice_event_id)
+        clean = key.strip()
+        if request is None or clean not in joins.ACCEPT_KEYS | joins.DECLINE_KEYS:
+            return None
+        return request.id, clean in joins.ACCEPT_KEYS
+
+    def _owned_request(self, session: Session, asker: Asker, request_id: int) -> JoinRequest:
+        request = session.get(JoinRequest, request_id)
+        if request is None:
+            raise Refused(f"There is no join request #{request_id}.")
+        if not admission.is_owner(session, request.room_id, asker.user_id):
+            raise Refused(f"Only the owners of {request.room_id} decide who joins it.")
+        return request
+
+    def accept_join(self, session: Session, asker: Asker, request_id: int
+                    ) -> tuple[JoinRequest, Credential]:
+        """An owner agrees: the request is accepted and the room's consent recorded (commit
+        before the bot invites). Returns the request and the credential to invite with."""
+        request = self._owned_request(session, asker, request_id)
+        now = self.clock()
+        credential = active_credential(session, request.user_id, now)
+        try:
+            if credential is None:
+                joins.decide(session, request, joins.JoinState.DECLINED, asker.user_id, now,
+                             "no longer verified")
+                raise Refused(f"{request.user_id} is no longer verified; request "
+                              f"#{request_id} is closed.")
+            joins.decide(session, request, joins.JoinState.ACCEPTED, asker.user_id, now)
+        except joins.JoinError as error:
+            raise Refused(str(error)) from error
+        admission.record_consent(session, self.audit, request.room_id, request.user_id,
+                                 asker.user_id, now)
+        return request, credential
+
+    def join_accepted(self, session: Session, asker: Asker, request: JoinRequest,
+                      credential: Credential) -> Reply:
+        """After the invite: tell the room and the requester."""
+        told = (f"{asker.user_id} agreed to your request to join {request.room_id}; I have "
+                "invited you. Accept the invite in your client to enter the room.")
+        return Reply(f"Accepted request #{request.id}: invited {credential.user_id} as "
+                     f"{credential.display_name}.", posts=(Post(request.dm_room_id, told),))
+
+    def decline_join(self, session: Session, asker: Asker, request_id: int, reason: str
+                     ) -> Reply:
+        request = self._owned_request(session, asker, request_id)
+        try:
+            joins.decide(session, request, joins.JoinState.DECLINED, asker.user_id,
+                         self.clock(), reason or None)
+        except joins.JoinError as error:
+            raise Refused(str(error)) from error
+        self.audit.record(session, actor=asker.user_id, action="verified_room.join_decline",
+                          record_type="verified_room", record_id=request.room_id,
+                          details={"request": request.id})
+        why = f": {reason}" if reason else "."
+        told = (f"Your request #{request.id} to join {request.room_id} was declined by its "
+                f"owners{why} You have not been invited.")
+        return Reply(f"Declined request #{request.id}; {request.user_id} has been told.",
+                     posts=(Post(request.dm_room_id, told),))
+
+    def expire_join_requests(self, session: Session) -> list[Post]:
+        """Requests nobody answered in time lapse; each requester is told."""
+        now = self.clock()
+        told = []
+        for request in joins.due(session, now):
+            try:
+                joins.decide(session, request, joins.JoinState.EXPIRED, "gatekeeper", now)
+            except joins.JoinError:
+                continue  # an owner answered meanwhile
+            told.append(Post(request.dm_room_id,
+                             f"Your request #{request.id} to join {request.room_id} lapsed: "
+                             "none of its owners answered in time. You have not been invited; "
+                             f"!join {request.room_id} asks again."))
+        return told
+
+    def add_owner(self, session: Session, asker: Asker, room_id: str, user: str) -> Reply:
+        refusal = admission.add_owner(session, self.audit, room_id, user, asker.user_id,
+                                      self.clock())
+        if refusal is not None:
+            raise Refused(refusal)
+        return Reply(f"{user} is now an owner of {room_id}: they decide join requests with "
+                     "you.")
+
+    def set_invites_by(self, session: Session, asker: Asker, room_id: str, who: str) -> Reply:
+        refusal = admission.set_invites_by(session, self.audit, room_id, asker.user_id, who)
+        if refusal is not None:
+            raise Refused(refusal)
+        return Reply(f"From now on only {'owners' if who == INVITES_BY_OWNERS else 'members'} "
+                     f"of {room_id} can have me invite someone.")
+
+    def upgrade_room(self, session: Session, asker: Asker, room_id: str) -> None:
+        """An owner asks for an upgrade: announce it to the module (commit before upgrading)."""
+        if not is_verified_room(session, room_id):
+            raise Refused(f"{room_id} is not a verified room I manage.")
+        if not admission.is_owner(session, room_id, asker.user_id):
+            raise Refused("Only the room's owners can have it upgraded.")
+        admission.announce_upgrade(session, self.audit, room_id, asker.user_id, self.clock())
+
+    def room_upgraded(self, session: Session, asker: Asker, room_id: str, successor: str,
+                      members: list[str]) -> list[Credential]:
+        """Record the successor as verified with the old room's owners, settings and
+        (verified) members consented; returns whom to re-invite (commit first)."""
+        now = self.clock()
+        credentials = [c for c in (active_credential(session, m, now) for m in members)
+                       if c is not None]
+        admission.record_successor(session, self.audit, room_id, successor,
+                                   [c.user_id for c in credentials], now)
+        return credentials
 
     def _admitted(self, session: Session, user: str, refusal: str | None) -> Credential:
         if refusal is not None:

@@ -3,7 +3,9 @@
     client ──/createRoom──────> on_create_room ──────────┐
     client/admin/Synapse ──any event──> check_event_allowed ──┤  facts (DB, worker thread)
     client ──PUT /directory/list/room──> user_may_publish_room ─┤      │
-    remote ──federated invite──> federated_user_may_invite ──┘      ▼
+    remote ──federated invite──> federated_user_may_invite ──┤      ▼
+    client ──3PID invite──> check_threepid_can_be_invited ───┤
+    Synapse ──profile changed──> on_profile_update (undo) ───┘
                                              bots.gatekeeper.policy (pure verdict)
                                                      │ refusal
                                                      ▼
@@ -12,9 +14,11 @@
 The checks run before an event is persisted — before Matrix's own auth rules —
 so a refused invite, join or state change never exists, and no bot has to kick
 an intruder after the fact. ``check_event_allowed`` sees every event this
-server creates, including server admins' and those inside ``/createRoom``;
-room creation is judged once up front from the request body so that a refusal
-never leaves a half-built room. Messages are not looked at (no database).
+server creates, including server admins', those inside ``/createRoom`` and
+``/upgrade``; room creation is judged once up front from the request body so
+that a refusal never leaves a half-built room. Messages are judged from the
+room's state alone (no database): in an encrypted room only encrypted ones,
+and the few types Element sends in the clear, pass.
 
 The same callback also amends: an allowed invite or join in a verified room is
 replaced by one whose ``displayname`` is the member's verified name, so no
@@ -31,23 +35,39 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from synapse.module_api import NOT_SPAM, EventBase, ModuleApi, Requester, StateMap
+from synapse.module_api import (
+    NOT_SPAM,
+    EventBase,
+    ModuleApi,
+    ProfileInfo,
+    Requester,
+    StateMap,
+    UserID,
+    create_requester,
+)
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
 from bots.gatekeeper.policy import (
+    CREATE,
+    ENCRYPTION,
+    JOIN_RULES,
+    PROTECTED_STATE,
     REASON_FIELD,
     RULE_FIELD,
     Facts,
     PolicyConfig,
     ProposedEvent,
     Refusal,
+    Rule,
     governs,
     judge_event,
     judge_publication,
     judge_room_creation,
+    looks_verified,
+    predecessor_of,
     verified_membership,
 )
-from bots.gatekeeper.policy_facts import PolicyFacts
+from bots.gatekeeper.policy_facts import PolicyFacts, RoomState
 from curbside.database import make_engine
 
 logger = logging.getLogger(__name__)
@@ -137,6 +157,8 @@ class VerifiedRoomPolicy:
         api.register_third_party_rules_callbacks(
             check_event_allowed=self.check_event_allowed,
             on_create_room=self.on_create_room,
+            on_profile_update=self.on_profile_update,
+            check_threepid_can_be_invited=self.check_threepid_can_be_invited,
         )
         api.register_spam_checker_callbacks(
             user_may_publish_room=self.user_may_publish_room,
@@ -157,10 +179,7 @@ class VerifiedRoomPolicy:
         amended event in place of the original (only content changes; type, room
         and state key stay, as Synapse requires of a replacement).
         """
-        judged = await self._judge(event)
-        if judged is None:
-            return True, None
-        proposed, facts = judged
+        proposed, facts = await self._judge(event, state_events)
         refusal = judge_event(self._policy, proposed, facts)
         if refusal is not None:
             logger.info(
@@ -185,7 +204,12 @@ class VerifiedRoomPolicy:
             await self._api.defer_to_thread(self._facts.blocking_invitees, invitees, creator)
             if invitees else []
         )
-        refusal = judge_room_creation(request_content, self._encrypted_presets, blocking)
+        creation = request_content.get("creation_content")
+        predecessor = predecessor_of(creation) if isinstance(creation, dict) else None
+        claims_verified = predecessor is not None and await self._api.defer_to_thread(
+            self._facts.room_is_verified, predecessor)
+        refusal = judge_room_creation(request_content, self._encrypted_presets, blocking,
+                                      predecessor_verified=claims_verified)
         if refusal is not None:
             logger.info("refused room creation by %s: %s", creator, refusal.rule.value)
             raise _forbidden(refusal)
@@ -204,18 +228,74 @@ class VerifiedRoomPolicy:
         self, event: EventBase
     ) -> Literal["NOT_SPAM"] | tuple[Codes, dict[str, str]]:
         """Invites from other servers: the same verdict (blocks, verified rooms) as local ones."""
-        judged = await self._judge(event)
-        refusal = None if judged is None else judge_event(self._policy, *judged)
+        refusal = judge_event(self._policy, *await self._judge(event, {}))
         return NOT_SPAM if refusal is None else (Codes.FORBIDDEN, _error_fields(refusal))
 
-    async def _judge(self, event: EventBase) -> tuple[ProposedEvent, Facts] | None:
-        """The event as the policy sees it and its facts; ``None`` if the policy ignores it."""
+    async def on_profile_update(
+        self, user_id: str, profile: ProfileInfo, by_admin: bool, deactivation: bool
+    ) -> None:
+        """Undo a global display name in the verified form that is not the user's own (VN-01).
+
+        Synapse has no callback that can refuse a profile change, but it runs this one
+        before it copies the new name into the user's rooms and before the request
+        returns; the name is reset to the localpart here, so the copies carry that
+        instead (and each membership event is judged by VN-01 besides).
+        """
+        name = profile.display_name
+        if deactivation or not looks_verified(name):
+            return
+        own = await self._api.defer_to_thread(self._facts.verified_name, user_id)
+        if name == own:
+            return
+        logger.info("reset the display name of %s: %s", user_id,
+                    Rule.VERIFIED_NAME_TAKEN.value)
+        user = UserID.from_string(user_id)
+        # Not ModuleApi.set_displayname: that would copy the name into every room a second
+        # time, racing the copy Synapse is about to make (which reads the reset name).
+        await self._api._hs.get_profile_handler().set_displayname(
+            target_user=user, requester=create_requester(user), new_displayname=user.localpart,
+            by_admin=True, propagate=False)
+
+    async def check_threepid_can_be_invited(
+        self, medium: str, address: str, state_events: StateMap[EventBase]
+    ) -> bool:
+        """No third-party (e-mail, phone) invite into a verified room (VR-05), refused before
+        Synapse asks an identity server anything."""
+        create = state_events.get((CREATE, ""))
+        if create is None:
+            return True
+        verified = await self._api.defer_to_thread(self._facts.room_is_verified, create.room_id)
+        if verified:
+            logger.info("refused a third-party invite into %s: %s", create.room_id,
+                        Rule.NO_SIDE_DOOR.value)
+        return not verified
+
+    async def _judge(
+        self, event: EventBase, state_events: StateMap[EventBase]
+    ) -> tuple[ProposedEvent, Facts]:
+        """The event as the policy sees it, and its facts (from the database only if needed)."""
         state_key = event.get_state_key()
-        if not governs(event.type, state_key):
-            return None
         proposed = ProposedEvent(
             sender=event.sender, event_type=event.type, state_key=state_key,
-            content=event.content,
+            content=event.content, redacts=event.redacts,
         )
-        facts = await self._api.defer_to_thread(self._facts.facts_for, event.room_id, proposed)
+        room = _room_state(state_events)
+        if not governs(event.type, state_key):
+            return proposed, Facts(room_verified=False, room_encrypted=room.encrypted,
+                                   has_join_rule=room.has_join_rule)
+        facts = await self._api.defer_to_thread(
+            self._facts.facts_for, event.room_id, proposed, room)
         return proposed, facts
+
+
+def _room_state(state_events: StateMap[EventBase]) -> RoomState:
+    """What the policy needs of the room's state as Synapse holds it before the event."""
+    create = state_events.get((CREATE, ""))
+    return RoomState(
+        encrypted=(ENCRYPTION, "") in state_events,
+        has_join_rule=(JOIN_RULES, "") in state_events,
+        predecessor=predecessor_of(create.content) if create is not None else None,
+        protected_event_ids=frozenset(
+            e.event_id for (event_type, _), e in state_events.items()
+            if event_type in PROTECTED_STATE),
+    )

@@ -1,4 +1,5 @@
-"""Rooms a bot creates are encrypted; PHI never goes into one that is not.
+"""Rooms a bot creates are encrypted; PHI never goes into one that is not, and nothing
+sent in the clear into an encrypted room is acted on.
 
 Also the answer to an invite the bot declines (:class:`InviteRefusal`).
 """
@@ -11,6 +12,20 @@ from dataclasses import dataclass
 import nio
 
 MEGOLM = "m.megolm.v1.aes-sha2"
+
+#: Room events current Element sends unencrypted even in an encrypted room, so they are
+#: not plaintext slipped in: redactions (the spec has no encrypted redaction) and
+#: reactions (matrix-js-sdk keeps them clear for server-side aggregation); plus the
+#: empty dummy events Synapse itself adds. The homeserver module allows exactly these
+#: (bots/gatekeeper/policy.py); docs/synapse-module.md says why.
+CLEAR_IN_ENCRYPTED_ROOMS = frozenset(
+    {"m.room.encrypted", "m.room.redaction", "m.reaction", "org.matrix.dummy_event"})
+
+PLAINTEXT_IGNORED = (
+    "I ignored a message you sent without end-to-end encryption into this encrypted "
+    "room: nothing sent in the clear here is read or acted on. Your client should "
+    "encrypt it; please check its encryption settings and send it again."
+)
 
 
 class UnencryptedRoomError(RuntimeError):
@@ -69,3 +84,20 @@ def require_encrypted(client: nio.AsyncClient, room_id: str) -> None:
         raise UnencryptedRoomError(
             f"room {room_id} is not end-to-end encrypted; patient data is not sent there"
         )
+
+
+def sent_in_the_clear(client: nio.AsyncClient, room_id: str, event: nio.Event) -> bool:
+    """Is ``event`` a room message that arrived unencrypted in an encrypted room?
+
+    State events are in the clear by design (Matrix has no encrypted state), and so
+    are the types in :data:`CLEAR_IN_ENCRYPTED_ROOMS`; a decrypted event is not.
+    """
+    room = client.rooms.get(room_id)
+    source = event.source
+    return (
+        room is not None
+        and room.encrypted
+        and not getattr(event, "decrypted", False)
+        and "state_key" not in source
+        and source.get("type") not in CLEAR_IN_ENCRYPTED_ROOMS
+    )

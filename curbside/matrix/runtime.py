@@ -15,6 +15,8 @@
 At-least-once in (the inbox keeps an event until its handler committed),
 exactly-once out (the outbox row's fixed transaction id makes a resend after a
 crash idempotent on the homeserver, which deduplicates per device). An event
+sent unencrypted into an encrypted room is never handled (the sender is told
+once, encrypted); an event
 whose room key is missing waits in the inbox as *undecryptable*: the key is
 requested from the sender, the sender is told after a delay, and the event is
 handled once the key arrives.
@@ -41,7 +43,7 @@ from aiohttp import ClientError
 from sqlalchemy.orm import Session
 
 from curbside.background import BackgroundTasks
-from curbside.database import session_scope
+from curbside.database import after_commit, session_scope
 from curbside.matrix import content as build
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
@@ -51,7 +53,12 @@ from curbside.matrix.jobs import SentEvent
 from curbside.matrix.login import open_client
 from curbside.matrix.offloop import LoopBoundClient, LoopStopped, MainLoop
 from curbside.matrix.posting import HANDED_TO_SENDER, Poster
-from curbside.matrix.rooms import InviteRefusal, require_encrypted
+from curbside.matrix.rooms import (
+    PLAINTEXT_IGNORED,
+    InviteRefusal,
+    require_encrypted,
+    sent_in_the_clear,
+)
 from curbside.matrix.storage import OutboxItem, RuntimeStore, Undecryptable
 from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES, DeviceTrust
 
@@ -273,6 +280,9 @@ class MatrixRuntime:
                             event.room_id = room_id
                             undecryptable.append(event)
                         continue
+                    if sent_in_the_clear(self.client, room_id, event):
+                        self._tell_plaintext_ignored(session, room_id, event.sender)
+                        continue
                     incoming = _incoming(room_id, event)
                     if incoming is None or not self._wants(incoming.type):
                         continue
@@ -280,6 +290,20 @@ class MatrixRuntime:
                         fresh.append(incoming)
             self.store.save_sync_token(session, response.next_batch)
         return fresh, undecryptable
+
+    def _tell_plaintext_ignored(self, session: Session, room_id: str, sender: str) -> None:
+        """Say once per sender and room, encrypted, that a clear message was not read.
+
+        For homeservers without the Curbside module, which refuses such events
+        itself (E2E-03). The post's key makes it once for good, across restarts.
+        """
+        log.info("ignored an unencrypted event in encrypted room %s", room_id)
+        self.poster.post(
+            session, room_id, f"{sender}: {PLAINTEXT_IGNORED}",
+            f"{build.pill(sender)}: {PLAINTEXT_IGNORED}", mentions=[sender],
+            key=f"plaintext-ignored:{room_id}:{sender}",
+        )
+        after_commit(session, self.wake_outbox)
 
     def _after_own_join(self, events: list[nio.Event]) -> list[nio.Event]:
         """Drop history from before the bot joined: it was not addressed to the bot."""

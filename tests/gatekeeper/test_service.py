@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -33,7 +33,7 @@ from bots.gatekeeper.service import (
     Reply,
 )
 from curbside.audit import AuditEntry, AuditLog
-from curbside.credentials import VerifiedRoom, active_credential
+from curbside.credentials import RoomConsent, VerifiedRoom, active_credential
 from tests.gatekeeper.registry_data import BOB, DANA
 
 P = ParamSpec("P")
@@ -175,24 +175,71 @@ def test_verified_rooms_admit_only_verified_colleagues(world: World) -> None:
     dana, bob = Asker(DANA_ID, DM), Asker(BOB_ID, DM)
     assert world.refusal(gk.room_creator, EVE).startswith("Only verified clinicians can create")
     assert world.ask(gk.room_creator, dana).user_id == DANA_ID
-    assert world.refusal(gk.invitee, dana, "!other:curbside.test", BOB_ID) \
+    assert world.refusal(gk.invitee, dana, "!other:curbside.test", BOB_ID, inviter_joined=True) \
         == "!other:curbside.test is not a verified room I manage."
-    assert world.refusal(gk.invitee, EVE, ROOM, BOB_ID).startswith("Only verified clinicians")
-    assert world.refusal(gk.invitee, dana, ROOM, EVE.user_id).startswith(
+    assert world.refusal(gk.invitee, EVE, ROOM, BOB_ID, inviter_joined=True).startswith(
+        "Only verified clinicians")
+    assert world.refusal(gk.invitee, dana, ROOM, EVE.user_id, inviter_joined=True).startswith(
         f"{EVE.user_id} is not a verified clinician")
-    assert world.refusal(gk.joiner, EVE, ROOM).startswith("Verified rooms are for verified")
-    assert world.ask(gk.joiner, bob, ROOM).user_id == BOB_ID
+    assert world.refusal(gk.invitee, bob, ROOM, DANA_ID, inviter_joined=False).startswith(
+        f"Only members of {ROOM} can invite to it.")
+    assert world.count(RoomConsent) == 0, "a refused invite records no consent"
 
     assert world.refusal(gk.unblock, bob, DANA_ID) == f"{DANA_ID} was not blocked."
     world.ask(gk.block, bob, "@*:curbside.test")
     world.ask(gk.block, bob, "@*:curbside.test")  # again: still one block
-    assert world.refusal(gk.invitee, dana, ROOM, BOB_ID) \
+    assert world.refusal(gk.invitee, dana, ROOM, BOB_ID, inviter_joined=True) \
         == f"{BOB_ID} does not accept invites from you."
     assert world.ask(gk.unblock, bob, "@*:curbside.test").text == "@*:curbside.test can invite " \
         "you again."
-    credential = world.ask(gk.invitee, dana, ROOM, BOB_ID)
+    credential = world.ask(gk.invitee, dana, ROOM, BOB_ID, inviter_joined=True)
+    assert world.count(RoomConsent) == 1, "the module lets the invite through on this record"
     assert world.ask(gk.invited, dana, ROOM, credential).text \
         == f"Invited {BOB_ID} as {credential.display_name}."
+
+
+def test_a_join_is_a_request_the_owners_decide(world: World) -> None:
+    """Changed rule: !join no longer admits a verified clinician by itself (issue 10)."""
+    gk = world.gatekeeper
+    dana, bob = Asker(DANA_ID, DM), Asker(BOB_ID, "!bobdm:curbside.test")
+    assert world.refusal(gk.join_request, EVE, ROOM, member=False).startswith(
+        "Verified rooms are for verified")
+    assert world.refusal(gk.join_request, dana, ROOM, member=True) == f"You are already in {ROOM}."
+
+    asked = world.ask(gk.join_request, bob, ROOM, member=False)
+    assert asked.text.startswith(f"I asked the owners of {ROOM} (request #1).")
+    (notice,) = asked.posts
+    assert notice.room_id == ROOM and notice.mentions == (DANA_ID,)
+    assert "!accept 1" in notice.text and notice.on_sent == "join-notice:1"
+    assert world.count(RoomConsent) == 0, "asking consents to nothing"
+    assert world.refusal(gk.join_request, bob, ROOM, member=False).startswith(
+        f"You have already asked to join {ROOM}")
+    assert world.refusal(gk.accept_join, bob, 1) == \
+        f"Only the owners of {ROOM} decide who joins it."
+
+    request, credential = world.ask(gk.accept_join, dana, 1)
+    assert (request.state, credential.user_id) == ("accepted", BOB_ID)
+    assert world.count(RoomConsent) == 1
+    told = world.ask(gk.join_accepted, dana, request, credential)
+    assert told.posts[0].room_id == "!bobdm:curbside.test"
+    assert world.refusal(gk.decline_join, dana, 1, "too late").startswith(
+        "Request #1 is already accepted")
+
+
+def test_a_declined_or_lapsed_request_is_told_to_the_requester(world: World) -> None:
+    gk = world.gatekeeper
+    dana, bob = Asker(DANA_ID, DM), Asker(BOB_ID, "!bobdm:curbside.test")
+    world.ask(gk.join_request, bob, ROOM, member=False)
+    declined = world.ask(gk.decline_join, dana, 1, "board members only")
+    assert declined.posts[0].room_id == "!bobdm:curbside.test"
+    assert "declined by its owners: board members only" in declined.posts[0].text
+
+    world.ask(gk.join_request, bob, ROOM, member=False)
+    later = Gatekeeper(gk.audit, gk.settings,
+                       clock=lambda: datetime.now(UTC) + timedelta(hours=73))
+    (lapsed,) = world.ask(later.expire_join_requests)
+    assert lapsed.room_id == "!bobdm:curbside.test" and "lapsed" in lapsed.text
+    assert world.count(RoomConsent) == 0
 
 
 def test_the_name_note_only_for_a_verified_member_showing_another_name(world: World) -> None:

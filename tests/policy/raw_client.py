@@ -53,8 +53,11 @@ class RawClient:
         return cls(http, base_url, user_id, str(payload["access_token"]))
 
     async def call(self, method: str, path: str, body: Any = None) -> Reply:
+        """``path`` under the client-server API, or from the root when it starts with
+        ``/_`` (``/_synapse/admin/...``)."""
+        prefix = "" if path.startswith("/_") else API
         async with self.http.request(
-            method, f"{self.base_url}{API}{path}", json=body,
+            method, f"{self.base_url}{prefix}{path}", json=body,
             headers={"Authorization": f"Bearer {self.token}"},
         ) as response:
             payload = await response.json(content_type=None)

@@ -42,11 +42,11 @@ class PolicyServer:
     def user_id(self, localpart: str) -> str:
         return f"@{localpart}:{self.synapse.server_name}"
 
-    async def user(self, localpart: str) -> RawClient:
+    async def user(self, localpart: str, *, admin: bool = False) -> RawClient:
         """Register (once) and log in ``localpart``; later calls return the same client."""
         if localpart not in self.clients:
             password = secrets.token_urlsafe(12)
-            user_id = await self.synapse.register_user(localpart, password)
+            user_id = await self.synapse.register_user(localpart, password, admin=admin)
             self.clients[localpart] = await RawClient.login(
                 self.http, self.synapse.url, user_id, password)
         return self.clients[localpart]

@@ -32,6 +32,11 @@ CONFIG = PolicyConfig(gatekeeper=GK, allowed_servers=frozenset({"curbside.test"}
 
 VERIFIED = Facts(room_verified=True)
 PLAIN = Facts(room_verified=False)
+CONSENTED = Facts(True, member_verified=True, invite_consented=True)
+ENCRYPTED_ROOM = Facts(room_verified=False, room_encrypted=True)
+NAME = "Dana Whitfield, MD · Cardiology"
+# Full-width comma and letters, a bullet for the middle dot: the same name to a reader.
+LOOK_ALIKE = "Dana Whitfield\uff0c\uff2d\uff24 \u2022 Cardiology"
 
 # Power levels the gatekeeper gives a verified room (v12: the creator is not listed).
 TIGHT_PL: dict[str, Any] = {
@@ -49,6 +54,10 @@ def state(sender: str, event_type: str, content: dict[str, Any], key: str = "") 
     return ProposedEvent(sender, event_type, key, content)
 
 
+def named(sender: str, target: str, membership: str, **content: Any) -> ProposedEvent:
+    return ProposedEvent(sender, "m.room.member", target, {"membership": membership, **content})
+
+
 def pl(**changes: Any) -> dict[str, Any]:
     return {**TIGHT_PL, **changes}
 
@@ -57,8 +66,10 @@ EVENT_CASES = [
     # --- membership of verified rooms
     ("VR-01 unverified user cannot be invited", member(GK, MAL, "invite"), VERIFIED,
      Rule.UNVERIFIED_INVITEE),
-    ("VR-01 gatekeeper invites a verified clinician", member(GK, DANA, "invite"),
-     Facts(True, member_verified=True), None),
+    ("VR-01 gatekeeper invites a verified clinician the room agreed to",
+     member(GK, DANA, "invite"), CONSENTED, None),
+    ("VR-13 nor a verified clinician nobody agreed to", member(GK, DANA, "invite"),
+     Facts(True, member_verified=True), Rule.INVITE_NOT_CONSENTED),
     ("VR-02 unverified user cannot join", member(MAL, MAL, "join"), VERIFIED,
      Rule.UNVERIFIED_JOINER),
     ("VR-02 verified clinician joins", member(DANA, DANA, "join"),
@@ -79,7 +90,8 @@ EVENT_CASES = [
     ("-- kicking and leaving are always allowed", member(GK, MAL, "leave"), VERIFIED, None),
     ("-- banning is always allowed", member(GK, MAL, "ban"), VERIFIED, None),
     ("IB-01 a blocked gatekeeper invite is refused too", member(GK, DANA, "invite"),
-     Facts(True, member_verified=True, member_blocks_sender=True), Rule.INVITER_BLOCKED),
+     Facts(True, member_verified=True, member_blocks_sender=True, invite_consented=True),
+     Rule.INVITER_BLOCKED),
     # --- room settings of verified rooms
     ("VR-06 join rule cannot become public", state(GK, "m.room.join_rules",
      {"join_rule": "public"}), VERIFIED, Rule.JOIN_RULE_FIXED),
@@ -139,6 +151,82 @@ EVENT_CASES = [
      VERIFIED, None),
     ("-- room name is not a policy matter", state(GK, "m.room.name", {"name": "x"}),
      VERIFIED, None),
+    # --- upgrades of verified rooms
+    ("VR-14 a tombstone by a member is refused", state(DANA, "m.room.tombstone",
+     {"replacement_room": "!new:curbside.test"}), VERIFIED, Rule.UPGRADE_GOVERNED),
+    ("VR-14 the gatekeeper's tombstone needs an announced upgrade", state(
+        GK, "m.room.tombstone", {"replacement_room": "!new:x"}), VERIFIED,
+     Rule.UPGRADE_GOVERNED),
+    ("VR-14 the gatekeeper's announced upgrade goes ahead", state(
+        GK, "m.room.tombstone", {"replacement_room": "!new:x"}),
+     Facts(True, upgrade_announced=True), None),
+    ("VR-14 a room claiming a verified predecessor is governed", state(
+        DANA, "m.room.create", {"predecessor": {"room_id": "!old:x"}}),
+     Facts(True, upgrade_announced=True), Rule.UPGRADE_GOVERNED),
+    ("VR-14 the gatekeeper's successor room may be created", state(
+        GK, "m.room.create", {"predecessor": {"room_id": "!old:x"}}),
+     Facts(True, upgrade_announced=True), None),
+    ("-- plain rooms may be upgraded", state(DANA, "m.room.tombstone", {}), PLAIN, None),
+    # --- redaction in verified rooms
+    ("VR-15 membership and settings cannot be redacted", ProposedEvent(
+        DANA, "m.room.redaction", None, {}, redacts="$join"),
+     Facts(True, redacts_protected=True), Rule.PROTECTED_REDACTION),
+    ("VR-15 a message may be redacted", ProposedEvent(
+        DANA, "m.room.redaction", None, {}, redacts="$msg"), VERIFIED, None),
+    # --- nothing in the clear where encryption is on
+    ("E2E-03 a plaintext message in an encrypted room", ProposedEvent(
+        MAL, "m.room.message", None, {"msgtype": "m.text", "body": "Jane Doe"}),
+     ENCRYPTED_ROOM, Rule.PLAINTEXT_IN_ENCRYPTED_ROOM),
+    ("E2E-03 a custom event type in the clear", ProposedEvent(
+        MAL, "org.example.note", None, {"text": "x"}), ENCRYPTED_ROOM,
+     Rule.PLAINTEXT_IN_ENCRYPTED_ROOM),
+    ("E2E-03 an encrypted message passes", ProposedEvent(
+        MAL, "m.room.encrypted", None, {"algorithm": MEGOLM}), ENCRYPTED_ROOM, None),
+    ("E2E-03 Element's clear reaction passes", ProposedEvent(
+        MAL, "m.reaction", None, {"m.relates_to": {
+            "rel_type": "m.annotation", "event_id": "$x", "key": "\U0001f44d"}}),
+     ENCRYPTED_ROOM, None),
+    ("E2E-03 a reaction carrying a body is a message", ProposedEvent(
+        MAL, "m.reaction", None, {"body": "Jane Doe", "m.relates_to": {
+            "rel_type": "m.annotation", "event_id": "$x", "key": "ok"}}),
+     ENCRYPTED_ROOM, Rule.PLAINTEXT_IN_ENCRYPTED_ROOM),
+    ("E2E-03 a reaction key cannot be a paragraph", ProposedEvent(
+        MAL, "m.reaction", None, {"m.relates_to": {
+            "rel_type": "m.annotation", "event_id": "$x", "key": "x" * 33}}),
+     ENCRYPTED_ROOM, Rule.PLAINTEXT_IN_ENCRYPTED_ROOM),
+    ("E2E-03 a redaction passes", ProposedEvent(
+        MAL, "m.room.redaction", None, {"reason": "typo"}, redacts="$x"),
+     ENCRYPTED_ROOM, None),
+    ("E2E-03 a redaction cannot smuggle a body", ProposedEvent(
+        MAL, "m.room.redaction", None, {"body": "Jane Doe"}, redacts="$x"),
+     ENCRYPTED_ROOM, Rule.PLAINTEXT_IN_ENCRYPTED_ROOM),
+    ("-- plaintext in an unencrypted room is not judged", ProposedEvent(
+        MAL, "m.room.message", None, {"body": "hi"}), PLAIN, None),
+    ("E2E-04 an unencrypted room cannot become invite-only", state(
+        DANA, "m.room.join_rules", {"join_rule": "invite"}), PLAIN,
+     Rule.PRIVATE_WITHOUT_ENCRYPTION),
+    ("E2E-04 nor knock", state(DANA, "m.room.join_rules", {"join_rule": "knock"}), PLAIN,
+     Rule.PRIVATE_WITHOUT_ENCRYPTION),
+    ("E2E-04 nor restricted", state(DANA, "m.room.join_rules", {"join_rule": "restricted"}),
+     PLAIN, Rule.PRIVATE_WITHOUT_ENCRYPTION),
+    ("E2E-04 an encrypted room may", state(DANA, "m.room.join_rules",
+     {"join_rule": "invite"}), ENCRYPTED_ROOM, None),
+    ("E2E-04 the first join rule (room creation) is E2E-01's", state(
+        DANA, "m.room.join_rules", {"join_rule": "invite"}),
+     Facts(False, has_join_rule=False), None),
+    # --- the verified-name form is for its owner
+    ("VN-01 an unverified user cannot take a verified name", named(
+        MAL, MAL, "join", displayname=NAME), PLAIN, Rule.VERIFIED_NAME_TAKEN),
+    ("VN-01 nor a look-alike of one", named(
+        MAL, MAL, "join", displayname=LOOK_ALIKE), PLAIN,
+     Rule.VERIFIED_NAME_TAKEN),
+    ("VN-01 nor another clinician's", named(
+        DANA, DANA, "join", displayname="Robert Chen, MD · Cardiology"),
+     Facts(False, member_verified_name=NAME), Rule.VERIFIED_NAME_TAKEN),
+    ("VN-01 a clinician may show their own", named(DANA, DANA, "join", displayname=NAME),
+     Facts(False, member_verified_name=NAME), None),
+    ("VN-01 'Doe, Jane' is an ordinary name", named(MAL, MAL, "join", displayname="Doe, Jane"),
+     PLAIN, None),
 ]
 
 
@@ -204,6 +292,21 @@ def test_creation_verdict(
     assert (verdict.rule if verdict else None) == expected
 
 
+def test_creation_refused_when_initial_state_names_a_member_in_the_verified_form() -> None:
+    body = {"preset": "public_chat", "initial_state": [{
+        "type": "m.room.member", "state_key": MAL,
+        "content": {"membership": "join", "displayname": NAME}}]}
+    verdict = judge_room_creation(body, OFF)
+    assert verdict is not None and verdict.rule is Rule.VERIFIED_NAME_TAKEN
+
+
+def test_creation_refused_when_it_claims_a_verified_predecessor() -> None:
+    body = {"preset": "private_chat", "initial_state": [ENCRYPTION],
+            "creation_content": {"predecessor": {"room_id": "!verified:curbside.test"}}}
+    verdict = judge_room_creation(body, OFF, predecessor_verified=True)
+    assert verdict is not None and verdict.rule is Rule.UPGRADE_GOVERNED
+
+
 def test_creation_refused_when_an_invitee_blocks_the_creator() -> None:
     body = {"preset": "private_chat", "initial_state": [ENCRYPTION], "invite": [DANA]}
     verdict = judge_room_creation(body, OFF, invitees_blocking_creator=[DANA])
@@ -227,12 +330,7 @@ def test_every_rule_has_a_reason_and_a_unique_id() -> None:
 
 
 # --- names: requirement → proposed membership + facts → content the event must carry instead
-NAME = "Dana Whitfield, MD · Cardiology"
 NAMED = Facts(True, member_verified=True, member_verified_name=NAME)
-
-
-def named(sender: str, target: str, membership: str, **content: Any) -> ProposedEvent:
-    return ProposedEvent(sender, "m.room.member", target, {"membership": membership, **content})
 
 
 NAME_CASES = [

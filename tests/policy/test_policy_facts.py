@@ -13,10 +13,12 @@ import pytest
 from sqlalchemy import Engine
 
 from bots.gatekeeper.policy import ProposedEvent
-from bots.gatekeeper.policy_facts import PolicyFacts
+from bots.gatekeeper.policy_facts import PolicyFacts, RoomState
 from curbside.database import KERNEL_VERSIONS, make_engine, migrate
 from tests.policy.records import (
+    announce_upgrade,
     block_invites,
+    consent_to_invite,
     grant_credential,
     mark_room_verified,
     revoke_credential,
@@ -109,6 +111,9 @@ def test_facts_for_an_invite_into_a_verified_room(engine, facts):
     got = facts.facts_for(ROOM, invite)
 
     assert got.room_verified and got.member_verified and got.member_blocks_sender
+    assert not got.invite_consented
+    consent_to_invite(engine, ROOM, DANA)
+    assert facts.facts_for(ROOM, invite).invite_consented
 
 
 def test_facts_for_a_join_of_an_unverified_user(engine, facts):
@@ -146,3 +151,27 @@ def test_a_revoked_credential_stops_naming_within_the_ttl(engine, facts, clock):
     revoke_credential(engine, DANA)
     clock.now += TTL + 0.01
     assert facts.verified_name(DANA) is None
+
+
+def test_a_successor_of_a_verified_room_is_verified_from_its_first_event(engine, facts):
+    mark_room_verified(engine, ROOM, "@gatekeeper:curbside.test")
+    create = ProposedEvent("@gatekeeper:curbside.test", "m.room.create", "",
+                           {"predecessor": {"room_id": ROOM}})
+    join = ProposedEvent(MAL, "m.room.member", MAL, {"membership": "join"})
+
+    assert facts.facts_for("!new:curbside.test", create).room_verified
+    assert not facts.facts_for("!new:curbside.test", create).upgrade_announced
+    assert facts.facts_for("!new:curbside.test", join, RoomState(predecessor=ROOM)).room_verified
+
+    announce_upgrade(engine, ROOM)
+    assert facts.facts_for("!new:curbside.test", create).upgrade_announced
+
+
+def test_a_verified_name_is_looked_up_anywhere_it_is_claimed(engine, facts):
+    grant_credential(engine, DANA)
+    join = ProposedEvent(DANA, "m.room.member", DANA, {
+        "membership": "join", "displayname": "Dana Whitfield, MD · Cardiology"})
+
+    got = facts.facts_for(ROOM, join)
+
+    assert not got.room_verified and got.member_verified_name == "Dana Whitfield, MD · Cardiology"

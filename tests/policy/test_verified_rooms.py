@@ -25,7 +25,7 @@ from curbside.matrix.rooms import MEGOLM
 from tests.policy.raw_client import RawClient, Reply
 from tests.policy.records import revoke_credential
 from tests.policy.server import CACHE_TTL, policy_server
-from tests.policy.world import ENCRYPTION, World, build_world, verified_power_levels
+from tests.policy.world import ENCRYPTION, World, build_world, fill, verified_power_levels
 from tests.support.matrix_testkit import eventually
 
 pytestmark = pytest.mark.homeserver
@@ -52,18 +52,6 @@ class Case:
     reader: str
     probe: str
     rule: str
-
-
-def fill(template: Any, names: dict[str, str]) -> Any:
-    """Put user and room ids into a case (``{dana}``, ``{strict}``; ``{q_strict}`` URL-quoted)."""
-    if isinstance(template, str):
-        quoted = {f"q_{k}": quote(v, safe="") for k, v in names.items()}
-        return template.format(**names, **quoted)
-    if isinstance(template, dict):
-        return {fill(k, names): fill(v, names) for k, v in template.items()}
-    if isinstance(template, list):
-        return [fill(v, names) for v in template]
-    return template
 
 
 def state(room: str, event_type: str, key: str = "") -> str:
@@ -197,6 +185,7 @@ async def test_refused_and_nothing_changed(world: World, case: Case) -> None:
 async def test_gatekeeper_invites_a_verified_clinician_who_joins(world: World) -> None:
     room_id = await world.new_verified_room()
     eli = world.client("eli")
+    world.consent(room_id, "eli")
 
     invited = await world.gatekeeper.invite(room_id, eli.user_id)
     assert invited.status == 200, invited
@@ -210,6 +199,8 @@ async def test_gatekeeper_invites_a_verified_clinician_who_joins(world: World) -
 async def test_revocation_shuts_the_door_within_the_cache_ttl(world: World) -> None:
     room_id, other_room = await world.new_verified_room(), await world.new_verified_room()
     rob = world.client("rob")
+    world.consent(room_id, "rob")
+    world.consent(other_room, "rob")
     invited = await world.gatekeeper.invite(room_id, rob.user_id)
     assert invited.status == 200, "rob is verified: the invite goes through (and is cached)"
 
@@ -288,6 +279,7 @@ async def test_clinician_named_dana_joins_under_the_verified_name(world: World) 
     dana = world.client("dana")
     await _set_profile_name(dana, "dana")
     room_id = await world.new_verified_room()
+    world.consent(room_id, "dana")
 
     invited = await world.gatekeeper.invite(room_id, dana.user_id)
     assert invited.status == 200, invited

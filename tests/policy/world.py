@@ -21,10 +21,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from curbside.matrix.rooms import MEGOLM
 from tests.policy.raw_client import RawClient
-from tests.policy.records import block_invites, grant_credential, mark_room_verified
+from tests.policy.records import (
+    block_invites,
+    consent_to_invite,
+    grant_credential,
+    mark_room_verified,
+)
 from tests.policy.server import PolicyServer
 
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
@@ -34,6 +40,18 @@ CLINICIANS = ("dana", "eli", "bea", "bo", "rob")
 GATEKEEPER_ONLY = 100
 PROTECTED = ("m.room.power_levels", "m.room.join_rules", "m.room.history_visibility",
              "m.room.guest_access", "m.room.server_acl", "m.room.encryption")
+
+
+def fill(template: Any, names: dict[str, str]) -> Any:
+    """Put user and room ids into a case (``{dana}``, ``{strict}``; ``{q_strict}`` URL-quoted)."""
+    if isinstance(template, str):
+        quoted = {f"q_{k}": quote(v, safe="") for k, v in names.items()}
+        return template.format(**names, **quoted)
+    if isinstance(template, dict):
+        return {fill(k, names): fill(v, names) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill(v, names) for v in template]
+    return template
 
 
 def verified_power_levels(**changes: Any) -> dict[str, Any]:
@@ -91,8 +109,13 @@ class World:
         mark_room_verified(self.server.engine, room_id, self.gatekeeper.user_id)
         return room_id
 
+    def consent(self, room_id: str, name: str) -> None:
+        """Record that the room agreed to ``name`` being invited (as the gatekeeper does)."""
+        consent_to_invite(self.server.engine, room_id, self.client(name).user_id)
+
     async def admit(self, room_id: str, name: str) -> None:
-        """The gatekeeper invites a user and they join (both must succeed)."""
+        """With the room's consent, the gatekeeper invites a user and they join."""
+        self.consent(room_id, name)
         invited = await self.gatekeeper.invite(room_id, self.client(name).user_id)
         assert invited.status == 200, invited
         joined = await self.client(name).join(room_id)
