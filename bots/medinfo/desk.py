@@ -53,8 +53,9 @@ log = logging.getLogger(__name__)
 FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
 _NO_PHI = {"no phi", "confirm no phi", "it holds no phi"}
 NOT_VERIFIED = (
-    "Only verified clinicians can send medical-information requests. Verify your "
-    "credential with the gatekeeper first, then ask again."
+    "Only verified clinicians can send medical-information requests. To get verified, "
+    "start a direct chat with the Curbside Gatekeeper and send !verify; once a verifier "
+    "has approved you, ask me again here."
 )
 
 
@@ -151,11 +152,16 @@ class MedinfoDesk:
     # -- rooms -------------------------------------------------------------------
 
     def may_join(self, session: Session, room_id: str, inviter: str | None) -> bool:
-        """Sponsor rooms: only from an admitted member; other rooms: only from a clinician."""
+        """Sponsor rooms: only from an admitted member; other rooms: from anyone.
+
+        An unverified person's chat is joined so that they hear what to do
+        (:data:`NOT_VERIFIED`) instead of seeing the desk leave without a word;
+        no request is taken from them until they hold a credential.
+        """
         sponsor = self.directory(session).by_room(room_id)
         if sponsor is not None:
             return inviter is not None and sponsor.admitted(inviter, room_id)
-        return inviter is not None and active_credential(session, inviter) is not None
+        return inviter is not None
 
     def intruders(self, session: Session, room_id: str, membership: object) -> list[str]:
         """Whom to remove after an invite or join in a sponsor room: anyone not admitted."""
