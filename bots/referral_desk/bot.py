@@ -210,7 +210,8 @@ class ReferralDeskBot(Bot):
         """Answers, pasted referrals, attachments, decline reasons and consult-note files."""
         event = ctx.event
         if event.msgtype == "m.text" and not event.body.startswith("!"):
-            self._answer(ctx, self.desk.said, event.body)
+            direct = ctx.is_direct and build.thread_root_of(event) == event.event_id
+            self._answer(ctx, self.desk.said, event.body, direct=direct)
         elif event.msgtype in FILE_TYPES:
             await self._file(ctx)
 

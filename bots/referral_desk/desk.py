@@ -228,11 +228,16 @@ class ReferralDesk:
 
     # -- plain messages and files in threads -----------------------------------
 
-    def said(self, session: Session, asker: Asker, text: str) -> Reply | None:
-        """A message that is not a command: a form answer, a decline's reason, or not ours."""
+    def said(self, session: Session, asker: Asker, text: str, *,
+             direct: bool = False) -> Reply | None:
+        """A message that is not a command: a form answer, a decline's reason, or not ours.
+
+        Not ours in a one-to-one chat (``direct``, outside any thread) it is
+        still addressed to the desk, so the asker hears what they can do.
+        """
         conversation = conversations.find(session, asker.room_id, asker.thread_root)
         if conversation is None or conversation.user_id != asker.user_id:
-            return None
+            return self._what_next(session, asker) if direct else None
         if conversation.purpose == DECLINE_REASON:
             return self._declined_with_reason(session, asker, conversation, text)
         if conversation.purpose == FORM:
@@ -462,6 +467,13 @@ class ReferralDesk:
             raise Refused(f"This referral is being prepared by {conversation.user_id}; only "
                           "they can change it.")
         return conversation
+
+    def _what_next(self, session: Session, asker: Asker) -> Reply:
+        if not self._verified(session, asker.user_id):
+            return Reply(NOT_VERIFIED)
+        return Reply("I prepare and send referrals. Send !referral new to start one (I ask "
+                     "one question at a time in a thread), !status RF-… to follow one, or "
+                     "!help for everything I do.")
 
     def _verified(self, session: Session, user_id: str) -> bool:
         return active_credential(session, user_id, self.clock()) is not None
