@@ -208,7 +208,8 @@ async def test_a_clinician_who_chose_a_letter_receives_it_as_an_encrypted_pdf(
     for expected in (answer, question, "Northwind Pharma", "Glucera (metrafide)",
                      "Response to your unsolicited request for medical information",
                      "full prescribing information", "Page 1 of 1",
-                     "a verified Cardiovascular Disease clinician in MA", "Medical Science Liaison"):
+                     "a verified Cardiovascular Disease clinician in MA",
+                     "Medical Science Liaison"):
         assert expected in first, expected
     assert "1234567893" not in first and "Whitfield" not in first
     assert msl.user_id not in first, "no personal contact unless configured"
