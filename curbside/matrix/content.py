@@ -86,6 +86,13 @@ def threaded(
     return placed
 
 
+def replying(content: dict[str, Any], reply_to: str) -> dict[str, Any]:
+    """``content`` as a reply to ``reply_to`` in the main timeline (no thread)."""
+    placed = dict(content)
+    placed["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    return placed
+
+
 def in_thread(content: dict[str, Any], event: IncomingEvent) -> dict[str, Any]:
     """Place ``content`` in ``event``'s thread, replying to ``event``."""
     return threaded(content, thread_root_of(event), event.event_id)

@@ -53,7 +53,7 @@ class Context:
         thread = build.reply_thread(self.event, direct=self.is_direct, start=start_thread)
         return self.post(
             self.event.room_id, body, html, mentions=mentions, phi=phi,
-            thread=thread, reply_to=self.event.event_id if thread else None,
+            thread=thread, reply_to=self.event.event_id,
         )
 
     @property
