@@ -40,7 +40,7 @@ from bots.referral_desk.models import (
     DeskConversation,
 )
 from bots.referral_desk.posts import PartyThreads, status_line
-from curbside.credentials import active_credential, is_verified_room
+from curbside.credentials import active_credential, is_verified_room, verified_name
 from referral.cases import (
     ReferralEnv,
     add_attachment,
@@ -279,7 +279,8 @@ class ReferralDesk:
         with _by_the_rules():
             self._close_loop(session, asker.user_id, case, name)
         self.threads.say(session, case.id, REFERRER,
-                         f"Consult note for {case.id} from {asker.user_id} follows.", phi=True)
+                         f"Consult note for {case.id} from {verified_name(session, asker.user_id)} "
+                         "follows.", phi=True)
         self.threads.send(session, case.id, REFERRER, dict(forwarded))
         return Reply(f"Consult note sent to the referrer; {case.id} is completed.")
 
@@ -326,7 +327,7 @@ class ReferralDesk:
         with _by_the_rules():
             self._close_loop(session, asker.user_id, case, "consult note (text)")
         self.threads.say(session, case.id, REFERRER, f"Consult note for {case.id} from "
-                         f"{asker.user_id}:\n\n{text}", phi=True)
+                         f"{verified_name(session, asker.user_id)}:\n\n{text}", phi=True)
         return Reply(f"Consult note sent to the referrer; {case.id} is completed.")
 
     # -- either side -----------------------------------------------------------
@@ -420,7 +421,7 @@ class ReferralDesk:
         with _by_the_rules():
             transition(session, self.env, case.id, to=to, side=side, actor=sender,
                        reason=reason)
-        line = status_line(case.id, to, sender, reason.strip())
+        line = status_line(case.id, to, verified_name(session, sender), reason.strip())
         other = REFERRER if side is Side.RECIPIENT else RECIPIENT
         self.threads.say(session, case.id, other, line, phi=bool(reason.strip()))
         return Reply(line, phi=bool(reason.strip()))
@@ -435,7 +436,7 @@ class ReferralDesk:
         record_business_status(session, self.env, case.id, code="consult-note-sent",
                                side=Side.RECIPIENT, actor=sender, note=what)
         self.threads.say(session, case.id, REFERRER,
-                         status_line(case.id, Status.COMPLETED, sender))
+                         status_line(case.id, Status.COMPLETED, verified_name(session, sender)))
 
     def _case_for(self, session: Session, asker: Asker, referral_id: str,
                   wanted: Side | None) -> ReferralCase:
