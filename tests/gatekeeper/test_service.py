@@ -134,7 +134,8 @@ def test_a_conversation_reaches_the_verifiers_and_only_they_decide(world: World)
         assert active_credential(session, EVE.user_id) is None
 
     approved = world.ask(gk.approve, VERIFIER, request_id, "ID by video")
-    assert approved.text.startswith(f"Approved #{request_id}: {EVE.user_id} is verified until")
+    assert approved.text.startswith(
+        f"Approved #{request_id}: Dana Whitfield, MD ({EVE.user_id}) is verified until")
     [told] = approved.posts
     assert told.room_id == DM and told.text.startswith("You are verified: Dana Whitfield")
     assert "not awaiting attestation" in world.refusal(gk.deny, VERIFIER, request_id, "late")
@@ -192,7 +193,7 @@ def test_verified_rooms_admit_only_verified_colleagues(world: World) -> None:
         "you again."
     credential = world.ask(gk.invitee, dana, ROOM, BOB_ID)
     assert world.ask(gk.invited, dana, ROOM, credential).text \
-        == f"Invited {BOB_ID} as {credential.display_name}."
+        == f"Invited {credential.display_name} ({BOB_ID})."
 
 
 def test_the_name_note_only_for_a_verified_member_showing_another_name(world: World) -> None:
