@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import csv
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,7 +211,7 @@ class _As:
 
 
 @contextlib.asynccontextmanager
-async def _logged_in(url: str, person: Person):  # type: ignore[no-untyped-def]
+async def _logged_in(url: str, person: Person) -> AsyncIterator[_As]:
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{url}/_matrix/client/v3/login", json={
             "type": "m.login.password", "identifier": {"type": "m.id.user",

@@ -67,7 +67,8 @@ class Poster:
         """Queue a notice (``body``/``html``) or any ``content``; returns the txn id.
 
         ``thread`` places it in that thread (replying to ``reply_to``, default
-        the root); without one, ``reply_to`` makes it a reply in the main timeline. ``phi=True`` refuses, by raising
+        the root); without one, ``reply_to`` makes it a reply in the main
+        timeline. ``phi=True`` refuses, by raising
         :class:`~curbside.matrix.rooms.UnencryptedRoomError`, when the room is
         not end-to-end encrypted. ``key`` makes the post idempotent: queued
         once however often the caller's work runs.
