@@ -172,7 +172,8 @@ class Portal:
             self.puppet.user_id, sender.user_id,
         ))
         to = f"{display(number)} ({name})" if name else display(number)
-        ctx.reply(f"Queued: fax to {to}, {page_count(job.pages)}.")
+        # The fax's own thread (its status updates follow there), in a DM too.
+        ctx.reply(f"Queued: fax to {to}, {page_count(job.pages)}.", start_thread=True)
 
     async def handle_job_change(self, change: JobChange, link: FaxLink, session: Session) -> None:
         """Tell the file's thread how its fax is doing, in the feed's ``session``."""

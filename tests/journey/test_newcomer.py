@@ -269,7 +269,9 @@ async def fax_through_the_bridge(internist: MatrixUser, cardiologist: MatrixUser
     assert isinstance(response, nio.RoomSendResponse), response
     queued = await says(internist, dm, PUPPET, "Queued", since=since)
     assert "1 page." in queued.body, queued.body
-    await says(internist, dm, PUPPET, "Delivered to +1 617 555 0142 — 1 page.", since=since)
+    delivered = await says(internist, dm, PUPPET, "Delivered to +1 617 555 0142 — 1 page.",
+                           since=since)
+    assert thread_of(queued) == thread_of(delivered) == response.event_id, "one fax, one thread"
     inbound = await join_from(cardiologist, PUPPET)
     await says(cardiologist, inbound, PUPPET, "1 page")
 
