@@ -14,7 +14,9 @@ never touches a real one. It is made of the product's own operator steps —
 registry import, roster import, fax route, sponsor import, `verifiers add` —
 so what a newcomer tries is what production does, and everything it writes
 is marked: accounts are ``demo-…``, the sponsor is "Demo Pharma (DEMO)".
-Idempotent: a second `init` or `up` finds what the first one made.
+Idempotent: a second `init` or `up` finds what the first one made; a
+database that already holds a provider registry (an installation in use,
+upgraded to a version with the demo) never gets one.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import yaml
 from bots.gatekeeper import credentialing
 from bots.gatekeeper.names import display_legal_name
 from bots.gatekeeper.registry import ProviderRecord, generate_nppes_file, import_nppes
-from bots.gatekeeper.registry.lookup import first_licensed
+from bots.gatekeeper.registry.lookup import first_licensed, has_providers
 from bots.gatekeeper.roster import import_roster
 from bots.medinfo.sponsors import import_sponsors
 from curbside.cli.context import AppContext
@@ -131,6 +133,10 @@ def seed(app: AppContext) -> None:
         return
     if _read_state(app) is not None:
         click.echo(f"demo: kept ({_state_path(app)})")
+        return
+    if has_providers(app.engine):  # an installation in use: never mix synthetic people in
+        click.echo("demo: not set up — this database already holds a provider registry "
+                   "(set demo.enabled: false to stop this message)")
         return
     folder = settings.data_dir / "demo"
     folder.mkdir(parents=True, exist_ok=True)

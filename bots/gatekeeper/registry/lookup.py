@@ -238,3 +238,9 @@ def first_licensed(db: Database, taxonomy_code: str, *,
     with _connection(db) as connection:
         records = _records(connection, query)
     return records[0] if records else None
+
+
+def has_providers(db: Database) -> bool:
+    """Whether any registry has been imported (so a demo must not add a synthetic one)."""
+    with _connection(db) as connection:
+        return connection.execute(select(Provider.npi).limit(1)).first() is not None
