@@ -72,7 +72,8 @@ async def test_a_clinician_is_verified_once_a_verifier_attests(world: World) -> 
     checked = "government ID and licence checked by video, IAL2"
     approved = await world.ask(world.verifier, world.verifiers_room,
                                f"!approve {request_id} {checked}")
-    assert approved.startswith(f"Approved #{request_id}: {dana.user_id} is verified until")
+    assert approved.startswith(
+        f"Approved #{request_id}: Dana Whitfield, MD ({dana.user_id}) is verified until")
 
     welcome = await wait_for(lambda: [b for b in world.notices(dana, dm)
                                       if b.startswith("You are verified")], what="the welcome")
