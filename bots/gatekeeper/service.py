@@ -177,8 +177,9 @@ class Gatekeeper:
 
     def _what_next(self, session: Session, asker: Asker,
                    request: VerificationRequest | None) -> Reply | None:
-        if asker.room_id == self.verifiers_room(session):
-            return None  # the team talking among themselves
+        if asker.room_id == self.verifiers_room(session) or is_verified_room(session,
+                                                                            asker.room_id):
+            return None  # the team, or a new verified room's first member, talking
         if request is not None and request.state == verification.AWAITING_ATTESTATION:
             return Reply(f"Your request #{request.id} is with the credentialing team; I will "
                          "tell you here when they have decided. !cancel withdraws it.")

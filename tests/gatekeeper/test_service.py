@@ -202,6 +202,7 @@ def test_a_message_nothing_awaits_in_a_dm_hears_what_to_do_next(world: World) ->
                          direct=True)
     assert verified is not None and verified.text.startswith("You are verified as Dana")
     assert world.ask(gk.answer, Asker(DANA_ID, VERIFIERS), "hi", direct=True) is None
+    assert world.ask(gk.answer, Asker(DANA_ID, ROOM), "hi", direct=True) is None
 
 
 def test_wrong_answers_close_the_request_with_an_audit_record(world: World) -> None:
