@@ -61,7 +61,7 @@ OWNER_KINDS = {OwnerKind.MATRIX_USER: USER_OWNER, OwnerKind.ROOM: ROOM_OWNER}
 
 STATUS_TEXT: dict[JobState, str] = {
     JobState.SENDING: "Sending to {number} …",
-    JobState.DELIVERED: "Delivered to {number} — {pages} pages.",
+    JobState.DELIVERED: "Delivered to {number} — {pages}.",
     JobState.FAILED: "Failed: the fax to {number} was not delivered ({reason}).",
     JobState.CANCELLED: "Cancelled: the fax to {number} will not be sent ({reason}).",
 }
@@ -76,7 +76,15 @@ def status_text(change: JobChange, number: str, pages: int | None) -> str | None
     template = STATUS_TEXT.get(change.state)
     if template is None:
         return None
-    return template.format(number=display(number), pages=pages, reason=change.reason)
+    return template.format(number=display(number), pages=page_count(pages),
+                           reason=change.reason)
+
+
+def page_count(pages: int | None) -> str:
+    """'1 page', '3 pages' ('pages' when the count is not known yet)."""
+    if pages is None:
+        return "pages"
+    return f"{pages} page" if pages == 1 else f"{pages} pages"
 
 
 def welcome_text(portal: PortalView, number: str) -> str:
@@ -164,7 +172,8 @@ class Portal:
             self.puppet.user_id, sender.user_id,
         ))
         to = f"{display(number)} ({name})" if name else display(number)
-        ctx.reply(f"Queued: fax to {to}, {job.pages} pages.")
+        # The fax's own thread (its status updates follow there), in a DM too.
+        ctx.reply(f"Queued: fax to {to}, {page_count(job.pages)}.", start_thread=True)
 
     async def handle_job_change(self, change: JobChange, link: FaxLink, session: Session) -> None:
         """Tell the file's thread how its fax is doing, in the feed's ``session``."""
@@ -234,7 +243,7 @@ class Portal:
         sender = display(from_number) if from_number and from_number.startswith("+") \
             else (from_number or "an unknown sender")
         message = build.notice(f"Fax received on {display(self.number)} from {sender} "
-                               f"at {stamp} — {envelope.pages} pages.")
+                               f"at {stamp} — {page_count(envelope.pages)}.")
         file = await upload_encrypted(self.puppet.client, pdf,
                                       f"fax-{received_at:%Y%m%d-%H%M}-{inbound_id[:8]}.pdf",
                                       "application/pdf")

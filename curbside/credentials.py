@@ -162,6 +162,20 @@ def active_credential(
     )
 
 
+def verified_name(session: Session, user_id: str) -> str:
+    """How a notice names someone: their verified name with the Matrix id, e.g.
+    'Dana Whitfield, MD (@dana:example.org)'; the bare id when never verified.
+
+    Read whether or not the credential is still active, so a notice about a
+    revocation or an expiry still names the person people knew.
+    """
+    row = session.get(VerifiedCredential, user_id)
+    if row is None or not row.legal_name:
+        return user_id
+    name = f"{row.legal_name}, {row.credential_text}" if row.credential_text else row.legal_name
+    return f"{name} ({user_id})"
+
+
 def is_verified_room(session: Session, room_id: str) -> bool:
     return session.get(VerifiedRoom, room_id) is not None
 

@@ -103,6 +103,12 @@ class BridgeSettings(_Section):
     port: int = Field(ge=1, le=65535)
 
 
+class DemoSettings(_Section):
+    """The demo `curbside init` and `curbside up` set up (embedded homeserver only)."""
+
+    enabled: bool
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -116,12 +122,18 @@ class Settings(_Section):
     bots: dict[str, BotSettings]
     bridge: BridgeSettings
     logging: LoggingSettings
+    demo: DemoSettings
     # Sections owned by other packages, validated by them when they start
     # (the kernel imports none of them): fax → fax_gateway.gateway.FaxSettings.
     fax: dict[str, Any] = Field(default_factory=dict)
 
     def bot_user_id(self, name: str) -> str:
         return f"@{self.bots[name].localpart}:{self.homeserver.server_name}"
+
+    @property
+    def demo_enabled(self) -> bool:
+        """The demo runs only on the embedded homeserver, never on a real one."""
+        return self.demo.enabled and self.homeserver.mode == "embedded"
 
 
 def example_text() -> str:

@@ -98,6 +98,40 @@ def allowed_from(status: Status) -> list[Transition]:
     return moves_from(TRANSITIONS, status)
 
 
+#: How a person says where a referral stands, and what a move would do to it.
+STANDING: dict[Status, str] = {
+    Status.DRAFT: "still a draft",
+    Status.REQUESTED: "sent and waiting for the recipient's answer",
+    Status.ACCEPTED: "accepted",
+    Status.REJECTED: "declined",
+    Status.IN_PROGRESS: "in progress",
+    Status.ON_HOLD: "on hold",
+    Status.COMPLETED: "completed (the loop is closed)",
+    Status.CANCELLED: "cancelled",
+    Status.FAILED: "failed",
+}
+DONE_TO: dict[Status, str] = {
+    Status.DRAFT: "turned back into a draft",
+    Status.REQUESTED: "sent",
+    Status.ACCEPTED: "accepted",
+    Status.REJECTED: "declined",
+    Status.IN_PROGRESS: "started",
+    Status.ON_HOLD: "put on hold",
+    Status.COMPLETED: "completed",
+    Status.CANCELLED: "cancelled",
+    Status.FAILED: "marked as failed",
+}
+
+
+def refusal_text(source: Status, target: Status) -> str:
+    """'This referral is completed (the loop is closed), so it cannot be declined now; …'."""
+    moves = allowed_from(source)
+    then = ("; what can still happen: "
+            + "; ".join(f"{m.meaning} (the {m.side.value})" for m in moves)
+            if moves else "; nothing more can change it")
+    return f"This referral is {STANDING[source]}, so it cannot be {DONE_TO[target]} now{then}."
+
+
 def describe_allowed(status: Status) -> str:
     """What may follow ``status`` and who owns each move, for a refusal."""
     return describe_moves(TRANSITIONS, status)
@@ -107,10 +141,7 @@ def check_transition(source: Status, target: Status, side: Side, reason: str) ->
     """Return the table row for this move or raise :class:`TransitionError`."""
     row = _BY_PAIR.get((source, target))
     if row is None:
-        raise TransitionError(
-            f"a referral that is {source.value} cannot become {target.value}; "
-            f"allowed from {source.value}: {describe_allowed(source)}"
-        )
+        raise TransitionError(refusal_text(source, target))
     if row.side is not side:
         raise TransitionError(
             f"only the {row.side.value} may move a referral from {source.value} "

@@ -186,8 +186,9 @@ def evidence_for_verifiers(request: VerificationRequest) -> tuple[str, str]:
         f"Verification request #{request.id} from {request.user_id}",
         f"NPI {request.npi}: {request.registry_name} — active individual provider in NPPES",
         f"Name given: {request.name_given} (matches the registry)",
-        f"Licence: {request.licence_state} {request.licence_number} — taxonomy "
-        f"{request.taxonomy_code} {request.specialty} (clinical; matches the registry)",
+        f"Licence: {request.licence_state} {request.licence_number} — "
+        f"{request.specialty or 'taxonomy ' + (request.taxonomy_code or '?')} "
+        "(a clinical taxonomy; matches the registry)",
         "Please confirm their identity (e.g. government ID and licence by video), then:",
         f"!approve {request.id} <what you checked>   or   !deny {request.id} <reason>",
     ]
@@ -201,11 +202,17 @@ def evidence_for_verifiers(request: VerificationRequest) -> tuple[str, str]:
     return plain, markup
 
 
+def _shown_as(credential: VerifiedCredential) -> str:
+    """'Dana Whitfield, MD · Cardiology', leaving out what the record lacks."""
+    name = ", ".join(p for p in (credential.legal_name, credential.credential_text) if p)
+    return f"{name} · {credential.specialty}" if credential.specialty else name
+
+
 def approval_text(credential: VerifiedCredential) -> str:
     """What the clinician is told on approval: who they are now and what they can do."""
     return (
-        f"You are verified: {credential.legal_name}, {credential.credential_text} · "
-        f"{credential.specialty} (NPI {credential.npi}, {credential.licence_state} licence), "
+        f"You are verified: {_shown_as(credential)} "
+        f"(NPI {credential.npi}, {credential.licence_state} licence), "
         f"until {credential.expires_at.date().isoformat()}. You can now:\n"
         "• !room create <name> — make a verified room (only verified clinicians can be in it)\n"
         "• !invite @colleague <room> — invite a verified colleague; !join <room> — join one\n"

@@ -16,6 +16,8 @@ work lives beside it:
                      deactivation, reminders
     directory.py     !find and !directory
     roster.py        bulk attestation from an organisation's roster (CLI)
+    credentialing.py the credentialing team and room (a declared periodic job makes
+                     the room, invites the team, posts requests that waited for it)
 """
 
 from __future__ import annotations
@@ -25,15 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
+import nio
 from sqlalchemy.orm import Session
 
-from bots.gatekeeper import rooms
+from bots.gatekeeper import credentialing, rooms
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.revocation import SWEEP, Sweeper
 from bots.gatekeeper.service import JOIN_NOTICE_SENT, Asker, Gatekeeper, Post, Refused, Reply
 from curbside.audit import AuditLog
 from curbside.credentials import Credential
 from curbside.database import after_commit, session_scope
+from curbside.matrix import content as build
 from curbside.matrix.bot import MESSAGE, Bot
 from curbside.matrix.commands import Arg, command, group, on_event
 from curbside.matrix.config import BotAccount, RuntimeConfig
@@ -45,6 +49,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 REACTION = "m.reaction"
 JOIN_REQUESTS = "join-requests"
+CREDENTIALING = "credentialing-room"
 
 
 def _now() -> datetime:
@@ -88,6 +93,9 @@ class GatekeeperBot(Bot):
             supervisor=self.supervisor,
         )
 
+    #: Seconds between looks at the credentialing team (a new verifier waits at most this).
+    credentialing_interval = 3.0
+
     @property
     def sweep_interval(self) -> float:
         """Seconds between sweeps (the option), for the periodic job."""
@@ -97,6 +105,29 @@ class GatekeeperBot(Bot):
     async def sweep(self, job: Job) -> None:
         """Remove members whose verification ended, tell them why, remind who expires soon."""
         await self.sweeper.sweep()
+
+    @periodic(CREDENTIALING, every="credentialing_interval")
+    async def keep_credentialing_room(self, job: Job) -> None:
+        """Make the credentialing room once someone is on the team, invite the team,
+        and post the requests made while there was no room."""
+        session = job.session
+        room_id = self.gatekeeper.verifiers_room(session)
+        if room_id is None:
+            if not credentialing.needs_room(session):
+                return
+            room_id = await self.create_room(name=credentialing.ROOM_NAME,
+                                             topic=credentialing.ROOM_TOPIC)
+            credentialing.record_room(session, self.audit, room_id, self.account.user_id,
+                                      _now())
+        for verifier in credentialing.to_invite(session, room_id):
+            response = await self.client.room_invite(room_id, verifier.user_id)
+            if isinstance(response, nio.RoomInviteError) and "already in the room" not in (
+                    response.message or ""):
+                raise RuntimeError(f"could not invite a verifier to {room_id}: "
+                                   f"{response.message}")
+            verifier.invited_room_id = room_id
+        for post in self.gatekeeper.post_waiting(session, room_id):
+            job.post(post.room_id, post.text, post.html)
 
     # -- verification conversation -------------------------------------------
 
@@ -112,11 +143,12 @@ class GatekeeperBot(Bot):
 
     @on_event(MESSAGE)
     async def answer(self, ctx: Context) -> None:
-        """A plain message in the DM is the answer to the pending question, if any."""
+        """A plain message in the DM answers the pending question, or hears what to do next."""
         event = ctx.event
         if event.msgtype != "m.text" or event.body.startswith("!") or not event.body.strip():
             return
-        self._answer(ctx, self.gatekeeper.answer, event.body)
+        direct = ctx.is_direct and build.thread_root_of(event) == event.event_id
+        self._answer(ctx, self.gatekeeper.answer, event.body, direct=direct)
 
     # -- verifiers -----------------------------------------------------------
 
@@ -134,6 +166,10 @@ class GatekeeperBot(Bot):
              args=[Arg("user", convert=_user_id), Arg("reason", rest=True)])
     async def revoke(self, ctx: Context, user: str, reason: str) -> None:
         self._answer(ctx, self.gatekeeper.revoke, user, reason)
+
+    @command("pending", help="(verifiers) list the requests waiting, with their evidence")
+    async def pending(self, ctx: Context) -> None:
+        self._answer(ctx, self.gatekeeper.pending)
 
     # -- verified rooms ------------------------------------------------------
 

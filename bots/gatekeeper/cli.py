@@ -6,6 +6,8 @@ log from the command's :class:`~curbside.host.Host` (never from ``curbside.cli``
 which imports this module).
 
     curbside verify import roster.csv --by @admin:example.org
+    curbside verifiers add @verifier:example.org     (the gatekeeper makes the room)
+    curbside verifiers list
     curbside registry import npidata_pfile_*.csv
     curbside registry import-taxonomy nucc_taxonomy_*.csv
     curbside registry generate OUT.csv --rows N [--seed S]
@@ -13,14 +15,17 @@ which imports this module).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from bots.gatekeeper import credentialing
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.registry import NppesFormatError, NuccFormatError
 from bots.gatekeeper.registry.cli import generate_command, import_command, taxonomy_command
 from bots.gatekeeper.roster import RosterFormatError, import_roster
+from curbside.database import session_scope
 from curbside.host import Host, pass_host
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -50,6 +55,53 @@ def verify_import(host: Host, roster: Path, attested_by: str, days: int) -> None
     click.echo(f"verified {result.imported} clinician(s); {len(result.rejections)} row(s) refused")
     for rejection in result.rejections:
         click.echo(f"  line {rejection.line} ({rejection.matrix_id or '-'}): {rejection.reason}")
+
+
+@click.group()
+def verifiers() -> None:
+    """The credentialing team: who attests clinicians' identities, in which room."""
+
+
+@verifiers.command("add")
+@click.argument("user_id")
+@pass_host
+def verifiers_add(host: Host, user_id: str) -> None:
+    """Put USER_ID (@name:server) on the credentialing team.
+
+    The running gatekeeper creates the encrypted "Credentialing" room if there
+    is none (or uses bots.gatekeeper.options.verifiers_room), invites USER_ID
+    and posts every verification request that is waiting. Nothing to restart.
+    """
+    if not (user_id.startswith("@") and ":" in user_id):
+        raise click.ClickException(f"{user_id!r} is not a Matrix ID like @dana:example.org")
+    with session_scope(host.engine) as session:
+        added = credentialing.add_verifier(session, host.audit, user_id, by="operator:cli",
+                                           now=datetime.now(UTC))
+        room = credentialing.room_of(
+            session, host.settings.bots["gatekeeper"].options.get("verifiers_room"))
+    if not added:
+        click.echo(f"{user_id} is already on the credentialing team")
+        return
+    where = f"to the credentialing room {room}" if room else (
+        "to a new encrypted room named 'Credentialing'")
+    click.echo(f"added {user_id}; the gatekeeper invites them {where} within a few "
+               "seconds while `curbside up` runs (or as soon as it next starts)")
+
+
+@verifiers.command("list")
+@pass_host
+def verifiers_list(host: Host) -> None:
+    """The credentialing team, and whether each has been invited to the room."""
+    with session_scope(host.engine) as session:
+        room = credentialing.room_of(
+            session, host.settings.bots["gatekeeper"].options.get("verifiers_room"))
+        team = [(v.user_id, v.invited_room_id == room and room is not None)
+                for v in credentialing.verifiers(session)]
+    click.echo(f"credentialing room: {room or 'not created yet'}")
+    for user, invited in team:
+        click.echo(f"  {user}  {'invited' if invited else 'invite pending'}")
+    if not team:
+        click.echo("  nobody yet: curbside verifiers add @verifier:server")
 
 
 @click.group()

@@ -6,6 +6,10 @@ stands and the evidence gathered so far, so a restart resumes it.
 in, so reminders and removal notices reach them.
 ``gatekeeper_notices``: a notice (reminder, removal) that was sent, keyed so
 the sweeper sends each one once however often it runs.
+``gatekeeper_verifiers``: the credentialing team (``curbside verifiers add``),
+and the credentialing room each was invited to.
+``gatekeeper_credentialing``: the credentialing room the gatekeeper created
+(one row), when the config names none.
 
 These hold professional identity from the public registry, never patient data.
 """
@@ -37,6 +41,8 @@ class VerificationRequest(Base):
     licence_number: Mapped[str | None] = mapped_column(String(64))
     taxonomy_code: Mapped[str | None] = mapped_column(String(10))
     specialty: Mapped[str | None] = mapped_column(Text)
+    # The credentialing room the evidence was posted to; None until it is posted.
+    posted_room_id: Mapped[str | None] = mapped_column(String(255))
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decision_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -80,3 +86,20 @@ class JoinRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Verifier(Base):
+    __tablename__ = "gatekeeper_verifiers"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    added_by: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    invited_room_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class CredentialingRoom(Base):
+    __tablename__ = "gatekeeper_credentialing"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

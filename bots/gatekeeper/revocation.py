@@ -44,7 +44,7 @@ from bots.gatekeeper.notices import (
 )
 from bots.gatekeeper.registry.models import Provider
 from curbside.audit import AuditLog
-from curbside.credentials import VerifiedCredential, VerifiedRoom, active_credential
+from curbside.credentials import VerifiedCredential, VerifiedRoom, active_credential, verified_name
 from curbside.database import session_scope
 from curbside.matrix.jobs import Job
 from curbside.matrix.rooms import create_encrypted_room
@@ -242,8 +242,8 @@ class Sweeper:
             record_type="verified_room", record_id=room_id, reason=ending.cause,
             details={"user_id": user_id},
         )
-        job.post(room_id, f"{user_id} was removed from this verified room: their "
-                          "verification is no longer active.")
+        job.post(room_id, f"{verified_name(job.session, user_id)} was removed from this "
+                          "verified room: their verification is no longer active.")
 
     @staticmethod
     async def rotate_room_key(client: nio.AsyncClient, room_id: str) -> None:

@@ -33,9 +33,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bots.gatekeeper import admission, attestation, directory, joins, verification
+from bots.gatekeeper import (
+    admission,
+    attestation,
+    credentialing,
+    directory,
+    joins,
+    verification,
+)
 from bots.gatekeeper.config import GatekeeperConfig
-from bots.gatekeeper.models import JoinRequest
+from bots.gatekeeper.models import JoinRequest, VerificationRequest
 from bots.gatekeeper.notices import remember_contact
 from bots.gatekeeper.registry import find_provider
 from curbside.audit import AuditLog
@@ -44,6 +51,7 @@ from curbside.credentials import (
     Credential,
     active_credential,
     is_verified_room,
+    verified_name,
 )
 from curbside.matrix.content import pill
 
@@ -58,9 +66,9 @@ NOT_IN_A_DM = (
 )
 NOT_A_VERIFIER_ROOM = "Verifier commands are accepted only in the credentialing team's room."
 NO_VERIFIERS_ROOM = (
-    "Your request is recorded, but this server has no verifiers' room yet, so no one can "
-    "attest it. Ask your Curbside operator to set bots.gatekeeper.options.verifiers_room "
-    "(or to import your organisation's roster with `curbside verify import`)."
+    "Your request is recorded, but this server has no credentialing team yet, so no one can "
+    "attest it. Ask your Curbside operator to run `curbside verifiers add @verifier:server`: "
+    "your request reaches the team as soon as their room exists, and you hear from me here."
 )
 
 
@@ -120,7 +128,7 @@ class Gatekeeper:
 
     def verify(self, session: Session, asker: Asker, *, direct: bool) -> Reply:
         """Start (or continue) the asker's request; ``direct``: the room is a one-to-one DM."""
-        shared = asker.room_id == self.settings.verifiers_room or is_verified_room(
+        shared = asker.room_id == self.verifiers_room(session) or is_verified_room(
             session, asker.room_id
         )
         if not direct or shared:
@@ -156,12 +164,18 @@ class Gatekeeper:
         return Reply(f"Request #{request.id} is cancelled. Send !verify whenever you want to "
                      "start again.")
 
-    def answer(self, session: Session, asker: Asker, text: str) -> Reply | None:
-        """The answer to the pending question; None when nothing here awaits one."""
+    def answer(self, session: Session, asker: Asker, text: str, *,
+               direct: bool = False) -> Reply | None:
+        """The answer to the pending question.
+
+        When nothing here awaits one: in a one-to-one chat (``direct``) what
+        the asker can do next, so no message to the bot goes unanswered;
+        elsewhere None (a group room's chatter is not addressed to the bot).
+        """
         request = verification.open_request(session, asker.user_id)
         if (request is None or request.room_id != asker.room_id
                 or request.state not in verification.ANSWERING):
-            return None
+            return self._what_next(session, asker, request) if direct else None
         step = verification.apply_answer(
             request, text, lambda npi: find_provider(session, npi),
             max_attempts=self.settings.max_attempts, now=self.clock(),
@@ -178,22 +192,79 @@ class Gatekeeper:
             record_type="verification_request", record_id=str(request.id),
             details={"npi": request.npi, "licence_state": request.licence_state},
         )
-        if self.settings.verifiers_room:
-            plain, markup = attestation.evidence_for_verifiers(request)
-            return Reply(step.reply, posts=(Post(self.settings.verifiers_room, plain, markup),))
-        log.warning("verification request %s waits: no verifiers_room configured", request.id)
+        room = self.verifiers_room(session)
+        if room is not None:
+            return Reply(step.reply, posts=(self._post_evidence(request, room),))
+        log.warning("verification request %s waits: no credentialing room yet", request.id)
         return Reply(step.reply, preface=(NO_VERIFIERS_ROOM,))
+
+    def _what_next(self, session: Session, asker: Asker,
+                   request: VerificationRequest | None) -> Reply | None:
+        if asker.room_id == self.verifiers_room(session) or is_verified_room(session,
+                                                                            asker.room_id):
+            return None  # the team, or a new verified room's first member, talking
+        if request is not None and request.state == verification.AWAITING_ATTESTATION:
+            return Reply(f"Your request #{request.id} is with the credentialing team; I will "
+                         "tell you here when they have decided. !cancel withdraws it.")
+        credential = active_credential(session, asker.user_id, self.clock())
+        if credential is None:
+            return Reply("I verify clinicians for this Curbside network. Send !verify to "
+                         "start: I ask for your NPI, your legal name and a state licence, "
+                         "then a verifier confirms your identity. !help lists my commands.")
+        return Reply(f"You are verified as {credential.display_name}. Try !room create "
+                     "<name> for a verified room, !find <specialty> <state> for colleagues, "
+                     "or !help for everything I do.")
 
     # -- verifiers --------------------------------------------------------------
 
-    def _verifier(self, asker: Asker) -> None:
-        if asker.room_id != self.settings.verifiers_room:
+    def verifiers_room(self, session: Session) -> str | None:
+        """The credentialing room (configured, or created by the gatekeeper), if any."""
+        return credentialing.room_of(session, self.settings.verifiers_room)
+
+    @staticmethod
+    def _post_evidence(request: VerificationRequest, room_id: str) -> Post:
+        """The request's evidence for the credentialing room, and the record that it went."""
+        request.posted_room_id = room_id
+        plain, markup = attestation.evidence_for_verifiers(request)
+        return Post(room_id, plain, markup)
+
+    def post_waiting(self, session: Session, room_id: str) -> list[Post]:
+        """Requests made while no credentialing room existed, for the room that now does."""
+        return [self._post_evidence(request, room_id)
+                for request in credentialing.unposted(session)]
+
+    def _verifier(self, session: Session, asker: Asker) -> None:
+        if asker.room_id != self.verifiers_room(session):
             raise Refused(NOT_A_VERIFIER_ROOM)
 
-    def approve(self, session: Session, asker: Asker, request_id: int, checked: str) -> Reply:
-        self._verifier(asker)
+    def _shown_here(self, session: Session, asker: Asker,
+                    request_id: int) -> VerificationRequest:
+        """The request, if it awaits attestation and its evidence was posted in this room."""
         try:
             request = attestation.pending(session, request_id)
+        except attestation.AttestationError as error:
+            raise Refused(str(error)) from error
+        if request.posted_room_id != asker.room_id:
+            raise Refused(f"Request #{request_id} has not been shown in this room, so it cannot "
+                          "be decided here. !pending lists the requests posted here.")
+        return request
+
+    def pending(self, session: Session, asker: Asker) -> Reply:
+        """``!pending``: what waits for the team, each with its evidence."""
+        self._verifier(session, asker)
+        waiting = credentialing.pending_in(session, asker.room_id)
+        if not waiting:
+            return Reply("No verification requests are waiting.")
+        plains, markups = zip(*(attestation.evidence_for_verifiers(r) for r in waiting),
+                              strict=True)
+        head = f"{len(waiting)} request(s) waiting:"
+        return Reply(head + "\n\n" + "\n\n".join(plains),
+                     f"<p>{head}</p>" + "<hr>".join(markups))
+
+    def approve(self, session: Session, asker: Asker, request_id: int, checked: str) -> Reply:
+        self._verifier(session, asker)
+        request = self._shown_here(session, asker, request_id)
+        try:
             credential = attestation.approve(
                 session, self.audit, request, verifier=asker.user_id, checked=checked,
                 now=self.clock(), days=self.settings.credential_days,
@@ -201,27 +272,25 @@ class Gatekeeper:
         except attestation.AttestationError as error:
             raise Refused(str(error)) from error
         return Reply(
-            f"Approved #{request_id}: {request.user_id} is verified until "
+            f"Approved #{request_id}: {verified_name(session, request.user_id)} is verified until "
             f"{credential.expires_at.date().isoformat()} (recorded: {checked}).",
             posts=(Post(request.room_id, attestation.approval_text(credential)),),
         )
 
     def deny(self, session: Session, asker: Asker, request_id: int, reason: str) -> Reply:
-        self._verifier(asker)
-        try:
-            request = attestation.pending(session, request_id)
-        except attestation.AttestationError as error:
-            raise Refused(str(error)) from error
+        self._verifier(session, asker)
+        request = self._shown_here(session, asker, request_id)
         attestation.deny(session, self.audit, request, verifier=asker.user_id, reason=reason,
                          now=self.clock())
         told = (f"Your verification request #{request_id} was not approved: {reason}. If you "
                 "can resolve this, send !verify to start a new request, or contact your "
                 "credentialing team.")
-        return Reply(f"Denied #{request_id}; {request.user_id} has been told why.",
+        return Reply(f"Denied #{request_id}; {request.legal_name or request.user_id} "
+                     f"({request.user_id}) has been told why.",
                      posts=(Post(request.room_id, told),))
 
     def revoke(self, session: Session, asker: Asker, user: str, reason: str) -> Reply:
-        self._verifier(asker)
+        self._verifier(session, asker)
         if not attestation.revoke(session, self.audit, user, by=asker.user_id, reason=reason,
                       now=self.clock()):
             raise Refused(f"{user} holds no active verification; nothing to revoke.")
@@ -417,7 +486,7 @@ class Gatekeeper:
         self.audit.record(session, actor=asker.user_id, action="verified_room.invite",
                           record_type="verified_room", record_id=room_id,
                           details={"user_id": credential.user_id})
-        return Reply(f"Invited {credential.user_id} as {credential.display_name}.")
+        return Reply(f"Invited {credential.display_name} ({credential.user_id}).")
 
     def name_note(self, session: Session, room_id: str, user_id: str, shown: object) -> Post | None:
         """A note for a verified room whose member ``user_id`` joined showing another name."""

@@ -93,10 +93,13 @@ def _refuse(state: str, evidence: Evidence, why: str) -> Step:
 
 
 def short_specialty(licence: LicenceRecord) -> str:
-    """'Internal Medicine - Cardiovascular Disease' -> 'Cardiovascular Disease'."""
-    if not licence.specialty:
-        return licence.taxonomy_code
-    return licence.specialty.rsplit(" - ", 1)[-1]
+    """'Internal Medicine - Cardiovascular Disease' -> 'Cardiovascular Disease'.
+
+    Empty when the code is not in the loaded taxonomy: a code is not a name
+    a person can read, and :func:`bots.gatekeeper.specialties.refresh_specialties`
+    fills the name in once a taxonomy that has it is imported.
+    """
+    return licence.specialty.rsplit(" - ", 1)[-1] if licence.specialty else ""
 
 
 def registry_refusal(npi: str, provider: ProviderRecord | None) -> str | None:

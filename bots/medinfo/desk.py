@@ -59,8 +59,9 @@ log = logging.getLogger(__name__)
 FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
 _NO_PHI = {"no phi", "confirm no phi", "it holds no phi"}
 NOT_VERIFIED = (
-    "Only verified clinicians can send medical-information requests. Verify your "
-    "credential with the gatekeeper first, then ask again."
+    "Only verified clinicians can send medical-information requests. To get verified, "
+    "start a direct chat with the Curbside Gatekeeper and send !verify; once a verifier "
+    "has approved you, ask me again here."
 )
 
 

@@ -37,9 +37,10 @@ def requester(credential: Credential, *, share_identity: bool) -> str:
     if share_identity:
         return (f"{credential.display_name} (NPI {credential.npi}), "
                 f"licensed in {credential.licence_state}")
-    specialty = credential.specialty.lower() or "clinician"
-    article = "an" if specialty[0] in "aeiou" else "a"
-    return f"{article} verified {specialty} in {credential.licence_state}"
+    # 'a verified Internal Medicine clinician in MA': the specialty name as NUCC
+    # writes it (never a code), or just 'clinician' when the credential has none.
+    who = f"{credential.specialty} clinician" if credential.specialty else "clinician"
+    return f"a verified {who} in {credential.licence_state}"
 
 
 def request_text(reference: str, draft: Draft, who: str) -> str:

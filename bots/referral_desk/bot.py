@@ -150,7 +150,8 @@ class ReferralDeskBot(Bot):
     @referral.subcommand("new", help="start a referral in a thread")
     async def referral_new(self, ctx: Context) -> None:
         require_encrypted(ctx.client, ctx.event.room_id)
-        self._answer(ctx, self.desk.start)
+        with self._refusals(ctx):  # the form is one thread, in a DM too
+            self._give(ctx, self.desk.start(ctx.session, _asker(ctx)), start_thread=True)
 
     @referral.subcommand("template", help="show the paste format")
     async def referral_template(self, ctx: Context) -> None:
@@ -217,7 +218,8 @@ class ReferralDeskBot(Bot):
         """Answers, pasted referrals, attachments, decline reasons and consult-note files."""
         event = ctx.event
         if event.msgtype == "m.text" and not event.body.startswith("!"):
-            self._answer(ctx, self.desk.said, event.body)
+            direct = ctx.is_direct and build.thread_root_of(event) == event.event_id
+            self._answer(ctx, self.desk.said, event.body, direct=direct)
         elif event.msgtype in FILE_TYPES:
             await self._file(ctx)
 
@@ -254,9 +256,9 @@ class ReferralDeskBot(Bot):
             if reply is not None:
                 self._give(ctx, reply)
 
-    def _give(self, ctx: Context, reply: Reply) -> None:
-        """The answer in the event's thread, then what must follow its commit."""
-        ctx.reply(reply.text, mentions=reply.mentions, phi=reply.phi)
+    def _give(self, ctx: Context, reply: Reply, *, start_thread: bool = False) -> None:
+        """The answer (placed by the kernel's rule), then what must follow its commit."""
+        ctx.reply(reply.text, mentions=reply.mentions, phi=reply.phi, start_thread=start_thread)
         if reply.preview is not None:
             self._preview_after_commit(ctx, reply.preview)
         if reply.deliver:

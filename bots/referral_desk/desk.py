@@ -40,7 +40,7 @@ from bots.referral_desk.models import (
     DeskConversation,
 )
 from bots.referral_desk.posts import PartyThreads, status_line
-from curbside.credentials import active_credential, is_verified_room
+from curbside.credentials import active_credential, is_verified_room, verified_name
 from referral.cases import (
     ReferralEnv,
     add_attachment,
@@ -228,11 +228,16 @@ class ReferralDesk:
 
     # -- plain messages and files in threads -----------------------------------
 
-    def said(self, session: Session, asker: Asker, text: str) -> Reply | None:
-        """A message that is not a command: a form answer, a decline's reason, or not ours."""
+    def said(self, session: Session, asker: Asker, text: str, *,
+             direct: bool = False) -> Reply | None:
+        """A message that is not a command: a form answer, a decline's reason, or not ours.
+
+        Not ours in a one-to-one chat (``direct``, outside any thread) it is
+        still addressed to the desk, so the asker hears what they can do.
+        """
         conversation = conversations.find(session, asker.room_id, asker.thread_root)
         if conversation is None or conversation.user_id != asker.user_id:
-            return None
+            return self._what_next(session, asker) if direct else None
         if conversation.purpose == DECLINE_REASON:
             return self._declined_with_reason(session, asker, conversation, text)
         if conversation.purpose == FORM:
@@ -274,7 +279,8 @@ class ReferralDesk:
         with _by_the_rules():
             self._close_loop(session, asker.user_id, case, name)
         self.threads.say(session, case.id, REFERRER,
-                         f"Consult note for {case.id} from {asker.user_id} follows.", phi=True)
+                         f"Consult note for {case.id} from {verified_name(session, asker.user_id)} "
+                         "follows.", phi=True)
         self.threads.send(session, case.id, REFERRER, dict(forwarded))
         return Reply(f"Consult note sent to the referrer; {case.id} is completed.")
 
@@ -321,7 +327,7 @@ class ReferralDesk:
         with _by_the_rules():
             self._close_loop(session, asker.user_id, case, "consult note (text)")
         self.threads.say(session, case.id, REFERRER, f"Consult note for {case.id} from "
-                         f"{asker.user_id}:\n\n{text}", phi=True)
+                         f"{verified_name(session, asker.user_id)}:\n\n{text}", phi=True)
         return Reply(f"Consult note sent to the referrer; {case.id} is completed.")
 
     # -- either side -----------------------------------------------------------
@@ -415,7 +421,7 @@ class ReferralDesk:
         with _by_the_rules():
             transition(session, self.env, case.id, to=to, side=side, actor=sender,
                        reason=reason)
-        line = status_line(case.id, to, sender, reason.strip())
+        line = status_line(case.id, to, verified_name(session, sender), reason.strip())
         other = REFERRER if side is Side.RECIPIENT else RECIPIENT
         self.threads.say(session, case.id, other, line, phi=bool(reason.strip()))
         return Reply(line, phi=bool(reason.strip()))
@@ -430,7 +436,7 @@ class ReferralDesk:
         record_business_status(session, self.env, case.id, code="consult-note-sent",
                                side=Side.RECIPIENT, actor=sender, note=what)
         self.threads.say(session, case.id, REFERRER,
-                         status_line(case.id, Status.COMPLETED, sender))
+                         status_line(case.id, Status.COMPLETED, verified_name(session, sender)))
 
     def _case_for(self, session: Session, asker: Asker, referral_id: str,
                   wanted: Side | None) -> ReferralCase:
@@ -462,6 +468,13 @@ class ReferralDesk:
             raise Refused(f"This referral is being prepared by {conversation.user_id}; only "
                           "they can change it.")
         return conversation
+
+    def _what_next(self, session: Session, asker: Asker) -> Reply:
+        if not self._verified(session, asker.user_id):
+            return Reply(NOT_VERIFIED)
+        return Reply("I prepare and send referrals. Send !referral new to start one (I ask "
+                     "one question at a time in a thread), !status RF-… to follow one, or "
+                     "!help for everything I do.")
 
     def _verified(self, session: Session, user_id: str) -> bool:
         return active_credential(session, user_id, self.clock()) is not None

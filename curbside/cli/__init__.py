@@ -8,6 +8,7 @@
     curbside keys rotate   new PHI data key, re-encrypt, retire the old
     curbside registry …    import the NPPES registry and NUCC taxonomy; generate test files
     curbside verify import roster.csv   an organisation attests its clinicians in bulk
+    curbside verifiers add @user        the credentialing team (the gatekeeper makes its room)
     curbside sponsor import sponsors.yaml   sponsors, products and MSL teams for medinfo
     curbside medinfo export --sponsor X      a sponsor's request log (CSV/JSON, no PHI)
     curbside fax …         send, follow and cancel faxes; render PDF to TIFF-F
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import click
 
-from bots.gatekeeper.cli import registry, verify
+from bots.gatekeeper.cli import registry, verifiers, verify
 from bots.medinfo.cli import medinfo, sponsor
 from curbside.cli import admin, service, setup
 from curbside.cli.context import AppContext
@@ -58,6 +59,7 @@ cli.add_command(admin.keys)
 cli.add_command(fax)
 cli.add_command(registry)
 cli.add_command(verify)
+cli.add_command(verifiers)
 cli.add_command(sponsor)
 cli.add_command(medinfo)
 cli.add_command(referral)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import signal
-from pathlib import Path
 
 import aiohttp
 import click
@@ -24,6 +22,7 @@ from bridge.bridge import Bridge
 from bridge.config import BridgeConfig
 from bridge.errors import BridgeStartupError
 from bridge.registration import PUPPET_PREFIX
+from curbside.cli import demo
 from curbside.cli.context import AppContext, pass_app
 from curbside.cli.wiring import BOTS, migration_locations
 from curbside.database import KERNEL_BRANCH, Behind, pending_branches, session_scope
@@ -36,8 +35,6 @@ from fax_gateway.cli import gateway_for, parse_fax_settings
 from fax_gateway.gateway import Gateway
 from fax_gateway.service import run_fax_service
 
-DEMO_LOCALPART = "demo-clinician"
-
 
 async def _ensure_account(app: AppContext, localpart: str, password: str, name: str) -> None:
     hs = app.settings.homeserver
@@ -45,22 +42,6 @@ async def _ensure_account(app: AppContext, localpart: str, password: str, name: 
         await register_user(
             hs.url, hs.registration_shared_secret, localpart, password, displayname=name
         )
-
-
-def _demo_credentials_path(app: AppContext) -> Path:
-    return app.settings.data_dir / "demo-clinician.txt"
-
-
-async def _ensure_demo_account(app: AppContext) -> tuple[str, str]:
-    """The demo clinician a person can log in as; password kept in data_dir."""
-    path = _demo_credentials_path(app)
-    if path.exists():
-        return DEMO_LOCALPART, path.read_text().strip()
-    password = secrets.token_urlsafe(12)
-    await _ensure_account(app, DEMO_LOCALPART, password, "Demo Clinician")
-    path.write_text(password + "\n")
-    path.chmod(0o600)
-    return DEMO_LOCALPART, password
 
 
 def _runtime_config(app: AppContext, bot_name: str) -> RuntimeConfig:
@@ -112,7 +93,7 @@ async def _serve(app: AppContext) -> None:
         await _ensure_account(
             app, bot_settings.localpart, bot_settings.password, bot_settings.display_name
         )
-    demo_user, demo_password = await _ensure_demo_account(app)
+    await demo.accounts(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -141,19 +122,23 @@ async def _serve(app: AppContext) -> None:
             f"  fax bridge: @{PUPPET_PREFIX}<number>:{settings.homeserver.server_name} "
             f"(appservice on port {settings.bridge.port})"
         )
-        click.echo(
-            "\nCurbside is up. Connect any Matrix client (Element, FluffyChat, …):\n"
-            f"  homeserver:  {settings.homeserver.url}\n"
-            f"  demo login:  {demo_user} / {demo_password}  "
-            f"(@{demo_user}:{settings.homeserver.server_name})\n"
-            f"  then start a chat with {settings.bot_user_id('gatekeeper')} and send !help\n"
-            f"  fax someone: invite @{PUPPET_PREFIX}16175550134:{settings.homeserver.server_name}"
-            " and send a PDF\n"
-            "  more accounts: curbside user add NAME\n"
-            "Press Ctrl-C to stop."
-        )
+        await demo.rooms(app)
+        click.echo("\n".join(_how_to_connect(app)))
         await stop.wait()
         click.echo("\nstopping the bridge, the bots and the fax gateway …")
+
+
+def _how_to_connect(app: AppContext) -> list[str]:
+    """The screen a person reads when everything is up: where to connect, the demo."""
+    settings = app.settings
+    server = settings.homeserver.server_name
+    lines = ["", "Curbside is up. Connect any Matrix client (Element, FluffyChat, …):",
+             f"  homeserver:  {settings.homeserver.url}"]
+    gatekeeper = settings.bot_user_id("gatekeeper")
+    lines += demo.screen(app) or [
+        f"  accounts:    curbside user add NAME, then verify with {gatekeeper} (!verify)",
+        f"  fax someone: start a chat with @{PUPPET_PREFIX}<number>:{server} and send a PDF"]
+    return [*lines, "Press Ctrl-C to stop."]
 
 
 @click.command()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from bots.gatekeeper.specialties import ensure_taxonomy
 from bridge.registration import write_registration
+from curbside.cli import demo
 from curbside.cli.context import AppContext, pass_app
 from curbside.homeserver import write_config
 from curbside.settings import render_new_config
@@ -45,3 +47,13 @@ def init(app: AppContext, force: bool) -> None:
     database = app.engine.url.render_as_string(hide_password=True)
     click.echo(f"database migrated: {database}")
     click.echo(f"PHI data key {app.cipher.primary_key_id} ready")
+    _specialty_names(app)
+    demo.seed(app)
+
+
+def _specialty_names(app: AppContext) -> None:
+    """The shipped NUCC excerpt, unless a taxonomy was imported already."""
+    stored = ensure_taxonomy(app.engine)
+    if stored:
+        click.echo(f"specialty names: {stored} NUCC codes shipped with Curbside (the full "
+                   "file: curbside registry import-taxonomy)")

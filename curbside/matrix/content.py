@@ -1,9 +1,12 @@
 """Builders for the event contents bots send.
 
 Bot messages are ``m.notice`` (clients and other bots know not to answer
-them) with an HTML ``formatted_body``. A reply to a command goes into the
-command's thread: ``m.relates_to`` with ``rel_type: m.thread`` plus the
-``m.in_reply_to`` fallback that thread-unaware clients show as a reply.
+them) with an HTML ``formatted_body``. Where a reply goes is
+:func:`reply_thread`'s rule: in a group room, into the command's thread
+(``m.relates_to`` with ``rel_type: m.thread`` plus the ``m.in_reply_to``
+fallback that thread-unaware clients show as a reply); in a one-to-one chat,
+the main timeline, so a conversation reads as a chat rather than one thread
+per answer.
 Mentions carry both the ``m.mentions`` list (what notifies) and a pill link
 (what a person sees).
 """
@@ -49,6 +52,22 @@ def thread_root_of(event: IncomingEvent) -> str:
     return event.event_id
 
 
+def reply_thread(event: IncomingEvent, *, direct: bool, start: bool = False) -> str | None:
+    """The thread a reply to ``event`` goes in; None for the main timeline.
+
+    A message already in a thread is answered there. Outside a thread, a
+    group room gets a new thread rooted at the message (conversations kept
+    apart); a one-to-one chat (``direct``) is answered in its main timeline,
+    because Element shows each thread as its own conversation and a chat of
+    many answers would become many threads. ``start``: the reply begins a
+    conversation of its own (a referral form) that stays in one thread, DM or not.
+    """
+    relates = event.content.get("m.relates_to") or {}
+    if relates.get("rel_type") == "m.thread" and isinstance(relates.get("event_id"), str):
+        return str(relates["event_id"])
+    return None if direct and not start else event.event_id
+
+
 def threaded(
     content: dict[str, Any], thread_root: str, reply_to: str | None = None
 ) -> dict[str, Any]:
@@ -64,6 +83,13 @@ def threaded(
         "is_falling_back": True,
         "m.in_reply_to": {"event_id": reply_to or thread_root},
     }
+    return placed
+
+
+def replying(content: dict[str, Any], reply_to: str) -> dict[str, Any]:
+    """``content`` as a reply to ``reply_to`` in the main timeline (no thread)."""
+    placed = dict(content)
+    placed["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
     return placed
 
 

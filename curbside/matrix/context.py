@@ -40,15 +40,27 @@ class Context:
         *,
         mentions: Sequence[str] = (),
         phi: bool = False,
+        start_thread: bool = False,
     ) -> str:
-        """Answer in the event's thread with an ``m.notice``; returns the txn id.
+        """Answer with an ``m.notice``; returns the txn id.
 
-        ``phi=True`` refuses (raises) when the room is not encrypted.
+        Placed by :func:`~curbside.matrix.content.reply_thread`: in the event's
+        thread, a new thread in a group room, the main timeline of a one-to-one
+        chat (``start_thread=True``: a thread there too, for a conversation
+        kept apart, like a referral form). ``phi=True`` refuses (raises) when
+        the room is not encrypted.
         """
+        thread = build.reply_thread(self.event, direct=self.is_direct, start=start_thread)
         return self.post(
             self.event.room_id, body, html, mentions=mentions, phi=phi,
-            thread=build.thread_root_of(self.event), reply_to=self.event.event_id,
+            thread=thread, reply_to=self.event.event_id,
         )
+
+    @property
+    def is_direct(self) -> bool:
+        """Whether the event's room is a one-to-one chat (the bot and one person)."""
+        room = self.client.rooms.get(self.event.room_id)
+        return room is not None and room.member_count <= 2
 
     def post(self, room_id: str, body: str | None = None, html: str | None = None,
              **options: Any) -> str:

@@ -67,7 +67,8 @@ class Poster:
         """Queue a notice (``body``/``html``) or any ``content``; returns the txn id.
 
         ``thread`` places it in that thread (replying to ``reply_to``, default
-        the root). ``phi=True`` refuses, by raising
+        the root); without one, ``reply_to`` makes it a reply in the main
+        timeline. ``phi=True`` refuses, by raising
         :class:`~curbside.matrix.rooms.UnencryptedRoomError`, when the room is
         not end-to-end encrypted. ``key`` makes the post idempotent: queued
         once however often the caller's work runs.
@@ -82,6 +83,8 @@ class Poster:
             raise TypeError("post() takes a body or a content, not both")
         if thread is not None:
             content = build.threaded(content, thread, reply_to)
+        elif reply_to is not None:
+            content = build.replying(content, reply_to)
         txn_id = self._store.enqueue(session, room_id, content, event_type, on_sent=on_sent,
                                      key=key)
         if not session.info.get(HANDED_TO_SENDER):

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from bots.gatekeeper import verification
+from bots.gatekeeper import credentialing, verification
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.models import VerificationRequest
 from bots.gatekeeper.roster import import_roster
@@ -134,7 +134,8 @@ def test_a_conversation_reaches_the_verifiers_and_only_they_decide(world: World)
         assert active_credential(session, EVE.user_id) is None
 
     approved = world.ask(gk.approve, VERIFIER, request_id, "ID by video")
-    assert approved.text.startswith(f"Approved #{request_id}: {EVE.user_id} is verified until")
+    assert approved.text.startswith(
+        f"Approved #{request_id}: Dana Whitfield, MD ({EVE.user_id}) is verified until")
     [told] = approved.posts
     assert told.room_id == DM and told.text.startswith("You are verified: Dana Whitfield")
     assert "not awaiting attestation" in world.refusal(gk.deny, VERIFIER, request_id, "late")
@@ -145,6 +146,63 @@ def test_without_a_verifiers_room_the_clinician_is_told_no_one_can_attest(
 ) -> None:
     reply = _submitted(_world(engine, audit, tmp_path, None))
     assert reply.posts == () and reply.preface == (NO_VERIFIERS_ROOM,)
+
+
+def test_a_request_made_before_the_room_existed_is_posted_when_it_appears(
+    engine: Engine, audit: AuditLog, tmp_path: Path
+) -> None:
+    world = _world(engine, audit, tmp_path, None)
+    gk, now = world.gatekeeper, datetime.now(UTC)
+    _submitted(world)
+    [request_id] = [r.id for r in world.ask(lambda s: credentialing.unposted(s))]
+    made = Asker(VERIFIER.user_id, "!made-by-the-bot:curbside.test")
+    assert world.refusal(gk.pending, made) == NOT_A_VERIFIER_ROOM  # no room yet
+
+    assert world.ask(credentialing.add_verifier, audit, VERIFIER.user_id, by="operator:cli",
+                     now=now)
+    assert not world.ask(credentialing.add_verifier, audit, VERIFIER.user_id,
+                         by="operator:cli", now=now)
+    assert world.ask(credentialing.needs_room)
+    world.ask(credentialing.record_room, audit, made.room_id, "@gk:curbside.test", now)
+    assert [v.user_id for v in world.ask(credentialing.to_invite, made.room_id)] == [
+        VERIFIER.user_id]
+    [post] = world.ask(gk.post_waiting, made.room_id)
+    assert post.room_id == made.room_id and f"#{request_id} from {EVE.user_id}" in post.text
+    assert "Dana Whitfield" in post.text or "DANA" in post.text.upper()
+    assert world.ask(gk.post_waiting, made.room_id) == []  # posted once
+
+    listed = world.ask(gk.pending, made)
+    assert listed.text.startswith("1 request(s) waiting:") and f"#{request_id}" in listed.text
+    approved = world.ask(gk.approve, made, request_id, "ID by video")
+    assert approved.text.startswith(f"Approved #{request_id}: ")
+    assert world.ask(gk.pending, made).text == "No verification requests are waiting."
+
+
+def test_a_request_is_decided_only_in_the_room_it_was_shown_in(
+    engine: Engine, audit: AuditLog, tmp_path: Path
+) -> None:
+    world = _world(engine, audit, tmp_path, None)
+    _submitted(world)  # no room: posted nowhere
+    [request_id] = [r.id for r in world.ask(lambda s: credentialing.unposted(s))]
+    configured = Gatekeeper(audit, GatekeeperConfig(verifiers_room=VERIFIERS),
+                            clock=lambda: datetime.now(UTC))
+    refused = world.refusal(configured.approve, VERIFIER, request_id, "ID")
+    assert refused.startswith(f"Request #{request_id} has not been shown in this room")
+    assert "!pending" in refused
+    assert world.refusal(configured.deny, VERIFIER, request_id, "no").startswith(
+        f"Request #{request_id} has not been shown")
+    assert world.ask(configured.pending, VERIFIER).text == "No verification requests are waiting."
+
+
+def test_a_message_nothing_awaits_in_a_dm_hears_what_to_do_next(world: World) -> None:
+    gk = world.gatekeeper
+    unverified = world.ask(gk.answer, EVE, "hello", direct=True)
+    assert unverified is not None and "Send !verify to start" in unverified.text
+    verified = world.ask(gk.answer, Asker(DANA_ID, "!dm-dana:curbside.test"), "hi",
+                         direct=True)
+    assert verified is not None and verified.text.startswith("You are verified as Dana")
+    assert world.ask(gk.answer, Asker(DANA_ID, VERIFIERS), "hi", direct=True) is None
+    assert world.ask(gk.answer, Asker(DANA_ID, ROOM), "hi", direct=True) is None
 
 
 def test_wrong_answers_close_the_request_with_an_audit_record(world: World) -> None:
@@ -195,7 +253,7 @@ def test_verified_rooms_admit_only_verified_colleagues(world: World) -> None:
     credential = world.ask(gk.invitee, dana, ROOM, BOB_ID, inviter_joined=True)
     assert world.count(RoomConsent) == 1, "the module lets the invite through on this record"
     assert world.ask(gk.invited, dana, ROOM, credential).text \
-        == f"Invited {BOB_ID} as {credential.display_name}."
+        == f"Invited {credential.display_name} ({BOB_ID})."
 
 
 def test_a_join_is_a_request_the_owners_decide(world: World) -> None:

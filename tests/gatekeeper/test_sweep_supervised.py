@@ -114,8 +114,9 @@ async def test_the_sweep_outlives_an_outage_and_moves_a_member_it_cannot_remove_
 
     # the outage ended those passes without counting against GONE, removed once it was over
     assert client.kicks[:4] == [GONE] * 4 and GONE not in client.rooms[ROOM].users
-    assert queued(engine, bot, ROOM) == [f"{GONE} was removed from this verified room: their "
-                                         "verification is no longer active."]
+    assert queued(engine, bot, ROOM) == [f"Dana Whitfield, MD ({GONE}) was removed from this "
+                                         "verified room: their verification is no longer "
+                                         "active."]
     for user in (GONE, STUCK):  # both told why, once
         (dm,) = queued(engine, bot, f"!dm-{user[1:]}")
         assert dm.startswith("Your Curbside verification is no longer active")

@@ -119,7 +119,7 @@ async def test_invites_go_only_to_verified_colleagues_with_their_verified_name(
     assert "!verify" in refused
 
     invited = await world.ask(alice, huddle.alice_dm, f"!invite {bob.user_id} {huddle.room_id}")
-    assert invited == f"Invited {bob.user_id} as {BOB_NAME}."
+    assert invited == f"Invited {BOB_NAME} ({bob.user_id})."
     state = await _state(alice, huddle.room_id)
     assert state[("m.room.member", bob.user_id)] == {"membership": "invite",
                                                      "displayname": BOB_NAME}

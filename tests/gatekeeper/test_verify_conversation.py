@@ -67,11 +67,13 @@ async def test_a_clinician_is_verified_once_a_verifier_attests(world: World) -> 
     assert "the licence matches" in done and "credentialing team" in done
 
     request_id, evidence = await _request_posted(world, dana.user_id)
-    assert DANA in evidence and "MA MD123456" in evidence and "207RC0000X" in evidence
+    assert DANA in evidence and "MA MD123456 — Cardiovascular Disease" in evidence
+    assert "207RC0000X" not in evidence, "the specialty, not its code"
     checked = "government ID and licence checked by video, IAL2"
     approved = await world.ask(world.verifier, world.verifiers_room,
                                f"!approve {request_id} {checked}")
-    assert approved.startswith(f"Approved #{request_id}: {dana.user_id} is verified until")
+    assert approved.startswith(
+        f"Approved #{request_id}: Dana Whitfield, MD ({dana.user_id}) is verified until")
 
     welcome = await wait_for(lambda: [b for b in world.notices(dana, dm)
                                       if b.startswith("You are verified")], what="the welcome")
@@ -113,7 +115,7 @@ async def test_each_wrong_answer_gets_a_reason_and_a_deny_is_explained(world: Wo
     request_id, _ = await _request_posted(world, ivan.user_id)
     reason = "the photo ID did not match the person on the video call"
     denied = await world.ask(world.verifier, world.verifiers_room, f"!deny {request_id} {reason}")
-    assert denied == f"Denied #{request_id}; {ivan.user_id} has been told why."
+    assert denied == f"Denied #{request_id}; Robert Chen ({ivan.user_id}) has been told why."
     told = await wait_for(lambda: [b for b in world.notices(ivan, dm) if "not approved" in b],
                           what="the denial")
     assert reason in told[0] and "!verify" in told[0]

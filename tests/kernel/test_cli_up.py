@@ -62,7 +62,8 @@ def test_up_twice_keeps_devices_and_prints_how_to_connect(tmp_path: Path) -> Non
     first, output = _up_until_ready(project)
     assert len(first) == 3, output
     assert config["homeserver"]["url"] in output
-    assert "demo login:  demo-clinician / " in output
+    assert re.search(r"^    demo-clinician +\S+ +a new clinician", output, re.M), output
+    assert "first three things to try:" in output
     assert "fax gateway: loopback line" in output
     assert "stopped." in output
 

@@ -13,7 +13,7 @@ from curbside.matrix.commands import (
     group,
     on_event,
 )
-from curbside.matrix.content import in_thread, notice, pill
+from curbside.matrix.content import in_thread, notice, pill, reply_thread
 from curbside.matrix.events import IncomingEvent
 
 
@@ -215,6 +215,19 @@ def test_a_reply_to_a_thread_message_stays_in_that_thread_with_a_fallback():
         "rel_type": "m.thread", "event_id": "$root", "is_falling_back": True,
         "m.in_reply_to": {"event_id": "$cmd"},
     }
+
+
+def test_where_a_reply_goes_dm_main_timeline_group_room_thread():
+    plain = IncomingEvent("$cmd", "!r", "@a:x", "m.room.message", 0, {"body": "!ping"})
+    threaded = IncomingEvent(
+        "$cmd", "!r", "@a:x", "m.room.message", 0,
+        {"body": "!ping", "m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}},
+    )
+    assert reply_thread(plain, direct=True) is None  # a chat reads as a chat
+    assert reply_thread(plain, direct=True, start=True) == "$cmd"  # e.g. a referral form
+    assert reply_thread(plain, direct=False) == "$cmd"  # group rooms: one thread each
+    assert reply_thread(threaded, direct=True) == "$root"  # a thread is answered in it
+    assert reply_thread(threaded, direct=False) == "$root"
 
 
 def test_notice_carries_html_and_mentions():

@@ -104,7 +104,7 @@ class Desk:
 def _credential(user_id: str) -> VerifiedCredential:
     return VerifiedCredential(
         user_id=user_id, npi="1234567893", legal_name="Dana Whitfield", credential_text="MD",
-        specialty="Cardiologist", taxonomy_code="207RC0000X", licence_state="MA",
+        specialty="Cardiovascular Disease", taxonomy_code="207RC0000X", licence_state="MA",
         licence_number="MA-12345", verified_by="@verifier:curbside.test", evidence="",
         verified_at=datetime(2026, 1, 1, tzinfo=UTC), expires_at=datetime(2031, 1, 1, tzinfo=UTC),
         revoked_at=None, revoked_reason=None, directory_opt_out=False,
@@ -158,7 +158,7 @@ async def test_question_routed_answered_followed_up_and_closed(desk: Desk) -> No
     assert "Expect an answer by Wed 02 Dec 2026, 10:00 (America/New_York)" in sent.body
     msl = desk.people["nmsl"]
     request = await desk.sponsor_root(msl, desk.rooms["nmsl"], "Glucera")
-    assert "From: a verified cardiologist in MA" in request.body
+    assert "From: a verified Cardiovascular Disease clinician in MA" in request.body
     assert "Dana Whitfield" not in request.body and "1234567893" not in request.body
     msl_root = request.event.event_id
 
@@ -210,7 +210,8 @@ async def test_a_clinician_who_chose_a_letter_receives_it_as_an_encrypted_pdf(
     for expected in (answer, question, "Northwind Pharma", "Glucera (metrafide)",
                      "Response to your unsolicited request for medical information",
                      "full prescribing information", "Page 1 of 1",
-                     "a verified cardiologist in MA", "Medical Science Liaison"):
+                     "a verified Cardiovascular Disease clinician in MA",
+                     "Medical Science Liaison"):
         assert expected in first, expected
     assert "1234567893" not in first and "Whitfield" not in first
     assert msl.user_id not in first, "no personal contact unless configured"
@@ -278,8 +279,8 @@ async def test_an_adverse_event_reaches_pv_with_the_four_criteria(desk: Desk) ->
     await desk.bot_says(desk.clinician, desk.dm, root, "pharmacovigilance team")
     pv = await desk.sponsor_root(desk.people["npv"], desk.rooms["npv"], "Potential adverse event")
     for field in ("1. Patient: identifiable patient (initials not given), age 67, sex female",
-                  "2. Reporter: Dana Whitfield, MD · Cardiologist (NPI 1234567893), licensed in "
-                  "MA, reachable through the medical-information desk; direct contact: "
+                  "2. Reporter: Dana Whitfield, MD · Cardiovascular Disease (NPI 1234567893), "
+                  "licensed in MA, reachable through the medical-information desk; direct contact: "
                   f"{desk.clinician.user_id} (consented to follow-up)",
                   "3. Suspect product: Cardiova (velostatin)", "4. Event: My patient",
                   "Date of first awareness (day 0): "):

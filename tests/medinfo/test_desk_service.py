@@ -139,7 +139,8 @@ def test_a_confirmed_request_is_routed_to_its_team_with_its_due_time(world: Worl
                                                               NORTH.msl_room)
     [request] = world.posted(NORTH.msl_room)
     assert request.startswith("Medical information request") and reference(row) in request
-    assert "From: a verified cardiologist in MA" in request and "Dana" not in request
+    assert "From: a verified Cardiovascular Disease clinician in MA" in request
+    assert "Dana" not in request
     sent = world.posted(DM)[-1]
     assert sent.startswith(f"Sent to Northwind Pharma's medical team as request "
                            f"{reference(row)}. Expect an answer by Wed 02 Dec 2026, 10:00 "

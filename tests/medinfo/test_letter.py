@@ -34,7 +34,7 @@ def _northwind() -> Sponsor:
 def _credential() -> Credential:
     return Credential(
         user_id="@dana:curbside.test", npi="1234567893", legal_name="Dana Whitfield",
-        credential_text="MD", specialty="Cardiologist", licence_state="MA",
+        credential_text="MD", specialty="Cardiovascular Disease", licence_state="MA",
         expires_at=datetime(2031, 1, 1, tzinfo=UTC),
     )
 
@@ -67,7 +67,7 @@ def test_the_letter_carries_question_answers_documents_and_disclaimer() -> None:
                      "MI-ABC123", letter.SUBJECT, "Cardiova (velostatin)", QUESTION, *ANSWERS,
                      "Cardiova-PI.pdf", "Grapefruit-SRL.pdf",
                      "Medical Science Liaison, Northwind Pharma", "Page 1 of 1",
-                     "a verified cardiologist in MA"):
+                     "a verified Cardiovascular Disease clinician in MA"):
         assert expected in text, expected
     assert text.index(ANSWERS[0]) < text.index(ANSWERS[1]), "answers keep their order"
     for line in letter.disclaimer_lines("Northwind Pharma", "", "MI-ABC123"):

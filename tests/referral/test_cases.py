@@ -167,7 +167,7 @@ def test_transitions_history_audit_and_refusals(referral_db: ReferralDb) -> None
         assert "referral.business_status" in actions
         details = " ".join(session.scalars(select(AuditEntry.details)).all())
         assert "Maria" not in details and "echo" not in details  # no PHI in the audit log
-        with pytest.raises(TransitionError, match="nothing: completed is final"):
+        with pytest.raises(TransitionError, match="nothing more can change it"):
             cases.transition(
                 session,
                 env,

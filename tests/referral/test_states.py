@@ -8,6 +8,7 @@ import pytest
 
 from referral.states import (
     BUSINESS_STATUSES,
+    DONE_TO,
     TERMINAL,
     TRANSITIONS,
     Side,
@@ -58,14 +59,21 @@ def test_refused_move_lists_what_is_allowed_and_by_whom() -> None:
     with pytest.raises(TransitionError) as caught:
         check_transition(Status.DRAFT, Status.COMPLETED, Side.RECIPIENT, "")
     assert str(caught.value) == (
-        "a referral that is draft cannot become completed; allowed from draft: "
-        "requested (by the referrer), cancelled (by the referrer, reason required)"
+        "This referral is still a draft, so it cannot be completed now; what can still "
+        "happen: send the referral (the referrer); discard the draft (the referrer)."
     )
+
+
+def test_a_refusal_after_the_loop_closed_is_in_plain_words() -> None:
+    with pytest.raises(TransitionError) as caught:
+        check_transition(Status.COMPLETED, Status.REJECTED, Side.RECIPIENT, "too late")
+    assert str(caught.value) == ("This referral is completed (the loop is closed), so it "
+                                 "cannot be declined now; nothing more can change it.")
 
 
 def test_terminal_states_allow_nothing() -> None:
     for status in TERMINAL:
-        with pytest.raises(TransitionError, match=f"nothing: {status.value} is final"):
+        with pytest.raises(TransitionError, match="nothing more can change it"):
             check_transition(status, Status.REQUESTED, Side.REFERRER, "x")
 
 
@@ -93,7 +101,7 @@ FORBIDDEN = [
 @pytest.mark.parametrize(("source", "target"), FORBIDDEN, ids=lambda s: s.value)
 def test_forbidden_moves_are_refused_for_every_side(source: Status, target: Status) -> None:
     for side in Side:
-        with pytest.raises(TransitionError, match=f"cannot become {target.value}"):
+        with pytest.raises(TransitionError, match=f"cannot be {DONE_TO[target]} now"):
             check_transition(source, target, side, "a reason")
 
 

@@ -74,7 +74,7 @@ async def test_cancel_and_moves_the_table_refuses(world: World) -> None:
     await thread_says(cardio, desk, dm, packet_root, "was cancelled by the referrer")
 
     late = await ask(cardio, desk, dm, f"!accept {referral_id}", packet_root)
-    assert late.startswith("a referral that is cancelled cannot become accepted")
+    assert late.startswith("This referral is cancelled, so it cannot be accepted now")
     status = await ask(coord, desk, room, f"!status {referral_id}", root)
     assert "cancelled" in status.splitlines()[0] and "patient moved away" in status
 

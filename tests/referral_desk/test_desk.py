@@ -238,7 +238,8 @@ def test_cancel_without_a_reason_is_refused_and_nothing_is_announced(world: Worl
     assert world.posted(DM) == []
 
     done = world.answer(world.desk.move, dana(), referral_id, Status.CANCELLED, "moved away")
-    line = f"{referral_id} was cancelled by the referrer (by {DANA}). Reason: moved away"
+    line = (f"{referral_id} was cancelled by the referrer (by Dana Whitfield, MD ({DANA})). "
+            "Reason: moved away")
     assert done == Reply(line, phi=True)
     assert world.posted(DM) == [line]
 
@@ -261,7 +262,7 @@ def test_decline_asks_why_and_the_answer_declines(world: World) -> None:
     assert world.ask(world.desk.said, Asker(DANA, DM, "$packet"), "not hers") is None
 
     done = world.answer(world.desk.said, ravi(), "Fully booked until March")
-    assert done.text == (f"{referral_id} was declined (by {RAVI}). "
+    assert done.text == (f"{referral_id} was declined (by Ravi Okafor, MD ({RAVI})). "
                          "Reason: Fully booked until March")
     assert world.status(referral_id) == "rejected"
     assert world.posted(ROOM)[-1] == done.text
@@ -296,9 +297,9 @@ def test_a_consult_note_needs_an_accepted_referral_and_closes_the_loop(world: Wo
     assert done.text == f"Consult note sent to the referrer; {referral_id} is completed."
     assert world.status(referral_id) == "completed"
     assert world.posted(ROOM)[-4:] == [
-        f"{referral_id} was accepted (by {RAVI}).",
-        f"{referral_id} is completed — the loop is closed (by {RAVI}).",
-        f"Consult note for {referral_id} from {RAVI} follows.",
+        f"{referral_id} was accepted (by Ravi Okafor, MD ({RAVI})).",
+        f"{referral_id} is completed — the loop is closed (by Ravi Okafor, MD ({RAVI})).",
+        f"Consult note for {referral_id} from Ravi Okafor, MD ({RAVI}) follows.",
         "note.pdf",  # the forwarded file itself
     ]
 

@@ -79,11 +79,17 @@ class MatrixUser:
     @classmethod
     async def create(cls, homeserver: Any, localpart: str) -> MatrixUser:
         user_id = await homeserver.register_user(localpart, PASSWORD)
+        return await cls.login(homeserver.url, user_id, PASSWORD)
+
+    @classmethod
+    async def login(cls, url: str, user_id: str, password: str) -> MatrixUser:
+        """Log in to an existing account (e.g. a login `curbside up` printed), new device."""
         config = nio.AsyncClientConfig(
             encryption_enabled=True, store=nio.store.SqliteMemoryStore, store_sync_tokens=False
         )
-        client = nio.AsyncClient(homeserver.url, user_id, config=config)
-        response = await client.login(PASSWORD, device_name=f"{localpart} laptop")
+        client = nio.AsyncClient(url, user_id, config=config)
+        localpart = user_id.split(":", 1)[0].lstrip("@")
+        response = await client.login(password, device_name=f"{localpart} laptop")
         assert isinstance(response, nio.LoginResponse), response
         user = cls(client)
         client.add_event_callback(user._on_event, (nio.RoomMessage, nio.MegolmEvent))
@@ -124,8 +130,9 @@ class MatrixUser:
         await wait_for(lambda: room_id in self.client.rooms, what="room to sync")
         return room_id
 
-    async def wait_joined(self, room_id: str, user_id: str, device_id: str) -> None:
-        """Wait until ``user_id`` joined and this client knows their device keys."""
+    async def wait_joined(self, room_id: str, user_id: str, device_id: str | None = None) -> None:
+        """Wait until ``user_id`` joined and this client knows their device keys
+        (``device_id``'s, or any device's when it is not known in advance)."""
 
         def joined() -> bool:
             room = self.client.rooms.get(room_id)
@@ -134,9 +141,11 @@ class MatrixUser:
         await wait_for(joined, what=f"{user_id} to join")
         self.client.olm.users_for_key_query.add(user_id)
         await self.client.keys_query()
-        await wait_for(
-            lambda: device_id in self.client.device_store[user_id], what="the bot's device keys"
-        )
+        def known() -> bool:
+            devices = self.client.device_store[user_id]
+            return device_id in devices if device_id is not None else bool(list(devices))
+
+        await wait_for(known, what="the bot's device keys")
 
     async def send(self, room_id: str, body: str, *, thread_root: str | None = None) -> str:
         content: dict[str, Any] = {"msgtype": "m.text", "body": body}

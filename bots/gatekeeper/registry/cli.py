@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from bots.gatekeeper.registry.importer import ImportResult, import_nppes
 from bots.gatekeeper.registry.synthetic import GeneratedFile, generate_nppes_file
-from bots.gatekeeper.registry.taxonomy import import_taxonomy
+from bots.gatekeeper.specialties import load_taxonomy
 
 #: Rejections listed after an import; the rest are summed up.
 SHOWN_REJECTIONS = 10
@@ -91,7 +91,9 @@ def import_command(
 def taxonomy_command(
     engine: Engine, path: str | os.PathLike[str], console: Console | None = None
 ) -> int:
-    """Load the NUCC taxonomy code set and report how many codes were stored."""
-    count = import_taxonomy(engine, path)
-    (console or Console()).print(f"stored {count:,} NUCC taxonomy codes")
+    """Load the NUCC taxonomy code set, rename stored specialties, report both counts."""
+    count, renamed = load_taxonomy(engine, path)
+    (console or Console()).print(
+        f"stored {count:,} NUCC taxonomy codes; {renamed:,} credential(s) and request(s) "
+        "now show the new specialty names")
     return count

@@ -216,3 +216,31 @@ def search_providers(
     )
     with _connection(db) as connection:
         return _records(connection, query)
+
+
+def first_licensed(db: Database, taxonomy_code: str, *,
+                   skip: Sequence[str] = ()) -> ProviderRecord | None:
+    """The active individual with the lowest NPI holding a state licence under
+    ``taxonomy_code`` (NPIs in ``skip`` left out): how the demo picks its people
+    from a synthetic registry without anyone reading the file."""
+    holders = select(Licence.npi).where(
+        Licence.taxonomy_code == taxonomy_code,
+        Licence.licence_state.is_not(None),
+        Licence.licence_number.is_not(None),
+    )
+    query = (
+        select(Provider.__table__)
+        .where(Provider.active.is_(True), Provider.entity_type == 1,
+               Provider.npi.in_(holders), Provider.npi.not_in(list(skip)))
+        .order_by(Provider.npi)
+        .limit(1)
+    )
+    with _connection(db) as connection:
+        records = _records(connection, query)
+    return records[0] if records else None
+
+
+def has_providers(db: Database) -> bool:
+    """Whether any registry has been imported (so a demo must not add a synthetic one)."""
+    with _connection(db) as connection:
+        return connection.execute(select(Provider.npi).limit(1)).first() is not None
