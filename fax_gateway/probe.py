@@ -4,7 +4,7 @@
         PDF   lexical scan: no /Count and no /Kids array above the page limit
               then the page tree walked with a budget (never pikepdf's
               ``pdf.pages``), each page's size at fax resolution and each
-              image's Width × Height against the pixel limit
+              image's Width x Height against the pixel limit
         TIFF  the IFD chain walked by hand: page budget, loop check, pixel
               area, RowsPerStrip > 0, strips inside the file
         PNG / JPEG  the header's size (PIL reads no pixels to know it)
@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-#: Pixels per inch a PDF page is rendered at for fax (TIFF-F fine: 204 × 196).
+#: Pixels per inch a PDF page is rendered at for fax (TIFF-F fine: 204 x 196).
 FAX_DPI = (204, 196)
 _MAX_TIFF_TAGS = 512
 
@@ -171,7 +171,9 @@ def _walk_pages(root: Any, limits: ProbeLimits) -> Iterator[Any]:
                 raise _too_many_pages(limits, f"more than {limits.max_pages}")
             yield node, box
             continue
-        if not isinstance(kids, pikepdf.Array) or leaves + len(stack) + len(kids) > limits.max_pages:
+        if not isinstance(kids, pikepdf.Array):
+            raise DocumentRefused("the PDF's page tree has a node without a list of kids")
+        if leaves + len(stack) + len(kids) > limits.max_pages:
             raise _too_many_pages(limits, f"more than {limits.max_pages}")
         stack.extend((kid, box) for kid in reversed(list(kids)))
 
@@ -191,8 +193,7 @@ def _page_pixels(entry: tuple[Any, Any], limits: ProbeLimits) -> int:
     resources = page.get("/Resources")
     xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
     if isinstance(xobjects, pikepdf.Dictionary):
-        for key in xobjects.keys():
-            image = xobjects[key]
+        for image in xobjects.values():
             if isinstance(image, pikepdf.Stream) and image.get("/Subtype") == "/Image":
                 pixels = int(image.get("/Width", 0)) * int(image.get("/Height", 0))
                 _check_pixels(pixels, "an image in the PDF", limits)
@@ -220,7 +221,7 @@ class _Tiff:
         return struct.unpack_from(self.order + fmt, self.data, offset)
 
     def ifd(self, offset: int) -> tuple[dict[int, tuple[int, int, int]], int]:
-        """{tag: (type, count, value-or-offset)} of the IFD at ``offset``, and the next IFD's offset."""
+        """{tag: (type, count, where its value is)} at ``offset``, and the next IFD's offset."""
         (entries,) = self.unpack("H", offset)
         if entries > _MAX_TIFF_TAGS:
             raise DocumentRefused("a TIFF page has more tags than any fax page")
@@ -306,5 +307,7 @@ def _probe_picture(data: bytes, kind: str, limits: ProbeLimits) -> DocumentFacts
     except DocumentRefused:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DocumentRefused(f"the {kind.upper()} image cannot be read: {type(exc).__name__}") from None
+        raise DocumentRefused(
+            f"the {kind.upper()} image cannot be read: {type(exc).__name__}"
+        ) from None
     return DocumentFacts(kind, 1, width * height)

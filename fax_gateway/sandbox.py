@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,7 +110,7 @@ class Sandbox:
             raise DocumentRefused(str(reply["refused"]), int(reply.get("status", 422)))
         return DocumentFacts(**reply["facts"]), payload
 
-    def _exchange(self, message: bytes) -> tuple[dict[str, object], bytes]:
+    def _exchange(self, message: bytes) -> tuple[dict[str, Any], bytes]:
         path = self._socket_path()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(self.settings.wall_seconds + 1)

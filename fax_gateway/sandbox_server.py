@@ -58,7 +58,7 @@ def _load(name: str) -> ModuleType:
 
 
 def read_message(conn: socket.socket, limit: int) -> tuple[dict[str, Any], bytes]:
-    """One framed message from ``conn`` (read to EOF); ValueError when malformed or over ``limit``."""
+    """One framed message from ``conn`` (read to EOF); ValueError if malformed or over ``limit``."""
     chunks, size = [], 0
     while chunk := conn.recv(1 << 20):
         size += len(chunk)

@@ -171,6 +171,8 @@ class PhaxioTransport(Transport):
 MAX_FAX_FIELD_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 8
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+Fields = list[tuple[str, str]]
+Files = list[tuple[str, bytes]]
 
 
 class _Refusal(Exception):
@@ -243,7 +245,7 @@ class _CallbackHandler:
                 {"success": False, "message": refusal.reason}, status=refusal.status
             )
 
-    async def _form(self, request: web.Request) -> tuple[list[tuple[str, str]], list[tuple[str, bytes]]]:
+    async def _form(self, request: web.Request) -> tuple[Fields, Files]:
         if request.content_type not in _FORM_TYPES:
             raise _Refusal(415, "a Phaxio callback is a multipart form")
         try:
@@ -269,7 +271,8 @@ class _CallbackHandler:
         config = self._transport.config
         expected = phaxio_signature(config.callback_token, config.callback_url, fields, files)
         # Compared as bytes: a non-ASCII header must fail the comparison, not raise.
-        if not hmac.compare_digest(expected.encode(), given.strip().lower().encode("utf-8", "replace")):
+        offered = given.strip().lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(expected.encode(), offered):
             raise _Refusal(403, "wrong signature")
         values = dict(fields)
         fax = parse_fax_field(values.get("fax", ""))

@@ -3,7 +3,7 @@
 The hostile ones are generated here, at the size the issue names, so no big
 binary is committed: a PDF whose page tree lists one page millions of times,
 a TIFF with thousands of pages, a decompression-bomb PNG, a TIFF claiming
-2³¹ × 2³¹ pixels and one whose strips are zero rows tall.
+2^31 x 2^31 pixels and one whose strips are zero rows tall.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def page_tree_cycle() -> bytes:
 
 
 def huge_image_pdf(width: int = 200_000, height: int = 200_000) -> bytes:
-    """A one-page PDF drawing an image XObject that claims ``width`` × ``height`` pixels."""
+    """A one-page PDF drawing an image XObject that claims ``width`` x ``height`` pixels."""
     return _pdf_from_objects([
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -135,7 +135,7 @@ def many_page_tiff(pages: int = 20_001) -> bytes:
 
 
 def giant_tiff() -> bytes:
-    """A TIFF whose one page claims 2³¹ × 2³¹ pixels."""
+    """A TIFF whose one page claims 2^31 x 2^31 pixels."""
     return make_tiff(width=2**31, length=2**31)
 
 
@@ -150,17 +150,34 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     )
 
 
+def _zeros_zlib(size: int) -> bytes:
+    """A zlib stream of ``size`` zero bytes, built without compressing them all.
+
+    After a full flush a deflate compressor forgets what came before, so every
+    further mebibyte of zeros compresses to the same bytes: one block, repeated.
+    The Adler-32 of n zeros is (n mod 65521) << 16 | 1.
+    """
+    chunk = 1 << 20
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflate.compress(b"\x00" * chunk)
+    deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(b"\x00" * chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+    rest = zlib.compressobj(9, zlib.DEFLATED, -15)
+    tail = rest.compress(b"\x00" * (size % chunk)) + rest.flush()
+    head = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = head.compress(b"\x00" * chunk) + head.flush(zlib.Z_FULL_FLUSH)
+    body = first + block * (size // chunk - 1) if size >= chunk else b""
+    adler = ((size % 65521) << 16) | 1
+    return b"\x78\xda" + body + tail + struct.pack(">I", adler)
+
+
 @functools.cache
 def png_bomb(side: int = 30_000) -> bytes:
-    """A valid grayscale PNG of ``side`` × ``side`` zeros: under 1 MiB, 900 MB decoded."""
-    compressor = zlib.compressobj(9)
-    row = b"\x00" * (side + 1)  # filter byte "none" + the row's pixels
-    chunks = [compressor.compress(row) for _ in range(side)]
-    idat = b"".join(chunks) + compressor.flush()
+    """A valid grayscale PNG of ``side`` x ``side`` zeros: under 1 MiB, 900 MB decoded."""
     return (
         b"\x89PNG\r\n\x1a\n"
         + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IDAT", _zeros_zlib(side * (side + 1)))
         + _png_chunk(b"IEND", b"")
     )
 
