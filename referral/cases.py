@@ -37,6 +37,7 @@ from referral.packets import attachment_aad, freeze_packet
 from referral.patient_index import derive_index_key, patient_index
 from referral.states import Side, Status, TransitionError, check_business_status, check_transition
 from referral.validation import (
+    MAX_ATTACHMENTS,
     FieldError,
     RecipientKind,
     ReferralRequest,
@@ -225,8 +226,6 @@ def add_attachment(
             f"{case.status} (its packet was sealed when it was sent)"
         )
     attachment = parse_attachment(filename, data)
-    _check_readable(env, attachment.filename, attachment.data)
-    attachment_id = secrets.token_hex(12)
     position = (
         session.scalar(
             select(func.count())
@@ -235,6 +234,11 @@ def add_attachment(
         )
         or 0
     )
+    if position >= MAX_ATTACHMENTS:
+        raise FieldError("attachment", f"a referral carries at most {MAX_ATTACHMENTS} "
+                                       "attachments; merge scans into one PDF")
+    _check_readable(env, attachment.filename, attachment.data)
+    attachment_id = secrets.token_hex(12)
     row = ReferralAttachment(
         id=attachment_id,
         referral_id=case.id,

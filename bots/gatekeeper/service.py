@@ -35,6 +35,7 @@ from bots.gatekeeper.registry import find_provider
 from curbside.audit import AuditLog
 from curbside.credentials import Credential, active_credential, is_verified_room
 from curbside.matrix.content import pill
+from curbside.text import UnsafeText, check_line
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ NO_VERIFIERS_ROOM = (
     "attest it. Ask your Curbside operator to set bots.gatekeeper.options.verifiers_room "
     "(or to import your organisation's roster with `curbside verify import`)."
 )
+
+#: An NPI, a legal name or a licence: nothing a clinician answers is longer.
+MAX_ANSWER_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +150,10 @@ class Gatekeeper:
         if (request is None or request.room_id != asker.room_id
                 or request.state not in verification.ANSWERING):
             return None
+        try:
+            check_line(text.strip(), "your answer", MAX_ANSWER_CHARS)
+        except UnsafeText as unsafe:  # not counted as an attempt: nothing was checked
+            return Reply(f"{unsafe}. {verification.QUESTIONS[request.state]}")
         step = verification.apply_answer(
             request, text, lambda npi: find_provider(session, npi),
             max_attempts=self.settings.max_attempts, now=self.clock(),

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["MESSAGE", "Bot"]
 
+#: No bot reads more of one message than this: a referral pasted whole is ~3,000.
+MAX_MESSAGE_CHARS = 20_000
+
 
 class Bot:
     """One bot account: start/stop, command routing, invites."""
@@ -125,6 +128,11 @@ class Bot:
 
     async def _route(self, ctx: Context) -> None:
         event = ctx.event
+        if event.type == MESSAGE and len(event.body) > MAX_MESSAGE_CHARS:
+            ctx.reply(f"That message is {len(event.body):,} characters; I read at most "
+                      f"{MAX_MESSAGE_CHARS:,}. Send it in parts, or attach it as a PDF.",
+                      mentions=[event.sender])
+            return
         for attr in self.table.event_handlers.get(event.type, ()):
             await getattr(self, attr)(ctx)
         if event.type != MESSAGE or event.msgtype != "m.text":
