@@ -29,7 +29,9 @@ from bots.gatekeeper import rooms
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.revocation import SWEEP, Sweeper
 from bots.gatekeeper.service import Asker, Gatekeeper, Post, Refused, Reply
+from curbside import audit_anchor
 from curbside.audit import AuditLog
+from curbside.audit_anchor import CheckpointFile
 from curbside.credentials import Credential
 from curbside.database import after_commit
 from curbside.matrix import content as build
@@ -41,6 +43,7 @@ from curbside.matrix.jobs import Job, periodic
 from curbside.matrix.rooms import RoomCreationError
 
 P = ParamSpec("P")
+CHECKPOINT = "audit-checkpoint"
 
 
 def _now() -> datetime:
@@ -71,10 +74,15 @@ class GatekeeperBot(Bot):
         *,
         audit: AuditLog,
         settings: GatekeeperConfig | None = None,
+        checkpoints: CheckpointFile | None = None,
+        checkpoint_every: float = 900.0,
     ) -> None:
         super().__init__(account, config)
         self.settings = settings or GatekeeperConfig()
         self.audit = audit
+        self.checkpoints = checkpoints
+        self.checkpoint_every = checkpoint_every
+        self.operator_room = config.operator_room
         self.gatekeeper = Gatekeeper(audit, self.settings, clock=_now)
         self.sweeper = Sweeper(
             client=lambda: self.client,
@@ -93,6 +101,18 @@ class GatekeeperBot(Bot):
     async def sweep(self, job: Job) -> None:
         """Remove members whose verification ended, tell them why, remind who expires soon."""
         await self.sweeper.sweep()
+
+    @periodic(CHECKPOINT, every="checkpoint_every")
+    async def audit_checkpoint(self, job: Job) -> None:
+        """Anchor the audit chain outside the database: a signed checkpoint, told to the operator.
+
+        The gatekeeper runs it because it is the one bot every deployment has.
+        """
+        if self.checkpoints is None:
+            return
+        checkpoint = self.checkpoints.take(job.session, _now())
+        if checkpoint is not None and self.operator_room is not None:
+            job.post(self.operator_room, audit_anchor.notice(checkpoint))
 
     # -- verification conversation -------------------------------------------
 

@@ -16,5 +16,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         terminalreporter.write_line(
-            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths))
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
         )
