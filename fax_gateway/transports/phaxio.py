@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from fax_gateway.content import UnsupportedContent, sniff_kind
 from fax_gateway.probe import DocumentRefused
@@ -252,7 +253,10 @@ class _CallbackHandler:
             form = await request.post()
         except web.HTTPException as exc:  # 413 from the body limit
             raise _Refusal(exc.status, exc.reason) from None
-        except (ValueError, AssertionError, UnicodeError, LookupError, RuntimeError):
+        except (ValueError, LookupError, RuntimeError, HttpProcessingError):
+            # What aiohttp's multipart reader raises on a broken body: a missing
+            # boundary or name, EOF mid-part (ValueError), an unknown charset
+            # (LookupError) or transfer encoding (RuntimeError), a bad part header.
             raise _Refusal(400, "the multipart body is malformed") from None
         fields: list[tuple[str, str]] = []
         files: list[tuple[str, bytes]] = []

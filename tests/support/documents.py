@@ -191,3 +191,14 @@ def make_png(width: int = 64, height: int = 48) -> bytes:
         + _png_chunk(b"IDAT", zlib.compress(raw))
         + _png_chunk(b"IEND", b"")
     )
+
+
+def looping_tiff() -> bytes:
+    """A two-page TIFF whose second page points back at the first: a reader that
+    follows the chain without remembering where it has been never stops."""
+    data = bytearray(make_tiff(pages=2))
+    (first,) = struct.unpack_from("<I", data, 4)
+    (entries,) = struct.unpack_from("<H", data, first)
+    second = first + 2 + 12 * entries + 4
+    struct.pack_into("<I", data, second + 2 + 12 * entries, first)
+    return bytes(data)
