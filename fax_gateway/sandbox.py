@@ -45,8 +45,8 @@ class DocumentSettings(BaseModel):
     max_pages: int = Field(default=500, ge=1)
     max_pixels: int = Field(default=25_000_000, ge=10_000)
     memory_mb: int = Field(default=256, ge=64)
-    cpu_seconds: int = Field(default=3, ge=1)
-    wall_seconds: int = Field(default=4, ge=1)
+    cpu_seconds: int = Field(default=2, ge=1)
+    wall_seconds: int = Field(default=3, ge=1)
 
     @property
     def probe_limits(self) -> ProbeLimits:
@@ -56,8 +56,12 @@ class DocumentSettings(BaseModel):
 class Sandbox:
     """A client of one sandbox server; safe to call from any thread."""
 
-    def __init__(self, settings: DocumentSettings | None = None) -> None:
+    def __init__(
+        self, settings: DocumentSettings | None = None, *, accounting: Path | None = None
+    ) -> None:
+        """``accounting``: a file where the server notes each child's end and peak RSS."""
         self.settings = settings or DocumentSettings()
+        self._accounting = accounting
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
@@ -157,6 +161,7 @@ class Sandbox:
                 "--cpu-seconds", str(settings.cpu_seconds),
                 "--wall-seconds", str(settings.wall_seconds),
                 "--max-message", str(settings.max_bytes + 65536),
+                *(["--accounting", str(self._accounting)] if self._accounting else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -202,3 +202,36 @@ def looping_tiff() -> bytes:
     second = first + 2 + 12 * entries + 4
     struct.pack_into("<I", data, second + 2 + 12 * entries, first)
     return bytes(data)
+
+
+@functools.cache
+def hidden_page_tree_bomb(repeats: int = 3_300_000) -> bytes:
+    """The page-tree bomb with its page tree node compressed inside an object stream.
+
+    Nothing in the file's bytes shows the tree (a 20 MB /Kids array deflates
+    to about 20 KB), so only the parser sees it: this is what the sandbox
+    child's memory and CPU limits are for.
+    """
+    node = b"<< /Type /Pages /Kids [" + b"3 0 R " * repeats + b"] /Count %d >>" % repeats
+    header = b"2 0 "
+    packed = zlib.compress(header + node, 9)
+    out = bytearray(b"%PDF-1.5\n")
+    offsets = {}
+
+    def add(number: int, body: bytes) -> None:
+        offsets[number] = len(out)
+        out.extend(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+
+    add(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+    add(3, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>")
+    add(4, b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+        % (len(header), len(packed)) + packed + b"\nendstream")
+    xref_at = len(out)
+    rows = [struct.pack(">BIH", 0, 0, 65535), struct.pack(">BIH", 1, offsets[1], 0),
+            struct.pack(">BIH", 2, 4, 0), struct.pack(">BIH", 1, offsets[3], 0),
+            struct.pack(">BIH", 1, offsets[4], 0), struct.pack(">BIH", 1, xref_at, 0)]
+    table = b"".join(rows)
+    add(5, b"<< /Type /XRef /Size 6 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n"
+        % len(table) + table + b"\nendstream")
+    out.extend(b"startxref\n%d\n%%%%EOF\n" % xref_at)
+    return bytes(out)
