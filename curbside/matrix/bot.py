@@ -41,6 +41,14 @@ __all__ = ["MESSAGE", "Bot"]
 MAX_MESSAGE_CHARS = 20_000
 
 
+def over_length(body: str) -> str | None:
+    """The reply to a message too long for any bot to read; None when it is not."""
+    if len(body) <= MAX_MESSAGE_CHARS:
+        return None
+    return (f"That message is {len(body):,} characters; I read at most "
+            f"{MAX_MESSAGE_CHARS:,}. Send it in parts, or attach it as a PDF.")
+
+
 class Bot:
     """One bot account: start/stop, command routing, invites."""
 
@@ -128,10 +136,9 @@ class Bot:
 
     async def _route(self, ctx: Context) -> None:
         event = ctx.event
-        if event.type == MESSAGE and len(event.body) > MAX_MESSAGE_CHARS:
-            ctx.reply(f"That message is {len(event.body):,} characters; I read at most "
-                      f"{MAX_MESSAGE_CHARS:,}. Send it in parts, or attach it as a PDF.",
-                      mentions=[event.sender])
+        too_long = over_length(event.body) if event.type == MESSAGE else None
+        if too_long is not None:
+            ctx.reply(too_long, mentions=[event.sender])
             return
         for attr in self.table.event_handlers.get(event.type, ()):
             await getattr(self, attr)(ctx)

@@ -41,7 +41,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from curbside.text import UnsafeText, check_line
+from curbside.text import UnsafeText, check_text
 
 PREFIX = "!"
 #: A command is a line or two; longer bodies are refused before they are parsed
@@ -220,7 +220,7 @@ class CommandTable:
         if not text or text[0].isspace():
             raise CommandError(self._bare_prefix_hint(text))
         try:
-            check_line(text.rstrip("\n"), "the command", MAX_COMMAND_CHARS)
+            check_text(text, "the command", MAX_COMMAND_CHARS)
         except UnsafeText as unsafe:
             raise CommandError(f"{unsafe}. Send {PREFIX}help for the commands.") from None
         first, remainder = _split_first(text)
