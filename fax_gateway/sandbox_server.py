@@ -142,8 +142,11 @@ def _child(listener: socket.socket, args: argparse.Namespace) -> None:
         except MemoryError:
             reply = frame({"refused": "the document needs more memory than the sandbox allows",
                            "status": 422})
-        except Exception:  # a bug or a parser failure: refuse, never answer with its data
-            traceback.print_exc(limit=3, file=sys.stderr)
+        except Exception as exc:  # a bug or a parser failure: refuse, never answer with its data
+            # The type and the line only: a parser's message may quote the document (PHI).
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            sys.stderr.write(f"sandbox child: {type(exc).__name__} at "
+                             f"{Path(where.filename).name}:{where.lineno}\n")
             reply = frame({"refused": "the document cannot be read", "status": 422})
         conn.sendall(reply)
 
