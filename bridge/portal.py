@@ -35,10 +35,8 @@ unknown device. Held faxes are not even read from the inbox until released.
 from __future__ import annotations
 
 import asyncio
-import io
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from bridge.numbers import InvalidNumber, display
@@ -50,7 +48,15 @@ from curbside.matrix import content as build
 from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
 from curbside.matrix.offloop import ThreadSafeLock
-from fax_gateway import IdempotencyConflict, InvalidDocument, JobChange, JobState, OwnerKind
+from fax_gateway import (
+    DocumentRefused,
+    IdempotencyConflict,
+    InvalidDocument,
+    JobChange,
+    JobState,
+    OwnerKind,
+    Sandbox,
+)
 
 if TYPE_CHECKING:
     from bridge.puppet import Puppet
@@ -102,17 +108,17 @@ def confirm_text(number: str) -> str:
             "document again.")
 
 
-def as_pdf(data: bytes, mimetype: str) -> bytes:
-    """PDFs pass through; an image (a photo of a page) becomes a one-page PDF."""
-    if mimetype == "application/pdf" or data.startswith(b"%PDF"):
-        return data
+def as_pdf(documents: Sandbox, data: bytes) -> bytes:
+    """PDFs pass through; an image (a photo of a page) becomes a one-page PDF.
+
+    Both are checked and converted in the gateway's document sandbox (limits on
+    size, pages and pixels), never parsed in the bridge's own process.
+    """
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "PDF", resolution=200.0)
-            return out.getvalue()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InvalidDocument("this file is neither a PDF nor an image I can read") from exc
+        pdf, _ = documents.as_pdf(data, kinds=("pdf", "png", "jpeg"))
+    except DocumentRefused as refused:
+        raise InvalidDocument(refused.reason) from None
+    return pdf
 
 
 class Portal:
@@ -152,9 +158,9 @@ class Portal:
         if name is None and services.owner(number) is None:
             ctx.reply(confirm_text(number), mentions=[event.sender])
             return
-        mimetype = str((event.content.get("info") or {}).get("mimetype", ""))
         try:
-            pdf = as_pdf(await ctx.download_file(), mimetype)
+            data = await ctx.download_file()
+            pdf = await asyncio.to_thread(as_pdf, services.gateway.documents, data)
             job = await asyncio.to_thread(
                 services.gateway.submit, pdf, number,
                 idempotency_key=f"matrix:{event.event_id}", actor=sender.user_id,

@@ -10,7 +10,9 @@ the effect and its audit record commit or vanish together.
 
 ``verify`` recomputes the chain: an edited row breaks its own hash, a deleted
 row breaks the next row's link, and removing rows from the end no longer
-matches the head. The HMAC key lives in the secret config, so someone who can
+matches the head — unless the head was rewritten too, which only the signed
+checkpoints outside the database reveal (:mod:`curbside.audit_anchor`;
+``verify_chain`` takes them). The HMAC key lives in the secret config, so someone who can
 write the database but not read the secrets cannot forge a consistent chain.
 
 Entries say who, what, which record, when and why; they never carry PHI
@@ -22,10 +24,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import DateTime, Engine, Integer, String, Text, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -64,6 +66,26 @@ class ChainProblem:
 
     seq: int
     problem: str
+
+
+class Anchor(Protocol):
+    """A checkpoint kept outside the database: entry ``seq`` had ``hash`` at ``at``."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def hash(self) -> str: ...
+    @property
+    def at(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """What ``verify_chain`` checked: entries read, checkpoints matched, problems found."""
+
+    entries: int
+    checkpoints: int
+    problems: list[ChainProblem]
 
 
 def _timestamp(at: datetime) -> str:
@@ -138,11 +160,18 @@ class AuditLog:
 
     def verify(self, engine: Engine) -> list[ChainProblem]:
         """Recompute the whole chain; an empty list means it is intact."""
+        return self.verify_chain(engine).problems
+
+    def verify_chain(self, engine: Engine, anchors: Sequence[Anchor] = ()) -> ChainReport:
+        """Recompute the chain and hold it against ``anchors`` (checkpoints kept elsewhere)."""
         problems: list[ChainProblem] = []
+        expected = {anchor.seq: anchor for anchor in anchors}
+        matched = 0
         with session_scope(engine) as session:
             head = session.get(AuditHead, 1)
-            expected_seq, prev_hash = 0, GENESIS
+            expected_seq, prev_hash, count = 0, GENESIS, 0
             for entry in self._entries(session):
+                count += 1
                 expected_seq += 1
                 if entry.seq != expected_seq:
                     problems.append(
@@ -157,6 +186,14 @@ class AuditLog:
                     problems.append(
                         ChainProblem(entry.seq, "entry was altered after it was written")
                     )
+                anchor = expected.pop(entry.seq, None)
+                if anchor is not None:
+                    if anchor.hash == entry.hash:
+                        matched += 1
+                    else:
+                        problems.append(ChainProblem(
+                            entry.seq, f"entry differs from the checkpoint of {anchor.at}"
+                        ))
                 prev_hash = entry.hash
             if head is None:
                 problems.append(ChainProblem(0, "audit head row is missing"))
@@ -166,7 +203,18 @@ class AuditLog:
                         head.seq, f"chain ends at entry {expected_seq}, head says {head.seq}"
                     )
                 )
-        return problems
+            for seq, anchor in sorted(expected.items()):
+                if seq > expected_seq:
+                    problems.append(ChainProblem(seq, (
+                        f"entries {expected_seq + 1}..{seq} missing: the checkpoint of "
+                        f"{anchor.at} saw entry {seq}, the chain now ends at {expected_seq} "
+                        "(cut short after that checkpoint)"
+                    )))
+                else:
+                    problems.append(ChainProblem(
+                        seq, f"entry {seq}, checkpointed at {anchor.at}, is missing"
+                    ))
+        return ChainReport(count, matched, problems)
 
     @staticmethod
     def _entries(session: Session) -> Iterator[AuditEntry]:

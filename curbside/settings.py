@@ -109,6 +109,13 @@ class DemoSettings(_Section):
     enabled: bool
 
 
+class AuditSettings(_Section):
+    """Where the signed audit checkpoints go (curbside/audit_anchor.py) and how often."""
+
+    checkpoint_file: Path
+    checkpoint_every_seconds: float = Field(gt=0)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -123,6 +130,7 @@ class Settings(_Section):
     bridge: BridgeSettings
     logging: LoggingSettings
     demo: DemoSettings
+    audit: AuditSettings
     # Sections owned by other packages, validated by them when they start
     # (the kernel imports none of them): fax → fax_gateway.gateway.FaxSettings.
     fax: dict[str, Any] = Field(default_factory=dict)
@@ -178,6 +186,12 @@ def _unfilled_secrets(data: Any, path: str = "") -> list[str]:
 def _resolve_paths(data: dict[str, Any], project_dir: Path) -> None:
     data_dir = Path(data["data_dir"])
     data["data_dir"] = data_dir if data_dir.is_absolute() else project_dir / data_dir
+    audit = data.get("audit")
+    if isinstance(audit, dict) and "checkpoint_file" in audit:
+        checkpoints = Path(audit["checkpoint_file"])
+        audit["checkpoint_file"] = checkpoints if checkpoints.is_absolute() else (
+            project_dir / checkpoints
+        )
     url = str(data["database"]["url"])
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         data["database"]["url"] = f"sqlite:///{project_dir / url.removeprefix('sqlite:///')}"

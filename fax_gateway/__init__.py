@@ -6,6 +6,9 @@
         received_after(seq) · subscribe_inbound() ─► InboundRecord   InvalidNumber)
         inbound_envelope(id) ─► InboundEnvelope · inbound_document(id) ─► PDF (audited)
         owner_of(number) ─► Owner | None · assign_route(number, Owner) (audited)
+        documents ─► Sandbox: inspect(bytes) ─► DocumentFacts · as_pdf(bytes)
+                     (DocumentRefused with a reason and a 413/415/422 status)
+    shared_sandbox(DocumentSettings) ─► Sandbox   for callers without a gateway
 
 Everything passed out is a frozen dataclass or an enum; no ORM row and no
 internal object (outbox, inbox, router) is part of the API, so the tables
@@ -18,11 +21,16 @@ from fax_gateway.inbox import InboundEnvelope, InboundRecord
 from fax_gateway.models import number_hash
 from fax_gateway.numbers import InvalidNumber, normalise_number
 from fax_gateway.outbox import IdempotencyConflict, InvalidDocument, JobChange, JobView
+from fax_gateway.probe import DocumentFacts, DocumentRefused
 from fax_gateway.routing import Owner, OwnerKind
+from fax_gateway.sandbox import DocumentSettings, Sandbox, shared_sandbox
 from fax_gateway.status import JobState
 
 __all__ = [
     "VERSIONS_DIR",
+    "DocumentFacts",
+    "DocumentRefused",
+    "DocumentSettings",
     "FaxSettings",
     "Gateway",
     "IdempotencyConflict",
@@ -35,8 +43,10 @@ __all__ = [
     "JobView",
     "Owner",
     "OwnerKind",
+    "Sandbox",
     "derive_pepper",
     "normalise_number",
     "number_hash",
     "open_gateway",
+    "shared_sandbox",
 ]

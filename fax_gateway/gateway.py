@@ -32,7 +32,9 @@ from fax_gateway.inbound import build_webhook_app
 from fax_gateway.inbox import InboundEnvelope, InboundRecord, Inbox
 from fax_gateway.numbers import normalise_number
 from fax_gateway.outbox import JobChange, JobView, LeaseLost, Outbox
+from fax_gateway.rejections import RejectionAudit
 from fax_gateway.routing import Owner, OwnerKind, Router
+from fax_gateway.sandbox import DocumentSettings, Sandbox, shared_sandbox
 from fax_gateway.storage import DocumentStore
 from fax_gateway.timing import Clock, RateLimit, RetryPolicy
 from fax_gateway.transports.base import ProviderStatus, ReceivedFax, Transport
@@ -92,7 +94,11 @@ class FaxSettings(_Section):
     routes: tuple[RouteSettings, ...] = ()
     retry: RetrySettings = RetrySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    #: At most this many audit rows for refused webhook calls per window.
+    rejected_audit: RateLimitSettings = RateLimitSettings(count=30, per_seconds=60.0)
     phaxio: PhaxioSettings | None = None
+    #: Limits for every document from outside (see fax_gateway/sandbox.py).
+    documents: DocumentSettings = DocumentSettings()
 
     @model_validator(mode="after")
     def _phaxio_configured(self) -> FaxSettings:
@@ -117,12 +123,18 @@ class Gateway:
         *,
         station_ident: str,
         max_inbound_bytes: int,
+        sandbox: Sandbox,
+        rejections: RejectionAudit,
     ) -> None:
         self.outbox = outbox
         self.inbox = inbox
         self.transport = transport
         self.station_ident = station_ident
         self.max_inbound_bytes = max_inbound_bytes
+        #: The untrusted-document sandbox, for callers with a document of their
+        #: own to check (the bridge's uploads, the desk's attachments).
+        self.documents = sandbox
+        self._rejections = rejections
 
     # -- for referrals, the bridge and the CLI ---------------------------------
 
@@ -252,6 +264,10 @@ class Gateway:
             )
 
     async def webhook_rejected(self, transport: str, reason: str) -> None:
+        suppressed = self._rejections.admit(self.outbox.clock.now())
+        if suppressed is None:  # over the audit rate limit: answered, counted, not written
+            return
+
         def record() -> None:
             with session_scope(self.outbox.engine) as session:
                 self.outbox.audit.record(
@@ -260,7 +276,8 @@ class Gateway:
                     action="fax.webhook.rejected",
                     record_type="fax_webhook",
                     record_id=transport,
-                    reason=reason,
+                    reason=reason[:200],
+                    details={"suppressed_before": suppressed} if suppressed else None,
                 )
 
         await asyncio.to_thread(record)
@@ -283,7 +300,8 @@ def open_gateway(
     router = Router(engine, pepper, default)
     for route in settings.routes:
         router.set_route(route.number, Owner(route.owner_kind, route.owner_id))
-    inbox = Inbox(engine, store, audit, router, clock=clock)
+    sandbox = shared_sandbox(settings.documents)
+    inbox = Inbox(engine, store, audit, router, sandbox=sandbox, clock=clock)
     if transport is None:
         transport = _transport(settings, inbox, store)
     retry = settings.retry
@@ -293,6 +311,7 @@ def open_gateway(
         audit,
         transport=transport.name,
         pepper=pepper,
+        sandbox=sandbox,
         clock=clock,
         policy=RetryPolicy(
             base=timedelta(seconds=retry.base_seconds),
@@ -310,6 +329,13 @@ def open_gateway(
         transport,
         station_ident=settings.station_ident,
         max_inbound_bytes=settings.max_inbound_bytes,
+        sandbox=sandbox,
+        rejections=RejectionAudit(
+            RateLimit(
+                settings.rejected_audit.count,
+                timedelta(seconds=settings.rejected_audit.per_seconds),
+            )
+        ),
     )
 
 

@@ -130,6 +130,8 @@ def _page(tags: Any, raw: BinaryIO, number: int) -> FaxPage:
         if lsb_first:
             data = data.translate(_BIT_REVERSE)
         rows = min(rows_per_strip, length - i * rows_per_strip)
+        if rows <= 0:
+            raise InboundFaxError(f"page {number}: more strips than the image has rows")
         strips.append(CcittStrip(data=data, rows=rows, decode_parms={**parms, "Rows": rows}))
 
     x_dpi, y_dpi = _resolution(tags, width, length)

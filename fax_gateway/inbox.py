@@ -2,8 +2,9 @@
 
     ReceivedFax ──replay? (transport, provider fax id) ── yes ──> existing record
         │ no
-        ├─ sniff: PDF or TIFF, else UnsupportedContent (HTTP 415)
-        ├─ original stored encrypted; a TIFF becomes a lossless PDF (inbound_pdf)
+        ├─ the sandbox checks it (PDF or TIFF within the document limits, else
+        │  DocumentRefused: 413/415/422) and makes a TIFF a lossless PDF (inbound_pdf)
+        ├─ original stored encrypted, with the PDF
         ├─ owner = routing table (called number) or the default
         └─ audit entry + row (its seq drawn last, feed.py) commit together
               ──> subscribers' queues get the record
@@ -29,11 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from curbside.audit import AuditLog
 from curbside.database import session_scope
 from fax_gateway import feed
-from fax_gateway.content import UnsupportedContent, sniff_kind
-from fax_gateway.inbound_pdf import InboundFaxError, tiff_to_pdf
 from fax_gateway.models import FaxInbound
-from fax_gateway.outbox import InvalidDocument, count_pdf_pages
 from fax_gateway.routing import Owner, OwnerKind, Router
+from fax_gateway.sandbox import Sandbox
 from fax_gateway.storage import DocumentStore
 from fax_gateway.timing import Clock, SystemClock, as_utc
 from fax_gateway.transports.base import ContentKind, ReceivedFax
@@ -90,12 +89,14 @@ class Inbox:
         audit: AuditLog,
         router: Router,
         *,
+        sandbox: Sandbox,
         clock: Clock | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
         self._audit = audit
         self.router = router
+        self._sandbox = sandbox
         self._clock = clock or SystemClock()
         self._subscribers: list[asyncio.Queue[InboundRecord]] = []
 
@@ -114,10 +115,10 @@ class Inbox:
         existing = self.find(fax.transport, fax.provider_fax_id)
         if existing is not None:
             return existing, False
-        kind = sniff_kind(fax.content)
-        pdf, pages = self._as_pdf(fax.content, kind)
-        original_ref = self._store.put(fax.content) if kind is ContentKind.TIFF else None
+        pdf, facts = self._sandbox.as_pdf(fax.content, kinds=(ContentKind.PDF, ContentKind.TIFF))
+        pages = facts.pages
         document_ref = self._store.put(pdf)
+        original_ref = self._store.put(fax.content) if facts.kind == ContentKind.TIFF else None
         try:
             with session_scope(self._engine) as session:
                 owner = self.router.owner_of(session, fax.to_number)
@@ -151,29 +152,20 @@ class Inbox:
                 feed.append(session, row)
                 record = _record(row)
         except IntegrityError:  # the same fax, stored by a concurrent delivery
-            for ref in (document_ref, original_ref):
-                if ref:
-                    self._store.delete(ref)
+            self._discard(document_ref, original_ref)
             existing = self.find(fax.transport, fax.provider_fax_id)
             if existing is None:
                 raise
             return existing, False
+        except BaseException:  # nothing half-written: no file outlives a failed commit
+            self._discard(document_ref, original_ref)
+            raise
         return record, True
 
-    def _as_pdf(self, content: bytes, kind: ContentKind) -> tuple[bytes, int]:
-        if kind is ContentKind.PDF:
-            try:
-                return content, count_pdf_pages(content)
-            except InvalidDocument as exc:
-                raise UnsupportedContent(str(exc)) from None
-        with self._store.scratch_dir() as scratch:
-            tiff, pdf = scratch / "received.tif", scratch / "received.pdf"
-            tiff.write_bytes(content)
-            try:
-                result = tiff_to_pdf(tiff, pdf)
-            except (InboundFaxError, OSError, ValueError) as exc:
-                raise UnsupportedContent(f"the TIFF is not a fax we can read: {exc}") from None
-            return pdf.read_bytes(), result.pages
+    def _discard(self, *refs: str | None) -> None:
+        for ref in refs:
+            if ref:
+                self._store.delete(ref)
 
     async def receive(self, fax: ReceivedFax) -> bool:
         """Async :meth:`accept`; announces new faxes to subscribers after the commit."""

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import pikepdf
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,6 +40,8 @@ from curbside.database import session_scope
 from fax_gateway import feed
 from fax_gateway.models import FaxDestination, FaxJob, FaxJobEvent, number_hash
 from fax_gateway.numbers import normalise_number
+from fax_gateway.probe import DocumentRefused
+from fax_gateway.sandbox import Sandbox
 from fax_gateway.status import JobEvent, JobState, next_state
 from fax_gateway.storage import DocumentStore
 from fax_gateway.timing import Clock, RateLimit, RetryPolicy, SystemClock, as_utc
@@ -49,11 +49,10 @@ from fax_gateway.transports.base import ProviderState, ProviderStatus
 
 RECORD_TYPE = "fax_job"
 _ACTIVE = (JobState.QUEUED.value, JobState.RENDERING.value, JobState.SENDING.value)
-MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 
 
 class InvalidDocument(ValueError):
-    """The submitted file is not a PDF with at least one page."""
+    """The submitted file is not a PDF with at least one page within the document limits."""
 
 
 class IdempotencyConflict(ValueError):
@@ -140,20 +139,6 @@ def _view(job: FaxJob) -> JobView:
     )
 
 
-def count_pdf_pages(pdf: bytes) -> int:
-    """Pages in ``pdf``; :class:`InvalidDocument` if it is not a usable PDF."""
-    if not pdf.startswith(b"%PDF-"):
-        raise InvalidDocument("the document is not a PDF")
-    try:
-        with pikepdf.open(io.BytesIO(pdf)) as document:
-            pages = len(document.pages)
-    except pikepdf.PdfError as exc:
-        raise InvalidDocument(f"the PDF cannot be read: {exc}") from None
-    if pages == 0:
-        raise InvalidDocument("the PDF has no pages")
-    return pages
-
-
 class Outbox:
     """Durable outbound fax jobs on one database."""
 
@@ -165,6 +150,7 @@ class Outbox:
         *,
         transport: str,
         pepper: bytes,
+        sandbox: Sandbox,
         clock: Clock | None = None,
         policy: RetryPolicy | None = None,
         rate_limit: RateLimit | None = None,
@@ -177,6 +163,7 @@ class Outbox:
         self.policy = policy or RetryPolicy()
         self.rate_limit = rate_limit or RateLimit()
         self._pepper = pepper
+        self._sandbox = sandbox
 
     # -- callers ---------------------------------------------------------------
 
@@ -204,9 +191,10 @@ class Outbox:
         existing = self._by_key(idempotency_key)
         if existing is not None:
             return self._same_or_conflict(existing, digest, destination)
-        if len(pdf) > MAX_DOCUMENT_BYTES:
-            raise InvalidDocument("the PDF is larger than 50 MiB")
-        pages = count_pdf_pages(pdf)
+        try:  # checked in the sandbox: a clinician's upload is as untrusted as a webhook's
+            pages = self._sandbox.inspect(pdf, kinds=("pdf",)).pages
+        except DocumentRefused as refused:
+            raise InvalidDocument(refused.reason) from None
         ref = self.store.put(pdf)
         now = self.clock.now()
         job = FaxJob(

@@ -19,10 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from io import BytesIO
 
-import pikepdf
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -40,6 +37,7 @@ from referral.packets import attachment_aad, freeze_packet
 from referral.patient_index import derive_index_key, patient_index
 from referral.states import Side, Status, TransitionError, check_business_status, check_transition
 from referral.validation import (
+    MAX_ATTACHMENTS,
     FieldError,
     RecipientKind,
     ReferralRequest,
@@ -57,11 +55,15 @@ def _now() -> datetime:
 
 @dataclass(frozen=True)
 class ReferralEnv:
-    """What the service functions need besides a session: audit log, index key, clock."""
+    """What the service functions need besides a session: audit log, index key, clock, sandbox."""
 
     audit: AuditLog
     index_key: bytes
     clock: Callable[[], datetime] = field(default=_now)
+    #: Checks an attachment in a sandbox (the fax gateway's; this package may
+    #: not import it, so the bot that accepts files passes it in); raises
+    #: ValueError saying why the file is refused. None: attachments are refused.
+    documents: Callable[[bytes], object] | None = None
 
     @classmethod
     def from_secrets(cls, *, audit_key: bytes, master_key: bytes) -> ReferralEnv:
@@ -198,20 +200,19 @@ def create_referral(
     return case
 
 
-def _check_readable(kind: str, filename: str, data: bytes) -> None:
-    """Refuse files that would break the packet later (damaged, encrypted, not an image)."""
+def _check_readable(env: ReferralEnv, filename: str, data: bytes) -> None:
+    """Refuse files that would break the packet later (damaged, encrypted, over the limits).
+
+    The file is parsed in the sandbox ``env.documents``, never here: a page-tree
+    bomb or a decompression bomb costs a child process its limits, not us.
+    """
+    if env.documents is None:
+        raise FieldError("attachment", "this service takes no attachments (it has no document "
+                                       "sandbox); send the file to the referral desk")
     try:
-        if kind == "application/pdf":
-            with pikepdf.open(BytesIO(data)) as document:
-                if len(document.pages) == 0:
-                    raise FieldError("attachment", f"{filename} has no pages")
-        else:
-            with Image.open(BytesIO(data)) as image:
-                image.verify()
-    except (pikepdf.PdfError, pikepdf.PasswordError, UnidentifiedImageError, OSError):
-        raise FieldError(
-            "attachment", f"{filename} could not be read (damaged or password-protected)"
-        ) from None
+        env.documents(data)
+    except ValueError as refused:
+        raise FieldError("attachment", f"{filename} was refused: {refused}") from None
 
 
 def add_attachment(
@@ -225,8 +226,6 @@ def add_attachment(
             f"{case.status} (its packet was sealed when it was sent)"
         )
     attachment = parse_attachment(filename, data)
-    _check_readable(attachment.content_type, attachment.filename, attachment.data)
-    attachment_id = secrets.token_hex(12)
     position = (
         session.scalar(
             select(func.count())
@@ -235,6 +234,11 @@ def add_attachment(
         )
         or 0
     )
+    if position >= MAX_ATTACHMENTS:
+        raise FieldError("attachment", f"a referral carries at most {MAX_ATTACHMENTS} "
+                                       "attachments; merge scans into one PDF")
+    _check_readable(env, attachment.filename, attachment.data)
+    attachment_id = secrets.token_hex(12)
     row = ReferralAttachment(
         id=attachment_id,
         referral_id=case.id,

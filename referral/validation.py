@@ -18,9 +18,14 @@ from enum import StrEnum
 from typing import Any, cast
 
 from curbside import phones
+from curbside.text import UnsafeText, check_line, check_text, quoted
 
 MAX_NAME = 200
 MAX_TEXT = 4000
+#: A referral names a handful of diagnoses; 3,000 codes is an attack, not a referral.
+MAX_ICD10_CODES = 12
+MAX_ICD10_INPUT = 400
+MAX_ATTACHMENTS = 10
 
 
 class FieldError(ValueError):
@@ -40,8 +45,17 @@ class ReferralInvalid(ValueError):
         self.errors = errors
 
 
+def _safe(field: str, value: str, label: str, limit: int, *, multiline: bool = False) -> str:
+    """``value`` if it has no control characters and is within ``limit``, else FieldError."""
+    try:
+        check = check_text if multiline else check_line
+        return check(value, label, limit)
+    except UnsafeText as unsafe:
+        raise FieldError(field, str(unsafe)) from None
+
+
 def _required(field: str, value: str, label: str, example: str, limit: int = MAX_NAME) -> str:
-    text = " ".join(value.split())
+    text = " ".join(_safe(field, value, label, 4 * limit).split())
     if not text:
         raise FieldError(field, f"{label} is required, like {example}")
     if len(text) > limit:
@@ -133,14 +147,33 @@ def parse_icd10(value: str) -> str:
     if not _ICD10.fullmatch(code):
         raise FieldError(
             "icd10_codes",
-            f"'{value.strip()}' is not an ICD-10-CM code; codes look like I48.91, R07.9 or Z00.00",
+            f"{quoted(value.strip())} is not an ICD-10-CM code; codes look like I48.91, R07.9 "
+            "or Z00.00",
         )
     return code
 
 
 def parse_icd10_codes(value: str | list[str]) -> list[str]:
-    """Codes separated by commas or spaces; at least one, duplicates dropped, order kept."""
+    """Codes separated by commas or spaces; 1-12, duplicates dropped, order kept.
+
+    A value that is not a list of codes is echoed whole (escaped), so the
+    sender sees what was read, not a fragment of it.
+    """
+    if isinstance(value, str):
+        _safe("icd10_codes", value, "the ICD-10 codes", MAX_ICD10_INPUT)
     items = value if isinstance(value, list) else re.split(r"[,\s;]+", value)
+    if len(items) > MAX_ICD10_CODES:
+        raise FieldError(
+            "icd10_codes",
+            f"give at most {MAX_ICD10_CODES} ICD-10-CM codes (the main diagnoses); "
+            f"{len(items):,} were given",
+        )
+    if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9.,;\s]*", value):
+        raise FieldError(
+            "icd10_codes",
+            f"{quoted(value.strip())} is not a list of ICD-10-CM codes; write them like "
+            "I48.91, R07.9",
+        )
     codes: list[str] = []
     for item in items:
         if item.strip():
@@ -163,7 +196,7 @@ def parse_urgency(value: str) -> str:
 
 
 def parse_text(value: str, field: str, label: str, example: str) -> str:
-    text = value.strip()
+    text = _safe(field, value, label, 2 * MAX_TEXT, multiline=True).strip()
     if not text:
         raise FieldError(field, f"{label} is required, like {example}")
     if len(text) > MAX_TEXT:
@@ -175,7 +208,7 @@ def parse_matrix_user(value: str, field: str = "recipient") -> str:
     text = value.strip()
     if not re.fullmatch(r"@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::\d+)?", text):
         raise FieldError(
-            field, f"'{text}' is not a Matrix user id; write it like @dana:curbside.example"
+            field, f"{quoted(text)} is not a Matrix user id; write it like @dana:curbside.example"
         )
     return text
 
@@ -184,7 +217,7 @@ def parse_matrix_room(value: str, field: str = "recipient") -> str:
     text = value.strip()
     if not re.fullmatch(r"![A-Za-z0-9._~=+/-]+:[A-Za-z0-9.-]+(?::\d+)?", text):
         raise FieldError(
-            field, f"'{text}' is not a Matrix room id; it looks like !abc123:curbside.example"
+            field, f"{quoted(text)} is not a Matrix room id; it looks like !abc123:curbside.example"
         )
     return text
 
@@ -203,7 +236,9 @@ MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
 def parse_attachment(filename: str, data: bytes) -> Attachment:
     """Accept PDFs, PNGs and JPEGs, recognised by their magic bytes."""
-    name = filename.strip().replace("/", "_").replace("\\", "_")[:200] or "attachment"
+    name = "".join(
+        "_" if char in "/\\" or not char.isprintable() else char for char in filename.strip()
+    )[:200] or "attachment"
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise FieldError("attachment", f"{name} is larger than 20 MB; send a smaller scan")
     if data.startswith(b"%PDF-"):

@@ -34,7 +34,9 @@ from bots.gatekeeper import credentialing, rooms
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.revocation import SWEEP, Sweeper
 from bots.gatekeeper.service import JOIN_NOTICE_SENT, Asker, Gatekeeper, Post, Refused, Reply
+from curbside import audit_anchor
 from curbside.audit import AuditLog
+from curbside.audit_anchor import CheckpointFile
 from curbside.credentials import Credential
 from curbside.database import after_commit, session_scope
 from curbside.matrix import content as build
@@ -50,6 +52,7 @@ T = TypeVar("T")
 REACTION = "m.reaction"
 JOIN_REQUESTS = "join-requests"
 CREDENTIALING = "credentialing-room"
+CHECKPOINT = "audit-checkpoint"
 
 
 def _now() -> datetime:
@@ -80,10 +83,15 @@ class GatekeeperBot(Bot):
         *,
         audit: AuditLog,
         settings: GatekeeperConfig | None = None,
+        checkpoints: CheckpointFile | None = None,
+        checkpoint_every: float = 900.0,
     ) -> None:
         super().__init__(account, config)
         self.settings = settings or GatekeeperConfig()
         self.audit = audit
+        self.checkpoints = checkpoints
+        self.checkpoint_every = checkpoint_every
+        self.operator_room = config.operator_room
         self.gatekeeper = Gatekeeper(audit, self.settings, clock=_now)
         self.sweeper = Sweeper(
             client=lambda: self.client,
@@ -128,6 +136,18 @@ class GatekeeperBot(Bot):
             verifier.invited_room_id = room_id
         for post in self.gatekeeper.post_waiting(session, room_id):
             job.post(post.room_id, post.text, post.html)
+
+    @periodic(CHECKPOINT, every="checkpoint_every")
+    async def audit_checkpoint(self, job: Job) -> None:
+        """Anchor the audit chain outside the database: a signed checkpoint, told to the operator.
+
+        The gatekeeper runs it because it is the one bot every deployment has.
+        """
+        if self.checkpoints is None:
+            return
+        checkpoint = self.checkpoints.take(job.session, _now())
+        if checkpoint is not None and self.operator_room is not None:
+            job.post(self.operator_room, audit_anchor.notice(checkpoint))
 
     # -- verification conversation -------------------------------------------
 

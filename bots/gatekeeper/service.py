@@ -54,6 +54,7 @@ from curbside.credentials import (
     verified_name,
 )
 from curbside.matrix.content import pill
+from curbside.text import UnsafeText, check_line
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ NO_VERIFIERS_ROOM = (
     "attest it. Ask your Curbside operator to run `curbside verifiers add @verifier:server`: "
     "your request reaches the team as soon as their room exists, and you hear from me here."
 )
+
+#: An NPI, a legal name or a licence: nothing a clinician answers is longer.
+MAX_ANSWER_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,10 @@ class Gatekeeper:
         if (request is None or request.room_id != asker.room_id
                 or request.state not in verification.ANSWERING):
             return self._what_next(session, asker, request) if direct else None
+        try:
+            check_line(text.strip(), "your answer", MAX_ANSWER_CHARS)
+        except UnsafeText as unsafe:  # not counted as an attempt: nothing was checked
+            return Reply(f"{unsafe}. {verification.QUESTIONS[request.state]}")
         step = verification.apply_answer(
             request, text, lambda npi: find_provider(session, npi),
             max_attempts=self.settings.max_attempts, now=self.clock(),

@@ -52,6 +52,7 @@ from curbside.credentials import Credential, active_credential
 from curbside.matrix import content as build
 from curbside.matrix.posting import Poster
 from curbside.matrix.rooms import InviteRefusal
+from curbside.text import UnsafeText, check_text
 from screening import identifiers
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ NOT_VERIFIED = (
     "start a direct chat with the Curbside Gatekeeper and send !verify; once a verifier "
     "has approved you, ask me again here."
 )
+
+#: A medical question, an answer or a follow-up; a letter travels as a file.
+MAX_QUESTION_CHARS = 8000
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +246,10 @@ class MedinfoDesk:
         if any, is uploaded). Elsewhere it is the clinician's: a new request, an
         intake answer, a follow-up or the feedback, all answered here.
         """
+        try:
+            check_text(said.body, "your message", MAX_QUESTION_CHARS)
+        except UnsafeText as unsafe:
+            raise Refused(f"{unsafe}.", mentions=[said.sender]) from None
         directory = self.directory(session)
         if directory.by_room(said.room_id) is not None:
             return self._from_sponsor(session, said)

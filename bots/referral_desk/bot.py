@@ -29,6 +29,8 @@ by the delivery job after an outage or a restart.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -56,7 +58,7 @@ from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
 from curbside.matrix.jobs import Job, SentEvent, feed, on_sent, periodic
 from curbside.matrix.rooms import require_encrypted
-from fax_gateway import Gateway, JobChange
+from fax_gateway import Gateway, JobChange, shared_sandbox
 from referral import MIGRATIONS as REFERRAL_VERSIONS
 from referral.cases import RECORD_TYPE, ReferralEnv, get_referral
 from referral.delivery import (
@@ -73,6 +75,7 @@ log = logging.getLogger(__name__)
 
 MESSAGE = "m.room.message"
 FILE_TYPES = ("m.file", "m.image")
+ATTACHMENT_KINDS = ("pdf", "png", "jpeg")  # what a referral packet can enclose
 DELIVERY_POLL = 30.0  # seconds between scans for pending deliveries (a wake comes sooner)
 
 P = ParamSpec("P")
@@ -119,6 +122,11 @@ class ReferralDeskBot(Bot):
         clock: Callable[[], datetime] = _now,
     ) -> None:
         super().__init__(account, config)
+        if env.documents is None:  # attachments are checked in the gateway's sandbox
+            sandbox = gateway.documents if gateway is not None else shared_sandbox()
+            env = dataclasses.replace(
+                env, documents=functools.partial(sandbox.inspect, kinds=ATTACHMENT_KINDS)
+            )
         self.env = env
         self.settings = settings or ReferralDeskConfig()
         self.gateway = gateway

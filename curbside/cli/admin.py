@@ -60,14 +60,24 @@ def audit() -> None:
 @audit.command("verify")
 @pass_app
 def audit_verify(app: AppContext) -> None:
-    """Recompute the hash chain; exit 1 and list each break if it was altered."""
-    problems = app.audit.verify(app.engine)
-    if not problems:
-        click.echo("audit chain intact")
+    """Recompute the hash chain and hold it against the signed checkpoints (audit.checkpoint_file).
+
+    Exit 1 and list each break if it was altered, cut short, or a checkpoint
+    line is not signed with this deployment's audit key.
+    """
+    checkpoints, bad_lines = app.checkpoints.read()
+    report = app.audit.verify_chain(app.engine, checkpoints)
+    checked = (f"{report.entries} entries checked, {report.checkpoints} of "
+               f"{len(checkpoints)} checkpoint(s) matched ({app.checkpoints.path})")
+    if not report.problems and not bad_lines:
+        click.echo(f"audit chain intact: {checked}")
         return
-    for problem in problems:
+    for problem in report.problems:
         click.echo(f"entry {problem.seq}: {problem.problem}", err=True)
-    click.echo(f"audit chain BROKEN at {len(problems)} place(s)", err=True)
+    for line in bad_lines:
+        click.echo(line, err=True)
+    click.echo(f"audit chain BROKEN at {len(report.problems) + len(bad_lines)} place(s): "
+               f"{checked}", err=True)
     sys.exit(1)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from curbside import phi
 from curbside.audit import AuditLog
+from curbside.audit_anchor import CheckpointFile
 from curbside.cli.wiring import migration_locations
 from curbside.database import make_engine, migrate
 from curbside.homeserver import EmbeddedSynapse, HomeserverLayout
@@ -78,6 +79,12 @@ class AppContext:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.settings.secrets.audit_key.encode())
+
+    @property
+    def checkpoints(self) -> CheckpointFile:
+        """The signed audit checkpoints (``audit.checkpoint_file``)."""
+        return CheckpointFile(self.settings.audit.checkpoint_file,
+                              self.settings.secrets.audit_key.encode())
 
     @property
     def appservice_registration_path(self) -> Path:

@@ -75,7 +75,10 @@ def _bot_options(name: str, options: dict[str, Any], config_type: type[T]) -> T:
 
 def _gatekeeper(app: AppContext, account: BotAccount, runtime: RuntimeConfig, _: Gateway) -> Bot:
     options = _bot_options("gatekeeper", app.settings.bots["gatekeeper"].options, GatekeeperConfig)
-    return GatekeeperBot(account, runtime, audit=app.audit, settings=options)
+    return GatekeeperBot(
+        account, runtime, audit=app.audit, settings=options, checkpoints=app.checkpoints,
+        checkpoint_every=app.settings.audit.checkpoint_every_seconds,
+    )
 
 
 def _referral_desk(

@@ -37,6 +37,17 @@ log = logging.getLogger(__name__)
 
 __all__ = ["MESSAGE", "Bot", "InviteRefusal"]
 
+#: No bot reads more of one message than this: a referral pasted whole is ~3,000.
+MAX_MESSAGE_CHARS = 20_000
+
+
+def over_length(body: str) -> str | None:
+    """The reply to a message too long for any bot to read; None when it is not."""
+    if len(body) <= MAX_MESSAGE_CHARS:
+        return None
+    return (f"That message is {len(body):,} characters; I read at most "
+            f"{MAX_MESSAGE_CHARS:,}. Send it in parts, or attach it as a PDF.")
+
 
 class Bot:
     """One bot account: start/stop, command routing, invites."""
@@ -136,6 +147,10 @@ class Bot:
 
     async def _route(self, ctx: Context) -> None:
         event = ctx.event
+        too_long = over_length(event.body) if event.type == MESSAGE else None
+        if too_long is not None:
+            ctx.reply(too_long, mentions=[event.sender])
+            return
         for attr in self.table.event_handlers.get(event.type, ()):
             await getattr(self, attr)(ctx)
         if event.type != MESSAGE or event.msgtype != "m.text":

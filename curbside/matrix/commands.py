@@ -41,7 +41,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from curbside.text import UnsafeText, check_text
+
 PREFIX = "!"
+#: A command is a line or two; longer bodies are refused before they are parsed
+#: (binding ``matches=`` arguments tries every run of words: quadratic in words).
+MAX_COMMAND_CHARS = 2000
+MAX_COMMAND_WORDS = 64
 
 Handler = Callable[..., Awaitable[None]]
 H = TypeVar("H", bound=Handler)
@@ -202,14 +208,21 @@ class CommandTable:
     def parse(self, body: str) -> Invocation | None:
         """The command in a message body; None when the body is not a command.
 
-        Raises :class:`CommandError` for an unknown or malformed command, and
-        for a bare ``!`` (the sender is pointed at ``!help``).
+        Raises :class:`CommandError` for an unknown, malformed, over-long or
+        control-character-carrying command. A bare ``!`` is ``!help`` when the
+        bot has it; ``! word`` points at the command the sender probably meant.
         """
         if not body.startswith(PREFIX):
             return None
         text = body[len(PREFIX):]
+        if not text.strip() and "help" in self.commands:
+            return Invocation(self.commands["help"])
         if not text or text[0].isspace():
             raise CommandError(self._bare_prefix_hint(text))
+        try:
+            check_text(text, "the command", MAX_COMMAND_CHARS)
+        except UnsafeText as unsafe:
+            raise CommandError(f"{unsafe}. Send {PREFIX}help for the commands.") from None
         first, remainder = _split_first(text)
         name = first.lower()
         found = self.groups.get(name)
@@ -219,7 +232,7 @@ class CommandTable:
         if spec is None:
             guess = difflib.get_close_matches(name, self._top_level(), n=1, cutoff=0.6)
             hint = f" — did you mean {PREFIX}{guess[0]}?" if guess else ""
-            raise CommandError(f"unknown command {PREFIX}{name}{hint} Send {PREFIX}help")
+            raise CommandError(f"unknown command {PREFIX}{_cut(name)}{hint} Send {PREFIX}help")
         return Invocation(spec, _bind(spec, remainder))
 
     def group_usage(self, name: str) -> str:
@@ -246,7 +259,9 @@ class CommandTable:
             known = [s.name.split(" ", 1)[1] for s in self._subcommands(parent.name)]
             guess = difflib.get_close_matches(sub, known, n=1, cutoff=0.6)
             hint = f" — did you mean {PREFIX}{parent.name} {guess[0]}?" if guess else ""
-            raise CommandError(f"unknown command {PREFIX}{parent.name} {sub}{hint}\n{listing}")
+            raise CommandError(
+                f"unknown command {PREFIX}{parent.name} {_cut(sub)}{hint}\n{listing}"
+            )
         return Invocation(spec, _bind(spec, remainder))
 
     def _subcommands(self, name: str) -> list[CommandSpec]:
@@ -295,6 +310,8 @@ def _bind(spec: CommandSpec, text: str) -> dict[str, Any]:
         words = _words(text)
     except ValueError as exc:
         raise spec.error(str(exc)) from exc
+    if len(words) > MAX_COMMAND_WORDS:
+        raise spec.error(f"too many words ({len(words)}, at most {MAX_COMMAND_WORDS})")
     kwargs: dict[str, Any] = {}
     at = 0
     for i, arg in enumerate(spec.args):
@@ -307,7 +324,7 @@ def _bind(spec: CommandSpec, text: str) -> dict[str, Any]:
         value = " ".join(words[at:at + taken])
         at += taken
         if not arg.accepts(value):
-            raise spec.error(f"{arg.usage} cannot be {value!r}{hint}")
+            raise spec.error(f"{arg.usage} cannot be {_cut(value)!r}{hint}")
         try:
             kwargs[arg.name] = arg.convert(value)
         except ValueError as exc:
@@ -315,6 +332,11 @@ def _bind(spec: CommandSpec, text: str) -> dict[str, Any]:
     if at < len(words):
         raise spec.error("too many arguments")
     return kwargs
+
+
+def _cut(word: str, limit: int = 40) -> str:
+    """A word typed by the sender, short enough to echo (control characters never get here)."""
+    return word if len(word) <= limit else word[:limit] + "…"
 
 
 def _esc(text: str) -> str:

@@ -100,7 +100,7 @@ class Receiver(Protocol):
         """Apply a provider's status report to the job that owns ``provider_id``."""
 
     async def webhook_rejected(self, transport: str, reason: str) -> None:
-        """Audit a refused webhook call (bad or missing signature); store nothing else."""
+        """Audit a refused webhook call (any 4xx: signature, body, content); store nothing else."""
 
 
 class Transport(ABC):

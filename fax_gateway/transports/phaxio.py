@@ -33,8 +33,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from fax_gateway.content import UnsupportedContent, sniff_kind
+from fax_gateway.probe import DocumentRefused
 from fax_gateway.transports.base import (
     OutboundFax,
     PermanentTransportError,
@@ -78,12 +80,13 @@ def status_from_fax(fax: dict[str, Any]) -> ProviderStatus:
     """Map a Phaxio fax object to our provider status (no PHI in reasons)."""
     status = str(fax.get("status", ""))
     pages = fax.get("num_pages")
-    pages = int(pages) if isinstance(pages, int | str) and str(pages).isdigit() else None
+    digits = str(pages) if isinstance(pages, int | str) and not isinstance(pages, bool) else ""
+    pages = int(digits) if digits.isdigit() and len(digits) <= 6 else None
     if status in _PENDING:
         return ProviderStatus(ProviderState.PENDING, pages)
     if status == "success":
         return ProviderStatus(ProviderState.DELIVERED, pages)
-    error = str(fax.get("error_type") or "unknown error")
+    error = str(fax.get("error_type") or "unknown error")[:200]
     if status == "partialsuccess":
         return ProviderStatus(
             ProviderState.FAILED, pages, reason=f"partial delivery ({error})", retryable=False
@@ -165,15 +168,96 @@ class PhaxioTransport(Transport):
         return [web.post(path, _CallbackHandler(self, receiver).handle)]
 
 
+#: The ``fax`` parameter is a few hundred bytes; nesting deeper than this is not Phaxio.
+MAX_FAX_FIELD_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 8
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+Fields = list[tuple[str, str]]
+Files = list[tuple[str, bytes]]
+
+
+class _Refusal(Exception):
+    """A callback refused with ``status``; ``reason`` goes to the caller and the audit row."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of parsed JSON, stopping once past ``limit`` (iterative: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def parse_fax_field(raw: str) -> dict[str, Any]:
+    """The callback's ``fax`` JSON object, or :class:`_Refusal` (400/413) saying what is wrong."""
+    if len(raw) > MAX_FAX_FIELD_BYTES:
+        raise _Refusal(413, "the fax parameter is larger than any fax object")
+    try:
+        fax = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise _Refusal(400, "the fax parameter is not JSON") from None
+    if not isinstance(fax, dict) or _depth(fax, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise _Refusal(400, "the fax parameter is not a fax object")
+    fax_id = fax.get("id")
+    if isinstance(fax_id, bool) or not isinstance(fax_id, int | str) or not str(fax_id).isdigit() \
+            or len(str(fax_id)) > 20:
+        raise _Refusal(400, "the fax object has no numeric id")
+    return fax
+
+
+def _number_field(fax: dict[str, Any], name: str, *, required: bool) -> str | None:
+    value = fax.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 32 or not value.isprintable():
+        raise _Refusal(422, f"{name} must be a phone number string")
+    return value
+
+
 class _CallbackHandler:
-    """One Phaxio callback: verify, then either a status change or a new fax."""
+    """One Phaxio callback: verify, then either a status change or a new fax.
+
+    Every refusal is a 4xx and is audited (the gateway rate-limits the audit
+    rows); nothing is stored before the whole callback has been validated,
+    and the inbox removes its files if its commit fails.
+    """
 
     def __init__(self, transport: PhaxioTransport, receiver: Receiver) -> None:
         self._transport = transport
         self._receiver = receiver
 
     async def handle(self, request: web.Request) -> web.Response:
-        form = await request.post()
+        try:
+            return await self._handle(request)
+        except _Refusal as refusal:
+            await self._receiver.webhook_rejected(self._transport.name, refusal.reason)
+            return web.json_response(
+                {"success": False, "message": refusal.reason}, status=refusal.status
+            )
+
+    async def _form(self, request: web.Request) -> tuple[Fields, Files]:
+        if request.content_type not in _FORM_TYPES:
+            raise _Refusal(415, "a Phaxio callback is a multipart form")
+        try:
+            form = await request.post()
+        except web.HTTPException as exc:  # 413 from the body limit
+            raise _Refusal(exc.status, exc.reason) from None
+        except (ValueError, LookupError, RuntimeError, HttpProcessingError):
+            # What aiohttp's multipart reader raises on a broken body: a missing
+            # boundary or name, EOF mid-part (ValueError), an unknown charset
+            # (LookupError) or transfer encoding (RuntimeError), a bad part header.
+            raise _Refusal(400, "the multipart body is malformed") from None
         fields: list[tuple[str, str]] = []
         files: list[tuple[str, bytes]] = []
         for name, value in form.items():
@@ -181,42 +265,43 @@ class _CallbackHandler:
                 files.append((name, value.file.read()))
             else:
                 fields.append((name, str(value)))
+        return fields, files
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        fields, files = await self._form(request)
         given = request.headers.get(SIGNATURE_HEADER)
         if not given:
-            await self._receiver.webhook_rejected(self._transport.name, "missing signature")
-            raise web.HTTPUnauthorized(text="missing X-Phaxio-Signature")
+            raise _Refusal(401, "missing X-Phaxio-Signature")
         config = self._transport.config
         expected = phaxio_signature(config.callback_token, config.callback_url, fields, files)
-        if not hmac.compare_digest(expected, given.strip().lower()):
-            await self._receiver.webhook_rejected(self._transport.name, "wrong signature")
-            raise web.HTTPForbidden(text="signature does not match")
+        # Compared as bytes: a non-ASCII header must fail the comparison, not raise.
+        offered = given.strip().lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(expected.encode(), offered):
+            raise _Refusal(403, "wrong signature")
         values = dict(fields)
-        try:
-            fax = json.loads(values.get("fax", ""))
-            fax_id = str(fax["id"])
-        except (ValueError, KeyError, TypeError):
-            raise web.HTTPBadRequest(
-                text="the fax parameter is missing or not a fax object"
-            ) from None
+        fax = parse_fax_field(values.get("fax", ""))
+        fax_id = str(fax["id"])
         direction = values.get("direction") or fax.get("direction")
         if direction == "sent":
             await self._receiver.status_changed(self._transport.name, fax_id, status_from_fax(fax))
             return web.json_response({"success": True})
         if direction != "received":
-            raise web.HTTPBadRequest(text="direction must be 'sent' or 'received'")
+            raise _Refusal(400, "direction must be 'sent' or 'received'")
         content = dict(files).get("file")
         if content is None:
-            raise web.HTTPBadRequest(text="a received-fax callback must carry the file part")
+            raise _Refusal(400, "a received-fax callback must carry the file part")
         try:
             received = ReceivedFax(
                 transport=self._transport.name,
                 provider_fax_id=fax_id,
-                from_number=fax.get("from_number"),
-                to_number=str(fax.get("to_number") or ""),
+                from_number=_number_field(fax, "from_number", required=False),
+                to_number=_number_field(fax, "to_number", required=True) or "",
                 content=content,
                 kind=sniff_kind(content),
             )
             await self._receiver.fax_received(received)
         except UnsupportedContent as exc:
-            raise web.HTTPUnsupportedMediaType(text=str(exc)) from None
+            raise _Refusal(415, str(exc)) from None
+        except DocumentRefused as refused:
+            raise _Refusal(refused.status, refused.reason) from None
         return web.json_response({"success": True})

@@ -21,7 +21,8 @@ from bridge.numbers import display, number_of, puppet_id
 from bridge.portal import as_pdf, status_text
 from bridge.puppet import Puppet
 from curbside.matrix.commands import CommandError, CommandTable
-from fax_gateway import InvalidDocument, JobChange, JobState, Owner, OwnerKind
+from fax_gateway import InvalidDocument, JobChange, JobState, Owner, OwnerKind, shared_sandbox
+from tests.support.documents import png_bomb
 
 SERVER = "curbside.test"
 
@@ -78,11 +79,16 @@ def test_status_texts_say_what_a_sender_needs() -> None:
 def test_a_photo_of_a_page_becomes_a_one_page_pdf() -> None:
     buffer = io.BytesIO()
     Image.new("L", (850, 1100), color=255).save(buffer, "PNG")
-    pdf = as_pdf(buffer.getvalue(), "image/png")
+    pdf = as_pdf(shared_sandbox(), buffer.getvalue())
     with pikepdf.open(io.BytesIO(pdf)) as document:
         assert len(document.pages) == 1
-    with pytest.raises(InvalidDocument):
-        as_pdf(b"not a document", "application/octet-stream")
+    with pytest.raises(InvalidDocument, match="not a PDF"):
+        as_pdf(shared_sandbox(), b"not a document")
+
+
+def test_a_decompression_bomb_photo_is_refused_before_it_is_decoded() -> None:
+    with pytest.raises(InvalidDocument, match="pixels; the limit is"):
+        as_pdf(shared_sandbox(), png_bomb(20_000))
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from bots.gatekeeper.service import (
 )
 from curbside.audit import AuditEntry, AuditLog
 from curbside.credentials import RoomConsent, VerifiedRoom, active_credential
+from tests.adversary.ledger import Attempt, judge
 from tests.gatekeeper.registry_data import BOB, DANA
 
 P = ParamSpec("P")
@@ -331,3 +332,26 @@ def test_the_service_imports_no_matrix_client() -> None:
     probe = "import sys, bots.gatekeeper.service; sys.exit('nio' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", probe], cwd=root).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("case", "answer", "named"),
+    [
+        ("an NPI with a NUL", f"{DANA}\x00", "U+0000"),
+        ("a name with a right-to-left override", "Dana \u202eWhitfield", "U+202E"),
+        ("an answer of 5,000 characters", "1" * 5000, "too long"),
+    ],
+)
+def test_a_hostile_answer_is_refused_without_costing_an_attempt(
+    world: World, case: str, answer: str, named: str
+) -> None:
+    gk = world.gatekeeper
+    world.ask(gk.verify, EVE, direct=True)
+    reply = world.ask(gk.answer, EVE, answer)
+    judge(Attempt("input bounds everywhere", "unverified user",
+                  f"gatekeeper verification: {case}", 0, "refused"),
+          0, "refused" if reply is not None and named in reply.text else "accepted")
+    assert reply is not None and verification.QUESTIONS[verification.AWAITING_NPI] in reply.text
+    with Session(world.engine) as session:
+        request = session.scalars(select(VerificationRequest)).one()
+        assert (request.state, request.attempts) == (verification.AWAITING_NPI, 0)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from bots.medinfo.records import COLUMNS
+from curbside.audit_anchor import CheckpointFile
 from curbside.cli import cli
-from curbside.database import make_engine
+from curbside.database import make_engine, session_scope
 from curbside.homeserver import EmbeddedSynapse
 
 
@@ -32,7 +34,8 @@ def test_audit_verify_detects_a_tampered_row(project: Path) -> None:
     assert _run(project, "keys", "rotate")[0] == 0  # writes an audit entry
     assert _run(project, "keys", "rotate")[0] == 0
     code, output = _run(project, "audit", "verify")
-    assert (code, output.strip()) == (0, "audit chain intact")
+    assert code == 0
+    assert output.startswith("audit chain intact: 2 entries checked, 0 of 0 checkpoint(s)")
 
     engine = make_engine(f"sqlite:///{project / 'data/curbside.db'}")
     with engine.begin() as conn:
@@ -41,6 +44,32 @@ def test_audit_verify_detects_a_tampered_row(project: Path) -> None:
     code, output = _run(project, "audit", "verify")
     assert code == 1
     assert "entry 1: entry was altered after it was written" in output
+
+
+def test_audit_verify_names_a_cut_after_the_last_checkpoint(project: Path) -> None:
+    """The attack the chain alone misses: newest entries deleted, the head set to match."""
+    for _ in range(4):
+        assert _run(project, "keys", "rotate")[0] == 0
+    config = yaml.safe_load((project / "config/curbside.yaml").read_text())
+    engine = make_engine(f"sqlite:///{project / 'data/curbside.db'}")
+    checkpoints = CheckpointFile(project / "data/audit-checkpoints.jsonl",
+                                 config["secrets"]["audit_key"].encode())
+    with session_scope(engine) as session:
+        assert checkpoints.take(session, datetime.now(UTC)) is not None
+    code, output = _run(project, "audit", "verify")
+    assert code == 0, output
+    assert "4 entries checked, 1 of 1 checkpoint(s) matched" in output
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq > 2"))
+        conn.execute(text("UPDATE audit_head SET seq = 2, hash = "
+                          "(SELECT hash FROM audit_log WHERE seq = 2)"))
+    engine.dispose()
+    code, output = _run(project, "audit", "verify")
+    assert code == 1
+    assert "entry 4: entries 3..4 missing" in output
+    assert "cut short after that checkpoint" in output
+    assert "2 entries checked, 0 of 1 checkpoint(s) matched" in output
 
 
 def test_keys_rotate_reports_the_new_key(project: Path) -> None:

@@ -52,8 +52,6 @@ def test_plain_text_is_not_a_command():
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("!", "Send !help for the commands I understand."),
-        ("! ", "Send !help for the commands I understand."),
         ("! what now", "Send !help for the commands I understand."),
         ("! ping", "did you mean !ping? (no space after !) Send !help"),
     ],
@@ -62,6 +60,12 @@ def test_a_bare_prefix_gets_a_pointer_to_help(body, message):
     with pytest.raises(CommandError) as raised:
         TABLE.parse(body)
     assert raised.value.message == message
+
+
+@pytest.mark.parametrize("body", ["!", "! ", "!\n"])
+def test_a_bare_prefix_is_help(body):
+    invocation = TABLE.parse(body)
+    assert invocation is not None and invocation.spec.name == "help"
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from curbside.database import make_engine, migrate, session_scope
 from curbside.matrix.posting import Poster
 from curbside.matrix.storage import RuntimeStore
 from curbside.phi import FieldCipher
+from tests.adversary.ledger import Attempt, judge
 from tests.medinfo.sponsor_fixtures import PLACEHOLDER_HELIX as HELIX
 from tests.medinfo.sponsor_fixtures import PLACEHOLDER_NORTH as NORTH
 from tests.medinfo.sponsor_fixtures import write_sponsors
@@ -233,3 +234,24 @@ def test_an_answer_is_relayed_privately_and_the_close_asks_for_feedback(world: W
     assert str(again) == f"Request {ref} is already closed."
     late = world.refusal(world.desk.said, msl("$z", "One more thing."))
     assert str(late) == f"{ref} is closed; the requester was not sent this."
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "named"),
+    [
+        ("an intake answer with a NUL", "routine\x00", "U+0000"),
+        ("an intake answer with an escape sequence", "\x1b[2Jroutine", "U+001B"),
+        ("an intake answer of 9,000 characters", "why " * 2250, "too long"),
+    ],
+)
+def test_a_hostile_intake_answer_is_refused_and_the_draft_kept(
+    world: World, case: str, body: str, named: str
+) -> None:
+    world.ask(world.desk.ask, dana("$q"), "Can Glucera be crushed?")
+    before = world.request().state
+    refused = world.refusal(world.desk.said, dana("$a", body))
+    judge(Attempt("input bounds everywhere", "verified non-member",
+                  f"medinfo: {case}", 0, "refused"),
+          0, "refused" if named in str(refused) else "accepted")
+    assert refused.mentions == (DANA,)
+    assert world.request().state == before

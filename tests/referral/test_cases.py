@@ -28,9 +28,10 @@ from referral.fhir import NPI_SYSTEM, export_bundle
 from referral.models import DeliveryAttempt, Disclosure, ReferralCase
 from referral.packets import render_packet, verify_packet
 from referral.states import Side, Status, TransitionError
-from referral.validation import ReferralInvalid
+from referral.validation import FieldError, ReferralInvalid
 from tests.referral.db_support import CARDIOLOGIST, PRACTICE_ROOM, REFERRER, ReferralDb, fax_request
 from tests.referral.samples import lab_pdf, scan_png
+from tests.support.documents import huge_image_pdf, page_tree_bomb, png_bomb
 
 
 class RecordingChannel:
@@ -492,3 +493,28 @@ def test_two_verdicts_at_once_never_write_over_each_other(
             DeliveryAttempt.idempotency_key == key)).one()
         assert (attempt.status, attempt.provider_ref) == ("delivered", "!dm:x $packet")
         assert cases.get_referral(session, referral_id).business_status == "delivered"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "why"),
+    [
+        ("tree.pdf", page_tree_bomb(200_000), "200,000 .*pages; the limit is 500"),
+        ("bomb.png", png_bomb(20_000), "400,000,000 pixels"),
+        ("image.pdf", huge_image_pdf(), "an image in the PDF is 40,000,000,000 pixels"),
+    ],
+)
+def test_hostile_attachments_are_refused_by_the_sandbox_and_nothing_is_stored(
+    referral_db: ReferralDb, name: str, data: bytes, why: str
+) -> None:
+    with session_scope(referral_db.engine) as session:
+        referral_id = cases.create_referral(
+            session, referral_db.env, fax_request(), referrer=REFERRER
+        ).id
+    with (
+        session_scope(referral_db.engine) as session,
+        pytest.raises(FieldError, match=f"{name} was refused: .*{why}"),
+    ):
+        cases.add_attachment(session, referral_db.env, referral_id, actor=REFERRER,
+                             filename=name, data=data)
+    with session_scope(referral_db.engine) as session:
+        assert not cases.get_referral(session, referral_id).attachments
