@@ -6,6 +6,7 @@
         received_after(seq) · subscribe_inbound() ─► InboundRecord   InvalidNumber)
         inbound_envelope(id) ─► InboundEnvelope · inbound_document(id) ─► PDF (audited)
         owner_of(number) ─► Owner | None · assign_route(number, Owner) (audited)
+    rasterise_pdf(pdf, dpi) ─► grey page images (reading a received fax's pages)
 
 Everything passed out is a frozen dataclass or an enum; no ORM row and no
 internal object (outbox, inbox, router) is part of the API, so the tables
@@ -18,6 +19,7 @@ from fax_gateway.inbox import InboundEnvelope, InboundRecord
 from fax_gateway.models import number_hash
 from fax_gateway.numbers import InvalidNumber, normalise_number
 from fax_gateway.outbox import IdempotencyConflict, InvalidDocument, JobChange, JobView
+from fax_gateway.render import RenderError, rasterise_pdf
 from fax_gateway.routing import Owner, OwnerKind
 from fax_gateway.status import JobState
 
@@ -35,8 +37,10 @@ __all__ = [
     "JobView",
     "Owner",
     "OwnerKind",
+    "RenderError",
     "derive_pepper",
     "normalise_number",
     "number_hash",
     "open_gateway",
+    "rasterise_pdf",
 ]
