@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import zxingcpp
+from PIL import Image
 
 from referral.documents import reply_layout as layout
 
@@ -42,14 +43,34 @@ class QrHit:
     corners: Points  # pixels: top-left, top-right, bottom-right, bottom-left of the symbol
 
 
-def find_qr_codes(page: Grey) -> list[QrHit]:
-    """Every QR code on the page with its corners."""
-    hits = []
-    for code in zxingcpp.read_barcodes(page, formats=zxingcpp.BarcodeFormat.QRCode):
-        p = code.position
-        corners = np.array([[c.x, c.y] for c in (p.top_left, p.top_right, p.bottom_right,
-                                                  p.bottom_left)], dtype=np.float64)
-        hits.append(QrHit(code.text, corners))
+_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+# Retries for a QR code a fax line damaged (a lost row through a finder pattern,
+# speckle): other scales and zxing's other binarizer see it differently.
+_QR_TRIES: tuple[tuple[float, zxingcpp.Binarizer], ...] = (
+    (1.0, zxingcpp.Binarizer.LocalAverage),
+    (1.0, zxingcpp.Binarizer.GlobalHistogram),
+    (5 / 6, zxingcpp.Binarizer.GlobalHistogram),
+    (5 / 3, zxingcpp.Binarizer.LocalAverage),
+    (5 / 6, zxingcpp.Binarizer.LocalAverage),
+)
+
+
+def find_qr_codes(page: Grey, wanted: str = "") -> list[QrHit]:
+    """The QR codes on the page (with their corners); retried until one starts with ``wanted``."""
+    hits: list[QrHit] = []
+    for factor, binarizer in _QR_TRIES:
+        image = page
+        if factor != 1.0:
+            size = (round(page.shape[1] * factor), round(page.shape[0] * factor))
+            image = np.asarray(Image.fromarray(page).resize(size, Image.Resampling.BILINEAR))
+        hits = []
+        for code in zxingcpp.read_barcodes(image, formats=_QR, binarizer=binarizer):
+            p = code.position
+            corners = np.array([[c.x, c.y] for c in (p.top_left, p.top_right, p.bottom_right,
+                                                      p.bottom_left)], dtype=np.float64)
+            hits.append(QrHit(code.text, corners / factor))
+        if any(hit.text.startswith(wanted) for hit in hits):
+            return hits
     return hits
 
 
@@ -58,7 +79,7 @@ def fit_affine(source: Points, target: Points) -> tuple[Points, float]:
     ones = np.ones((len(source), 1))
     design = np.hstack([source, ones])
     solution, *_ = np.linalg.lstsq(design, target, rcond=None)
-    matrix = solution.T  # 2x3
+    matrix = np.asarray(solution.T, dtype=np.float64)  # 2x3
     residual = float(np.max(np.linalg.norm(design @ solution - target, axis=1)))
     return matrix, residual
 

@@ -95,7 +95,8 @@ class _Sheet:
 
 
 def _find_sheet(index: int, page: Grey, dpi: float) -> _Sheet | None:
-    ours = [hit for hit in find_qr_codes(page) if hit.text.startswith(layout.QR_PREFIX)]
+    ours = [hit for hit in find_qr_codes(page, layout.QR_PREFIX)
+            if hit.text.startswith(layout.QR_PREFIX)]
     if ours:
         alignment = align(page, dpi, ours[0])
         if alignment is None:  # our QR but not our fiducials: still our sheet, unaligned
@@ -173,11 +174,15 @@ def _appointment(values: dict[str, int | None], doubts: list[str]) -> Appointmen
     return Appointment(month, day, hour, minute)
 
 
-def _consistency(answers: frozenset[Answer], bubbles_filled: bool) -> list[str]:
-    """The answer the ticks give must be one the desk can act on."""
+def _consistency(answers: frozenset[Answer], bubbles_filled: bool, note: bool) -> list[str]:
+    """The answer the ticks give must be one the desk can act on.
+
+    No tick at all is an answer only when pages follow the sheet: the office
+    returns the consult note and has nothing else to say.
+    """
     doubts = []
-    if not answers:
-        doubts.append("no box is ticked")
+    if not answers and not note:
+        doubts.append("no box is ticked and no pages follow the sheet")
     if Answer.DECLINED in answers and answers & {Answer.ACCEPTED, Answer.SCHEDULED}:
         doubts.append("Declined is ticked together with Accepted or Appointment scheduled")
     if Answer.NEED_INFO in answers and answers & {Answer.DECLINED, Answer.SCHEDULED}:
@@ -212,7 +217,7 @@ def _read_sheet(sheet: _Sheet, page: Grey, note_pages: tuple[int, ...]) -> Reply
     appointment = None
     if Answer.SCHEDULED in answers and not digit_doubts:
         appointment = _appointment(values, doubts)
-    doubts += _consistency(frozenset(answers), filled)
+    doubts += _consistency(frozenset(answers), filled, bool(note_pages))
     return ReplyReading(sheet.referral_id, sheet.page, note_pages, frozenset(answers),
                         appointment, tuple(doubts), writing)
 

@@ -31,7 +31,8 @@ QR_PREFIX = "CURBSIDE-REPLY:"  # the letter's QR says CURBSIDE-REFERRAL:; a repl
 
 FIDUCIAL_SIZE = 24.0  # solid black squares, a third of an inch
 FIDUCIAL_CLEAR = 40.0  # nothing else printed this far around a fiducial's centre
-FIDUCIALS: tuple[tuple[float, float], ...] = (  # centres: top-left, top-right, bottom-left, bottom-right
+# fiducial centres: top-left, top-right, bottom-left, bottom-right
+FIDUCIALS: tuple[tuple[float, float], ...] = (
     (48.0, 48.0),
     (PAGE_WIDTH - 48.0, 48.0),
     (48.0, PAGE_HEIGHT - 48.0),

@@ -103,7 +103,7 @@ def _digit_fields(canvas: Canvas) -> None:
         for digit in range(10):
             cx, cy = layout.bubble_centre(field, 0, digit)
             canvas.drawRightString(cx - radius - 4, _y(cy + 3.5), str(digit))
-    month, day, hour, minute = layout.DIGIT_FIELDS
+    month, _day, hour, _minute = layout.DIGIT_FIELDS
     _text(canvas, layout.bubble_centre(month, 1, 0)[0] + 30, layout.WRITE_IN_TOP + 17, "/", 14,
           bold=True)
     _text(canvas, layout.bubble_centre(hour, 1, 0)[0] + 30, layout.WRITE_IN_TOP + 17, ":", 14,

@@ -71,7 +71,7 @@ class Pen:
 
     def _line(self, points: Sequence[tuple[float, float]], width_pt: float) -> None:
         pixels = apply(self.matrix, np.array(points, dtype=np.float64))
-        width = max(int(round(width_pt * self.scale)), 1)
+        width = max(round(width_pt * self.scale), 1)
         self.draw.line([tuple(p) for p in pixels], fill=0, width=width, joint="curve")
 
     def _jitter(self, amount: float) -> float:
@@ -199,7 +199,7 @@ def fax_pdf(pages: Sequence[Image.Image], y_dpi: float) -> bytes:
         tiff, pdf = Path(scratch) / "fax.tif", Path(scratch) / "fax.pdf"
         with CcittTiffWriter(tiff, Coding.T6) as writer:
             for index, page in enumerate(pages):
-                bits = np.packbits(np.asarray(page, dtype=np.uint8) < 128, axis=1)
+                bits = np.packbits(np.asarray(page, dtype=np.uint8) < 128, axis=1).tobytes()
                 geometry = PageGeometry(page.width, page.height, 204, y_dpi)
                 writer.write_page(bits, geometry, page_index=index, page_count=len(pages))
         tiff_to_pdf(tiff, pdf)
