@@ -16,6 +16,7 @@ failing sheet can be regenerated from its seed.
 
 from __future__ import annotations
 
+import io
 import random
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont, ImageSequence
 
 from fax_gateway.inbound_pdf import tiff_to_pdf
 from fax_gateway.libtiff import CcittTiffWriter, PageGeometry
@@ -69,7 +70,7 @@ class Pen:
         self.rng = rng
         self.scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
 
-    def _line(self, points: Sequence[tuple[float, float]], width_pt: float) -> None:
+    def stroke(self, points: Sequence[tuple[float, float]], width_pt: float) -> None:
         pixels = apply(self.matrix, np.array(points, dtype=np.float64))
         width = max(round(width_pt * self.scale), 1)
         self.draw.line([tuple(p) for p in pixels], fill=0, width=width, joint="curve")
@@ -82,12 +83,12 @@ class Pen:
         left, top, size = box.left, box.top, box.width
         width = self.rng.uniform(1.8, 2.6)
         if self.rng.random() < 0.5:
-            self._line([(left + size * 0.15 + self._jitter(1), top + size * 0.55),
+            self.stroke([(left + size * 0.15 + self._jitter(1), top + size * 0.55),
                         (left + size * 0.42, top + size * 0.88 + self._jitter(1)),
                         (left + size * 1.05 + self._jitter(2), top - size * 0.1)], width)
         else:
-            self._line([(left + 3, top + 3), (left + size - 3, top + size - 3)], width)
-            self._line([(left + size - 3, top + 3), (left + 3, top + size - 3)], width)
+            self.stroke([(left + 3, top + 3), (left + size - 3, top + size - 3)], width)
+            self.stroke([(left + size - 3, top + 3), (left + 3, top + size - 3)], width)
 
     def fill(self, centre: tuple[float, float]) -> None:
         """A scribble filling the bubble, back and forth with a pen."""
@@ -102,11 +103,11 @@ class Pen:
             side = 1 if row % 2 == 0 else -1
             points += [(x - side * dx + self._jitter(0.5), y + dy),
                        (x + side * dx + self._jitter(0.5), y + dy)]
-        self._line(points, width)
+        self.stroke(points, width)
 
     def digit(self, cell: layout.Rect, character: str) -> None:
         for stroke in _STROKES[character]:
-            self._line([(cell.left + 3 + x * (cell.width - 6) + self._jitter(0.6),
+            self.stroke([(cell.left + 3 + x * (cell.width - 6) + self._jitter(0.6),
                          cell.top + 3 + y * (cell.height - 6) + self._jitter(0.6))
                         for x, y in stroke], 1.6)
 
@@ -118,7 +119,7 @@ class Pen:
         while x < lines.left + lines.width * self.rng.uniform(0.5, 0.9):
             points.append((x, y + self.rng.uniform(-4, 3)))
             x += self.rng.uniform(3, 7)
-        self._line(points, 1.5)
+        self.stroke(points, 1.5)
 
 
 def mark_sheet(pen: Pen, answer: OfficeAnswer) -> None:
@@ -204,3 +205,37 @@ def fax_pdf(pages: Sequence[Image.Image], y_dpi: float) -> bytes:
                 writer.write_page(bits, geometry, page_index=index, page_count=len(pages))
         tiff_to_pdf(tiff, pdf)
         return pdf.read_bytes()
+
+
+def tiff_pages(tiff: bytes) -> list[Image.Image]:
+    """A received TIFF's pages as grey images with square pixels at 204 dpi (how the office
+    sees them printed): a standard-resolution page's rows are doubled."""
+    pages = []
+    with Image.open(io.BytesIO(tiff)) as opened:
+        for frame in ImageSequence.Iterator(opened):
+            x_dpi, y_dpi = (float(v) for v in frame.info.get("dpi", (204, 196)))
+            grey = frame.convert("L")
+            rows = round(grey.height * x_dpi / y_dpi)
+            pages.append(grey.resize((grey.width, rows), Image.Resampling.NEAREST))
+    return pages
+
+
+def images_pdf(pages: Sequence[Image.Image], dpi: float = 204) -> bytes:
+    """Page images as a PDF, as an office's scanner or fax software would hand them on."""
+    buffer = io.BytesIO()
+    first, *rest = [page.convert("L") for page in pages]
+    first.save(buffer, format="PDF", resolution=dpi, save_all=True, append_images=rest)
+    return buffer.getvalue()
+
+
+def consult_note_page(referral_id: str) -> Image.Image:
+    """A typed consult note, one page at 204 dpi."""
+    page = Image.new("L", (1728, 2244), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=40)
+    lines = [f"CONSULT NOTE  re {referral_id}", "Beacon Cardiology",
+             "Seen in clinic. Atrial fibrillation, CHA2DS2-VASc 3.",
+             "Plan: start apixaban 5 mg twice daily; Holter in 4 weeks."]
+    for number, line in enumerate(lines):
+        draw.text((160, 200 + number * 70), line, fill=0, font=font)
+    return page
