@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import zxingcpp
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from referral.documents import reply_layout as layout
 
@@ -44,27 +44,31 @@ class QrHit:
 
 
 _QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
-# Retries for a QR code a fax line damaged (a lost row through a finder pattern,
-# speckle): other scales and zxing's other binarizer see it differently.
-_QR_TRIES: tuple[tuple[float, zxingcpp.Binarizer], ...] = (
-    (1.0, zxingcpp.Binarizer.LocalAverage),
-    (1.0, zxingcpp.Binarizer.GlobalHistogram),
-    (5 / 6, zxingcpp.Binarizer.GlobalHistogram),
-    (5 / 3, zxingcpp.Binarizer.LocalAverage),
-    (5 / 6, zxingcpp.Binarizer.LocalAverage),
+# Retries for a QR code a fax line damaged: other scales and zxing's other
+# binarizer see speckle differently, and thickening the ink (a 3x3 minimum
+# filter) closes the white rows a noisy line drops through the modules.
+_QR_TRIES: tuple[tuple[float, bool, zxingcpp.Binarizer], ...] = (
+    (1.0, False, zxingcpp.Binarizer.LocalAverage),
+    (1.0, True, zxingcpp.Binarizer.LocalAverage),
+    (1.0, False, zxingcpp.Binarizer.GlobalHistogram),
+    (5 / 6, False, zxingcpp.Binarizer.GlobalHistogram),
+    (5 / 3, False, zxingcpp.Binarizer.LocalAverage),
+    (5 / 6, True, zxingcpp.Binarizer.LocalAverage),
 )
 
 
 def find_qr_codes(page: Grey, wanted: str = "") -> list[QrHit]:
     """The QR codes on the page (with their corners); retried until one starts with ``wanted``."""
     hits: list[QrHit] = []
-    for factor, binarizer in _QR_TRIES:
-        image = page
+    for factor, thicken, binarizer in _QR_TRIES:
+        image = Image.fromarray(page)
+        if thicken:
+            image = image.filter(ImageFilter.MinFilter(3))
         if factor != 1.0:
             size = (round(page.shape[1] * factor), round(page.shape[0] * factor))
-            image = np.asarray(Image.fromarray(page).resize(size, Image.Resampling.BILINEAR))
+            image = image.resize(size, Image.Resampling.BILINEAR)
         hits = []
-        for code in zxingcpp.read_barcodes(image, formats=_QR, binarizer=binarizer):
+        for code in zxingcpp.read_barcodes(np.asarray(image), formats=_QR, binarizer=binarizer):
             p = code.position
             corners = np.array([[c.x, c.y] for c in (p.top_left, p.top_right, p.bottom_right,
                                                       p.bottom_left)], dtype=np.float64)
