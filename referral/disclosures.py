@@ -59,10 +59,11 @@ def describe_packet(case: ReferralCase) -> str:
         if attachments
         else "no enclosures"
     )
+    reply = "fax-back reply sheet (referral id only); " if case.kind is RecipientKind.FAX else ""
     return (
         f"Referral packet {case.id} ({case.packet_pages} pages, SHA-256 "
         f"{(case.packet_sha256 or '')[:16]}): fax cover sheet; referral letter ({PHI_FIELDS}); "
-        f"{enclosures}"
+        f"{reply}{enclosures}"
     )
 
 

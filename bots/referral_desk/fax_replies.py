@@ -52,6 +52,7 @@ from referral.states import (
 )
 from referral.validation import RecipientKind
 
+ACCEPTED_ALREADY = frozenset({Status.ACCEPTED, Status.IN_PROGRESS})
 NOTE = "note"  # the file key of the consult-note pages
 WHOLE_FAX = "fax"  # the file key of the whole fax, for the coordinator
 
@@ -108,7 +109,7 @@ def moves_for(answer: FaxAnswer, state: Status) -> list[Move]:
     """The moves an answer means for a referral in ``state``; the state table may still refuse.
 
         Declined            ─► rejected (reason)
-        Accepted / Scheduled ─► accepted, if it was only requested
+        Accepted / Scheduled ─► accepted, unless it already is (or in progress)
         Scheduled           ─► in-progress, business status "scheduled" (date and time)
         Need more info      ─► business status "more-information-requested"
         pages behind        ─► the consult note closes the loop (the desk's close_loop)
@@ -118,10 +119,10 @@ def moves_for(answer: FaxAnswer, state: Status) -> list[Move]:
     if Answer.DECLINED in answers:
         moves.append(Move(to=Status.REJECTED, reason=answer.reason
                           or "declined by fax; the reason written on the reply sheet follows"))
-    if answers & {Answer.ACCEPTED, Answer.SCHEDULED} and state is Status.REQUESTED:
-        moves.append(Move(to=Status.ACCEPTED))
+    if answers & {Answer.ACCEPTED, Answer.SCHEDULED} and state not in ACCEPTED_ALREADY:
+        moves.append(Move(to=Status.ACCEPTED))  # the table refuses it from a closed referral
     if Answer.SCHEDULED in answers and answer.appointment is not None:
-        if state in (Status.REQUESTED, Status.ACCEPTED):
+        if state not in (Status.IN_PROGRESS, Status.COMPLETED):
             moves.append(Move(to=Status.IN_PROGRESS))
         moves.append(Move(business="scheduled", note=f"{answer.appointment:%Y-%m-%d %H:%M}"))
     if Answer.NEED_INFO in answers:

@@ -80,7 +80,7 @@ def test_send_seals_the_packet_and_verify_checks_it(referral_db: ReferralDb) -> 
     referral_id = _sent_referral(referral_db)
     with session_scope(referral_db.engine) as session:
         case = cases.get_referral(session, referral_id)
-        assert case.packet_pages == 1 + render_packet(case).letter_pages + 3
+        assert case.packet_pages == 1 + render_packet(case).letter_pages + 1 + 3  # 1: reply sheet
         data = verify_packet(case)
         assert hashlib.sha256(data).hexdigest() == case.packet_sha256
         case.clinical_question = "changed after sending"
@@ -212,7 +212,8 @@ async def test_delivery_writes_attempts_and_disclosures(referral_db: ReferralDb)
     assert disclosure.recipient_name == "Beacon Cardiology Associates"
     assert disclosure.recipient_address == "fax +16175550199"
     assert disclosure.purpose == "treatment"
-    assert f"Referral packet {referral_id} (6 pages" in disclosure.description
+    assert f"Referral packet {referral_id} (7 pages" in disclosure.description
+    assert "fax-back reply sheet (referral id only)" in disclosure.description
     assert "date of birth" in disclosure.description and "Maria" not in disclosure.description
     with session_scope(referral_db.engine) as session:
         assert (

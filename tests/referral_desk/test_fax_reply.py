@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from io import BytesIO
 from pathlib import Path
@@ -26,17 +28,20 @@ from sqlalchemy import select
 
 from curbside.audit import AuditEntry
 from curbside.database import session_scope
+from fax_gateway import rasterise_pdf
 from fax_gateway.models import FaxInbound
 from fax_gateway.profile_f import Resolution
 from fax_gateway.render import render_pdf_to_tiff_f
 from fax_gateway.storage import DocumentStore
+from fax_gateway.transports.base import ContentKind, ReceivedFax
 from referral.cases import business_statuses, get_referral
 from referral.documents.reply_layout import QR_PREFIX, Answer
 from referral.models import Disclosure
+from referral.packets import render_packet
 from referral.reply_marks import align, find_qr_codes
 from referral.reply_reader import Appointment, as_grey
 from tests.referral_desk.conftest import World
-from tests.referral_desk.desk_world import DESK_CONFIG, file_bytes, thread_says
+from tests.referral_desk.desk_world import DESK_CONFIG, ask, file_bytes, thread_says
 from tests.referral_desk.test_answers_and_refusals import sent_referral
 from tests.support.fax_office import (
     OfficeAnswer,
@@ -45,8 +50,10 @@ from tests.support.fax_office import (
     degrade,
     images_pdf,
     mark_sheet,
+    nominal,
     tiff_pages,
 )
+from tests.support.matrix_testkit import MatrixUser, wait_for
 
 pytestmark = pytest.mark.homeserver
 
@@ -147,3 +154,70 @@ async def test_the_office_accepts_schedules_and_returns_the_note_by_fax(
         assert session.scalars(select(AuditEntry).where(
             AuditEntry.record_id == referral_id,
             AuditEntry.action == "referral.fax_reply")).one()
+
+
+def _sheet_fax(world: World, referral_id: str, answer: OfficeAnswer) -> bytes:
+    """The office's reply made from the packet as we rendered it (no line in between)."""
+    with session_scope(world.desk.setup.config.engine) as session:
+        packet = render_packet(get_referral(session, referral_id))
+    sheet = rasterise_pdf(packet.data, 204)[1 + packet.letter_pages]
+    rng = random.Random(referral_id)
+    mark_sheet(Pen(sheet, nominal(204), rng), answer)
+    return images_pdf([degrade(sheet, rng, y_dpi=204, max_angle=1.5)])
+
+
+async def _fax_in(world: World, pdf: bytes) -> None:
+    await world.desk.gateway.fax_received(ReceivedFax(
+        transport="loopback", provider_fax_id=uuid.uuid4().hex, from_number=PRACTICE_FAX,
+        to_number=DESK_CONFIG.organisation_fax, content=pdf, kind=ContentKind.PDF))
+
+
+async def _said(user: MatrixUser, desk_id: str, room_id: str, text: str) -> str:
+    found = await wait_for(lambda: [r for r in user.received if r.room_id == room_id
+                                    and r.event.sender == desk_id and text in r.body],
+                           what=f"{text!r} in the coordinator room")
+    return found[0].body
+
+
+async def test_unclear_and_impossible_sheets_go_to_the_coordinator_who_classifies(
+        world: World) -> None:
+    desk, coord, room = world.desk, world.coordinator, world.room
+    coordinators = await coord.create_encrypted_room([desk.user_id])
+    await coord.wait_joined(coordinators, desk.user_id, desk.bot.client.device_id)
+    await desk.restart(replace(DESK_CONFIG, coordinator_room=coordinators))
+    unclear_id, root = await sent_referral(world, PRACTICE_FAX, "Beacon Cardiology")
+    cancelled_id, _ = await sent_referral(world, PRACTICE_FAX, "Beacon Cardiology")
+    assert (await ask(coord, desk, room, f"!cancel {cancelled_id} patient moved away")
+            ).startswith(f"{cancelled_id} was cancelled")
+
+    # Both Accepted and Declined ticked: not guessed, sent to a person with the pages.
+    await _fax_in(world, _sheet_fax(world, unclear_id, OfficeAnswer(
+        frozenset({Answer.ACCEPTED, Answer.DECLINED}))))
+    line = await _said(coord, desk.user_id, coordinators, f"Fax reply sheet for {unclear_id}")
+    assert "Declined is ticked together with Accepted" in line
+    fax_id = line.split("(fax ", 1)[1].split(")", 1)[0]
+    assert f"!faxreply {fax_id} {unclear_id} accepted" in line
+    await _said(coord, desk.user_id, coordinators, f"Fax {fax_id}.pdf")
+    with session_scope(desk.setup.config.engine) as session:
+        assert get_referral(session, unclear_id).status == "requested"
+
+    answer = await ask(coord, desk, coordinators,
+                       f"!faxreply {fax_id} {unclear_id} declined fully booked until March")
+    assert answer.startswith(f"{unclear_id} was declined (by fax from Beacon Cardiology)")
+    told = await thread_says(coord, desk, room, root, f"{unclear_id} was declined")
+    assert told.body.endswith("Reason: fully booked until March")
+    refused = await ask(coord, desk, coordinators, f"!faxreply {fax_id} {unclear_id} accepted")
+    assert refused.startswith("Nothing was changed: the sheet says accepted, but "
+                              f"{unclear_id} is rejected")
+
+    # A clear sheet for a referral whose state does not allow the move: explained there too.
+    await _fax_in(world, _sheet_fax(world, cancelled_id, OfficeAnswer(
+        frozenset({Answer.ACCEPTED}))))
+    line = await _said(coord, desk.user_id, coordinators, f"Fax reply sheet for {cancelled_id}")
+    assert f"the sheet says accepted, but {cancelled_id} is cancelled" in line
+    with session_scope(desk.setup.config.engine) as session:
+        assert get_referral(session, cancelled_id).status == "cancelled"
+        [declined] = session.scalars(select(AuditEntry).where(
+            AuditEntry.record_id == unclear_id, AuditEntry.action == "referral.transition",
+            AuditEntry.actor == coord.user_id).order_by(AuditEntry.seq)).all()[-1:]
+        assert '"to": "rejected"' in declined.details
