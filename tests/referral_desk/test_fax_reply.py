@@ -28,7 +28,6 @@ from sqlalchemy import select
 
 from curbside.audit import AuditEntry
 from curbside.database import session_scope
-from fax_gateway import rasterise_pdf
 from fax_gateway.models import FaxInbound
 from fax_gateway.profile_f import Resolution
 from fax_gateway.render import render_pdf_to_tiff_f
@@ -51,6 +50,7 @@ from tests.support.fax_office import (
     images_pdf,
     mark_sheet,
     nominal,
+    sheet_from_packet,
     tiff_pages,
 )
 from tests.support.matrix_testkit import MatrixUser, wait_for
@@ -159,8 +159,7 @@ async def test_the_office_accepts_schedules_and_returns_the_note_by_fax(
 def _sheet_fax(world: World, referral_id: str, answer: OfficeAnswer) -> bytes:
     """The office's reply made from the packet as we rendered it (no line in between)."""
     with session_scope(world.desk.setup.config.engine) as session:
-        packet = render_packet(get_referral(session, referral_id))
-    sheet = rasterise_pdf(packet.data, 204)[1 + packet.letter_pages]
+        sheet = sheet_from_packet(render_packet(get_referral(session, referral_id)))
     rng = random.Random(referral_id)
     mark_sheet(Pen(sheet, nominal(204), rng), answer)
     return images_pdf([degrade(sheet, rng, y_dpi=204, max_angle=1.5)])

@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageSequence
 
+from fax_gateway import rasterise_pdf
 from fax_gateway.inbound_pdf import tiff_to_pdf
 from fax_gateway.libtiff import CcittTiffWriter, PageGeometry
 from fax_gateway.profile_f import Coding
 from referral.documents import reply_layout as layout
+from referral.documents.packet import Packet
 from referral.documents.reply_layout import Answer
 from referral.reply_marks import Points, apply
 from referral.reply_reader import Appointment
@@ -193,18 +195,31 @@ def as_images(pages: Iterable[np.ndarray]) -> list[Image.Image]:
     return [Image.fromarray(page) for page in pages]
 
 
-def fax_pdf(pages: Sequence[Image.Image], y_dpi: float) -> bytes:
-    """Pages as :func:`degrade` leaves them, coded as a received fax is: T.6 TIFF, then the
-    gateway's lossless TIFF → PDF (what :meth:`fax_gateway.Gateway.inbound_document` gives)."""
+def fax_tiff(pages: Sequence[Image.Image], y_dpi: float) -> bytes:
+    """Pages as :func:`degrade` leaves them, coded as a fax line delivers them (T.6 TIFF)."""
     with tempfile.TemporaryDirectory() as scratch:
-        tiff, pdf = Path(scratch) / "fax.tif", Path(scratch) / "fax.pdf"
+        tiff = Path(scratch) / "fax.tif"
         with CcittTiffWriter(tiff, Coding.T6) as writer:
             for index, page in enumerate(pages):
                 bits = np.packbits(np.asarray(page, dtype=np.uint8) < 128, axis=1).tobytes()
                 geometry = PageGeometry(page.width, page.height, 204, y_dpi)
                 writer.write_page(bits, geometry, page_index=index, page_count=len(pages))
+        return tiff.read_bytes()
+
+
+def fax_pdf(pages: Sequence[Image.Image], y_dpi: float) -> bytes:
+    """:func:`fax_tiff`, then the gateway's lossless TIFF → PDF (what
+    :meth:`fax_gateway.Gateway.inbound_document` gives for a received fax)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        tiff, pdf = Path(scratch) / "fax.tif", Path(scratch) / "fax.pdf"
+        tiff.write_bytes(fax_tiff(pages, y_dpi))
         tiff_to_pdf(tiff, pdf)
         return pdf.read_bytes()
+
+
+def sheet_from_packet(packet: Packet) -> Image.Image:
+    """The packet's reply sheet printed at 204 dpi, as the office has it in hand."""
+    return rasterise_pdf(packet.data, 204)[1 + packet.letter_pages]
 
 
 def tiff_pages(tiff: bytes) -> list[Image.Image]:
