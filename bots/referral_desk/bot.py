@@ -83,6 +83,7 @@ log = logging.getLogger(__name__)
 
 MESSAGE = "m.room.message"
 FILE_TYPES = ("m.file", "m.image")
+FAX_REPLIES = "fax-replies"  # the inbound-fax feed the reply-sheet reader consumes
 COURIER_POLL = 30.0  # seconds between scans for pending deliveries (a wake comes sooner)
 
 P = ParamSpec("P")
@@ -148,6 +149,22 @@ class ReferralDeskBot(Bot):
         self.replies = FaxReplies(self.desk, self.poster,
                                   coordinator_room=self.settings.coordinator_room,
                                   timezone=self.settings.timezone, clock=clock)
+
+    async def start(self) -> None:
+        await super().start()
+        if self.gateway is not None:
+            self._background.spawn(self._wake_on_inbound(), "wake fax-replies")
+
+    async def _wake_on_inbound(self) -> None:
+        """Read the inbound feed as soon as this process received a fax (else: every poll)."""
+        assert self.gateway is not None  # started only with a gateway
+        queue = self.gateway.subscribe_inbound()
+        try:
+            while True:
+                await queue.get()
+                self.supervisor.wake(FAX_REPLIES)
+        finally:
+            self.gateway.unsubscribe_inbound(queue)
 
     @classmethod
     def version_locations(cls) -> list[Path]:
@@ -382,7 +399,7 @@ class ReferralDeskBot(Bot):
             return ()
         return self.gateway.received_after(after, limit)
 
-    @feed("fax-replies", source="faxes_received_after", poll=0.5)
+    @feed(FAX_REPLIES, source="faxes_received_after", poll=2.0)
     async def fax_reply(self, job: Job, record: InboundRecord) -> None:
         """A fax for the desk: each reply sheet in it is read and answered (fax_replies.py).
 
