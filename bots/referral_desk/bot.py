@@ -70,7 +70,7 @@ from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
 from curbside.matrix.jobs import Job, SentEvent, feed, on_sent, periodic
 from curbside.matrix.rooms import require_encrypted
-from fax_gateway import Gateway, InboundRecord, JobChange, OwnerKind
+from fax_gateway import Gateway, InboundRecord, JobChange, OwnerKind, RenderError
 from referral import MIGRATIONS as REFERRAL_VERSIONS
 from referral.cases import RECORD_TYPE, ReferralEnv, get_referral
 from referral.delivery import DeliveryChannel, DeliveryReceipt, DeliveryStatus, has_attempt
@@ -146,7 +146,7 @@ class ReferralDeskBot(Bot):
                                 self.settings.organisation_phone,
                                 self.settings.organisation_fax)
         self.desk = ReferralDesk(env, org, self.threads, channels=channels, clock=clock)
-        self.replies = FaxReplies(self.desk, self.poster,
+        self.replies = FaxReplies(self.desk, self.poster, actor=account.user_id,
                                   coordinator_room=self.settings.coordinator_room,
                                   timezone=self.settings.timezone, clock=clock)
 
@@ -410,7 +410,10 @@ class ReferralDeskBot(Bot):
         pdf = await asyncio.to_thread(self.gateway.inbound_document, record.id,
                                       actor=self.account.user_id,
                                       reason="look for a fax-back reply sheet")
-        readings = await asyncio.to_thread(read_fax, pdf)
+        try:
+            readings = await asyncio.to_thread(read_fax, pdf)
+        except RenderError:  # a PDF pdfium cannot open is no reply sheet of ours
+            return
         if not readings:
             return
         envelope = self.gateway.inbound_envelope(record.id)

@@ -170,10 +170,12 @@ def classify_command(fax_id: str, referral_id: str | None) -> str:
 class FaxReplies:
     """Turns reply sheets into the office's answers, and asks a person when unsure."""
 
-    def __init__(self, desk: ReferralDesk, poster: Poster, *, coordinator_room: str | None,
-                 timezone: str, clock: Callable[[], datetime]) -> None:
+    def __init__(self, desk: ReferralDesk, poster: Poster, *, actor: str,
+                 coordinator_room: str | None, timezone: str,
+                 clock: Callable[[], datetime]) -> None:
         self.desk = desk
         self.poster = poster
+        self.actor = actor  # the desk's own account, for what it records on its own
         self.coordinator_room = coordinator_room
         self.zone = ZoneInfo(timezone)
         self.clock = clock
@@ -300,7 +302,7 @@ class FaxReplies:
                 self.desk.threads.send(session, decision.referral_id, REFERRER,
                                        dict(files[WHOLE_FAX]))
         self.desk.env.audit.record(
-            session, actor="referral-desk", action="referral.fax_reply.unclear",
+            session, actor=self.actor, action="referral.fax_reply.unclear",
             record_type=RECORD_TYPE, record_id=decision.referral_id or decision.fax_id,
             details={"fax": decision.fax_id})
         return line

@@ -111,13 +111,19 @@ def pdf_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
 
 
-def build_packet(doc: ReferralDocument) -> Packet:
-    """Render and merge; deterministic for a given ``doc``."""
+def build_packet(doc: ReferralDocument, *, reply_sheet: bool | None = None) -> Packet:
+    """Render and merge; deterministic for a given ``doc``.
+
+    ``reply_sheet``: whether to include the fax-back reply sheet (default: for
+    a fax recipient). False re-renders a fax packet sealed before the sheet
+    existed, so its stored hash still verifies.
+    """
     letter = render_letter(doc)
     letter_pages = count_pages(letter)
     enclosures = [attachment_pdf(a) for a in doc.attachments]
     enclosure_pages = sum(count_pages(pdf) for pdf in enclosures)
-    replies = [render_reply_sheet(doc)] if doc.recipient_is_fax else []
+    with_sheet = doc.recipient_is_fax if reply_sheet is None else reply_sheet
+    replies = [render_reply_sheet(doc)] if with_sheet else []
     total = 1 + letter_pages + len(replies) + enclosure_pages
     cover = render_cover_sheet(doc, total)
 
