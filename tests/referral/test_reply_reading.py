@@ -9,7 +9,7 @@ only when the id, every answer and the appointment all match; a sheet the
 reader is unsure of must say so (it then goes to the coordinator) — it may
 never be read confidently as something else.
 
-``CURBSIDE_REPLY_SHEETS`` sets how many sheets (default 60, half at each
+``CURBSIDE_REPLY_SHEETS`` sets how many sheets (default 40, half at each
 resolution; the issue's measure is 300: ``CURBSIDE_REPLY_SHEETS=300``).
 """
 
@@ -38,7 +38,7 @@ from tests.support.fax_office import (
     random_answer,
 )
 
-SHEETS = int(os.environ.get("CURBSIDE_REPLY_SHEETS", "60"))
+SHEETS = int(os.environ.get("CURBSIDE_REPLY_SHEETS", "40"))
 IDS_PER_RUN = 50  # distinct referral ids, each sheet rendered once and faxed several times
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 DRAW_DPI = 204
