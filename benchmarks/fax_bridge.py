@@ -57,14 +57,31 @@ async def time_fax(world: World, clinician: MatrixUser, room_id: str, pdf: bytes
     return (time.perf_counter() - started) * 1000
 
 
+async def owned_portal(world: World) -> tuple[MatrixUser, str]:
+    """A clinician who owns ``NUMBER`` and has its portal open: (clinician, portal room)."""
+    clinician = await world.clinician("okafor")
+    room_id = await world.open_portal(clinician, NUMBER)
+    assign = await clinician.send(room_id, f"!fax assign {NUMBER} {clinician.user_id}")
+    await wait_for(lambda: clinician.replies_to(assign, world.puppet_id(NUMBER)))
+    return clinician, room_id
+
+
+async def inbound_fax_times(faxes: int) -> list[float]:
+    """The inbound fax → client measure alone (other benchmarks compare against it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with bridge_world(Path(tmp)) as world:
+            clinician, room_id = await owned_portal(world)
+            pdf = make_pdf(1, "Benchmark fax")
+            for _ in range(3):  # warm up sessions and caches everywhere
+                await time_fax(world, clinician, room_id, pdf)
+            return [await time_fax(world, clinician, room_id, pdf) for _ in range(faxes)]
+
+
 async def run(faxes: int, pings: int) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         async with bridge_world(tmp_path) as world:
-            clinician = await world.clinician("okafor")
-            room_id = await world.open_portal(clinician, NUMBER)
-            assign = await clinician.send(room_id, f"!fax assign {NUMBER} {clinician.user_id}")
-            await wait_for(lambda: clinician.replies_to(assign, world.puppet_id(NUMBER)))
+            clinician, room_id = await owned_portal(world)
 
             echo = EchoClient(await MatrixUser.create(world.synapse, "echo"))
             world.users.append(echo.user)

@@ -9,6 +9,7 @@
         documents ─► Sandbox: inspect(bytes) ─► DocumentFacts · as_pdf(bytes)
                      (DocumentRefused with a reason and a 413/415/422 status)
     shared_sandbox(DocumentSettings) ─► Sandbox   for callers without a gateway
+    rasterise_pdf(pdf, dpi) ─► grey page images (reading a received fax's pages)
 
 Everything passed out is a frozen dataclass or an enum; no ORM row and no
 internal object (outbox, inbox, router) is part of the API, so the tables
@@ -22,6 +23,7 @@ from fax_gateway.models import number_hash
 from fax_gateway.numbers import InvalidNumber, normalise_number
 from fax_gateway.outbox import IdempotencyConflict, InvalidDocument, JobChange, JobView
 from fax_gateway.probe import DocumentFacts, DocumentRefused
+from fax_gateway.render import RenderError, rasterise_pdf
 from fax_gateway.routing import Owner, OwnerKind
 from fax_gateway.sandbox import DocumentSettings, Sandbox, shared_sandbox
 from fax_gateway.status import JobState
@@ -43,10 +45,12 @@ __all__ = [
     "JobView",
     "Owner",
     "OwnerKind",
+    "RenderError",
     "Sandbox",
     "derive_pepper",
     "normalise_number",
     "number_hash",
     "open_gateway",
+    "rasterise_pdf",
     "shared_sandbox",
 ]

@@ -316,3 +316,25 @@ def _draw(page: pypdfium2.PdfPage, grey: Grey, placement: _Placement) -> None:
         pdfium_c.FPDF_RenderPageBitmapWithMatrix(bitmap, page.raw, matrix, clip, _RENDER_FLAGS)
     finally:
         pdfium_c.FPDFBitmap_Destroy(bitmap)
+
+
+def rasterise_pdf(pdf: bytes, dpi: float) -> list[Image.Image]:
+    """Every page of ``pdf`` as an 8-bit grey image at ``dpi`` (square pixels).
+
+    For readers of received faxes (the referral desk's reply sheets): an
+    inbound fax's PDF carries its CCITT pages at their true size, so any
+    line density comes out with square pixels. Under the module's pdfium
+    lock, since the outbound renderer may be running in another thread.
+    """
+    with _pdfium_lock:
+        try:
+            document = pypdfium2.PdfDocument(pdf)
+        except pypdfium2.PdfiumError as exc:
+            raise RenderError(f"cannot open PDF: {exc}") from exc
+        try:
+            return [
+                document[index].render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+                for index in range(len(document))
+            ]
+        finally:
+            document.close()

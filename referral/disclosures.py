@@ -2,6 +2,8 @@
 
     delivery reported "delivered" ──> record_disclosure ──> referral_disclosures
                                        (patient_index, date, recipient, description, purpose)
+    consult note forwarded to the referrer (a Matrix file, text, or fax pages)
+                                  ──> record_note_disclosure ──> referral_disclosures
     curbside audit disclosures --patient NAME --dob DATE
         ──> blind index of (name, DOB) ──> rows for that patient, newest first
 
@@ -57,10 +59,11 @@ def describe_packet(case: ReferralCase) -> str:
         if attachments
         else "no enclosures"
     )
+    reply = "fax-back reply sheet (referral id only); " if case.kind is RecipientKind.FAX else ""
     return (
         f"Referral packet {case.id} ({case.packet_pages} pages, SHA-256 "
         f"{(case.packet_sha256 or '')[:16]}): fax cover sheet; referral letter ({PHI_FIELDS}); "
-        f"{enclosures}"
+        f"{reply}{enclosures}"
     )
 
 
@@ -95,6 +98,46 @@ def record_disclosure(
         record_type=RECORD_TYPE,
         record_id=case.id,
         details={"disclosure": row.id, "delivery": attempt.id, "purpose": purpose},
+    )
+    return row
+
+
+def record_note_disclosure(
+    session: Session,
+    env: ReferralEnv,
+    case: ReferralCase,
+    *,
+    received: str,
+    actor: str,
+    purpose: str = "treatment",
+) -> Disclosure:
+    """The recipient's consult note reaching the referrer through the desk.
+
+    ``received`` says how and what, without PHI values: "by fax (2 pages,
+    SHA-256 ab12…)", "on Matrix (file consult.pdf)". The same record whichever
+    way the note came, so the accounting reads alike for fax and Matrix.
+    """
+    row = Disclosure(
+        referral_id=case.id,
+        delivery_id=None,
+        patient_index=case.patient_index,
+        disclosed_at=env.clock(),
+        recipient_name=case.referrer_name,
+        recipient_address=f"{CHANNEL_WORDS[RecipientKind.MATRIX_USER]} {case.referrer_user_id}",
+        description=f"Consult note for referral {case.id} received {received}, "
+        "forwarded to the referring clinician",
+        purpose=purpose,
+        disclosed_by=case.recipient_address,
+    )
+    session.add(row)
+    session.flush()
+    env.audit.record(
+        session,
+        actor=actor,
+        action="referral.disclosure",
+        record_type=RECORD_TYPE,
+        record_id=case.id,
+        details={"disclosure": row.id, "consult_note": True, "purpose": purpose},
     )
     return row
 

@@ -96,6 +96,10 @@ def load_packet(case: ReferralCase) -> Packet:
     if case.packet_sha256 is None:
         raise PacketMismatch(f"referral {case.id} has not been sent, so it has no packet yet")
     packet = render_packet(case)
+    if packet.sha256 != case.packet_sha256 and case.kind is RecipientKind.FAX:
+        sealed_before_reply_sheets = build_packet(document_from_case(case), reply_sheet=False)
+        if sealed_before_reply_sheets.sha256 == case.packet_sha256:
+            return sealed_before_reply_sheets
     if packet.sha256 != case.packet_sha256:
         raise PacketMismatch(
             f"the packet of referral {case.id} no longer matches the one that was sent "

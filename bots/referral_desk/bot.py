@@ -10,6 +10,7 @@ desk's service and answers; the work lives beside it:
     verdicts.py        every delivery verdict recorded, and both sides told
     matrix_channel.py  delivery to a Matrix recipient: encrypted PDF in a DM, via the outbox
     fax_channel.py     delivery by fax through the gateway's outbox, and its verdicts
+    fax_replies.py     answers faxed back on the packet's reply sheet, read and acted on
     escalation.py      unanswered referrals escalate (injectable clock, once per level)
     posts.py           status posts into the other party's thread
 
@@ -18,6 +19,8 @@ desk's service and answers; the work lives beside it:
                       deliveries (referral/delivery.py) · fax verdicts (feed) ·
                       escalations · packet sent (hook)
     recipient DM:     packet (thread root) ─ !accept / !decline / !schedule ─ note file
+    recipient by fax: the reply sheet faxed back (feed) ─ the same moves; unclear ones go
+                      to the coordinator room ─ !faxreply classifies them
 
 Handlers do their network work (downloads, uploads), then call the service,
 which does the database work; a refusal rolls the handler's writes back.
@@ -32,12 +35,13 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import ClassVar, Concatenate, ParamSpec
+from typing import Any, ClassVar, Concatenate, ParamSpec
 
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from bots.referral_desk import form
@@ -45,6 +49,17 @@ from bots.referral_desk.config import ReferralDeskConfig
 from bots.referral_desk.desk import Asker, ReferralDesk, Refused, Reply
 from bots.referral_desk.escalation import Escalation, run_escalations
 from bots.referral_desk.fax_channel import FaxChannel, change_outcome
+from bots.referral_desk.fax_replies import (
+    NOTE,
+    WHOLE_FAX,
+    Act,
+    Decision,
+    FaxReplies,
+    ToCoordinator,
+    note_pdf,
+    parse_classification,
+    read_fax,
+)
 from bots.referral_desk.matrix_channel import PACKET_SENT, MatrixChannel
 from bots.referral_desk.models import REFERRER
 from bots.referral_desk.posts import PartyThreads
@@ -58,7 +73,14 @@ from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
 from curbside.matrix.jobs import Job, SentEvent, feed, on_sent, periodic
 from curbside.matrix.rooms import require_encrypted
-from fax_gateway import Gateway, JobChange, shared_sandbox
+from fax_gateway import (
+    Gateway,
+    InboundRecord,
+    JobChange,
+    OwnerKind,
+    RenderError,
+    shared_sandbox,
+)
 from referral import MIGRATIONS as REFERRAL_VERSIONS
 from referral.cases import RECORD_TYPE, ReferralEnv, get_referral
 from referral.delivery import (
@@ -68,6 +90,8 @@ from referral.delivery import (
     deliver_pending,
     has_attempt,
 )
+from referral.documents.reply_layout import Answer
+from referral.errors import ReferralError
 from referral.packets import render_packet
 from referral.states import Status
 
@@ -77,6 +101,7 @@ MESSAGE = "m.room.message"
 FILE_TYPES = ("m.file", "m.image")
 ATTACHMENT_KINDS = ("pdf", "png", "jpeg")  # what a referral packet can enclose
 DELIVERY_POLL = 30.0  # seconds between scans for pending deliveries (a wake comes sooner)
+FAX_REPLIES = "fax-replies"  # the inbound-fax feed the reply-sheet reader consumes
 
 P = ParamSpec("P")
 
@@ -144,6 +169,25 @@ class ReferralDeskBot(Bot):
                                 self.settings.organisation_phone,
                                 self.settings.organisation_fax)
         self.desk = ReferralDesk(env, org, self.threads, channels=channels, clock=clock)
+        self.replies = FaxReplies(self.desk, self.poster, actor=account.user_id,
+                                  coordinator_room=self.settings.coordinator_room,
+                                  timezone=self.settings.timezone, clock=clock)
+
+    async def start(self) -> None:
+        await super().start()
+        if self.gateway is not None:
+            self._background.spawn(self._wake_on_inbound(), "wake fax-replies")
+
+    async def _wake_on_inbound(self) -> None:
+        """Read the inbound feed as soon as this process received a fax (else: every poll)."""
+        assert self.gateway is not None  # started only with a gateway
+        queue = self.gateway.subscribe_inbound()
+        try:
+            while True:
+                await queue.get()
+                self.supervisor.wake(FAX_REPLIES)
+        finally:
+            self.gateway.unsubscribe_inbound(queue)
 
     @classmethod
     def version_locations(cls) -> list[Path]:
@@ -211,6 +255,41 @@ class ReferralDeskBot(Bot):
                  Arg("referral_id", convert=_referral_id), Arg("text", rest=True)])
     async def note(self, ctx: Context, referral_id: str, text: str) -> None:
         self._answer(ctx, self.desk.note, referral_id, text)
+
+    @command("faxreply", help="in the coordinator room: classify a faxed reply sheet the "
+             "desk could not read: !faxreply <fax> RF-… accepted | scheduled YYYY-MM-DD HH:MM "
+             "| declined <reason> | need-info <what> | note", args=[
+                 Arg("fax_id", matches=r"[0-9a-f]{32}"), Arg("referral_id", convert=_referral_id),
+                 Arg("answer", rest=True)])
+    async def faxreply(self, ctx: Context, fax_id: str, referral_id: str, answer: str) -> None:
+        """A coordinator's reading of a sheet, acted on as if the desk had read it so."""
+        if self.gateway is None or ctx.event.room_id != self.settings.coordinator_room:
+            ctx.reply("!faxreply works in the coordinator room, where unclear fax replies "
+                      "are posted.")
+            return
+        try:
+            pdf = await asyncio.to_thread(self.gateway.inbound_document, fax_id,
+                                          actor=ctx.event.sender, reason="classify a fax reply")
+        except NoResultFound:
+            ctx.reply(f"There is no received fax {fax_id}; copy the id from the desk's post.")
+            return
+        readings = await asyncio.to_thread(read_fax, pdf)
+        ours = [r for r in readings if r.referral_id in (referral_id, None)] or readings
+        note_pages = ours[0].note_pages if ours else ()
+        try:
+            said = parse_classification(answer, fax_id, referral_id, ctx.event.sender, note_pages)
+            decision = self.replies.settle(ctx.session, said)
+        except ValueError as error:
+            ctx.reply(f"{error}.")
+            return
+        except ReferralError as error:
+            ctx.reply(str(error))
+            return
+        if isinstance(decision, ToCoordinator):
+            ctx.reply(f"Nothing was changed: {decision.problem}.", phi=True)
+            return
+        files = await self._fax_files(decision, pdf, {})
+        ctx.reply(self.replies.apply(ctx.session, decision, files), phi=True)
 
     # -- either side -----------------------------------------------------------
 
@@ -339,6 +418,55 @@ class ReferralDeskBot(Bot):
         key = self.gateway.job(change.job_id).idempotency_key
         if key is not None and has_attempt(job.session, key):
             self.verdicts.record(job.session, key, receipt)
+
+    def faxes_received_after(self, after: int, limit: int) -> Sequence[InboundRecord]:
+        """The fax gateway's inbound feed, for the reply-sheet reader."""
+        if self.gateway is None:
+            return ()
+        return self.gateway.received_after(after, limit)
+
+    @feed(FAX_REPLIES, source="faxes_received_after", poll=2.0)
+    async def fax_reply(self, job: Job, record: InboundRecord) -> None:
+        """A fax for the desk: each reply sheet in it is read and answered (fax_replies.py).
+
+        A fax with no reply sheet is not a reply; routing it is the fax inbox's work.
+        """
+        if self.gateway is None or record.owner.kind is not OwnerKind.REFERRAL_DESK:
+            return
+        pdf = await asyncio.to_thread(self.gateway.inbound_document, record.id,
+                                      actor=self.account.user_id,
+                                      reason="look for a fax-back reply sheet")
+        try:
+            readings = await asyncio.to_thread(read_fax, pdf)
+        except RenderError:  # a PDF pdfium cannot open is no reply sheet of ours
+            return
+        if not readings:
+            return
+        envelope = self.gateway.inbound_envelope(record.id)
+        for reading in readings:
+            decision = self.replies.decide(job.session, reading, envelope)
+            files = await self._fax_files(decision, pdf, reading.writing)
+            self.replies.apply(job.session, decision, files)
+
+    async def _fax_files(self, decision: Decision, pdf: bytes,
+                         writing: Mapping[Answer, bytes]) -> dict[str, dict[str, Any]]:
+        """Upload, encrypted, what acting on ``decision`` will post."""
+        files: dict[str, dict[str, Any]] = {}
+        if isinstance(decision, ToCoordinator):
+            files[WHOLE_FAX] = await upload_encrypted(
+                self.client, pdf, f"Fax {decision.fax_id}.pdf", "application/pdf")
+        elif isinstance(decision, Act):
+            answer = decision.answer
+            if answer.note_pages:
+                note = await asyncio.to_thread(note_pdf, pdf, answer.note_pages)
+                files[NOTE] = await upload_encrypted(
+                    self.client, note, f"Consult note {answer.referral_id}.pdf",
+                    "application/pdf")
+            for written in decision.writing:
+                files[written.value] = await upload_encrypted(
+                    self.client, writing[written], f"{answer.referral_id} {written.value}.png",
+                    "image/png")
+        return files
 
     @periodic("escalations", every="escalation_interval")
     async def escalate(self, job: Job) -> None:

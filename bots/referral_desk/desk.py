@@ -52,6 +52,7 @@ from referral.cases import (
     transition,
 )
 from referral.delivery import prepare_delivery
+from referral.disclosures import record_note_disclosure
 from referral.errors import ReferralError
 from referral.models import ReferralCase
 from referral.states import Side, Status, TransitionError
@@ -277,7 +278,7 @@ class ReferralDesk:
         """A consult note file (already re-uploaded as ``forwarded``) closes the loop."""
         case = get_referral(session, referral_id)
         with _by_the_rules():
-            self._close_loop(session, asker.user_id, case, name)
+            self.close_loop(session, asker.user_id, case, f"on Matrix (file {name})")
         self.threads.say(session, case.id, REFERRER,
                          f"Consult note for {case.id} from {verified_name(session, asker.user_id)} "
                          "follows.", phi=True)
@@ -325,7 +326,7 @@ class ReferralDesk:
         """``!note``: the consult note as text closes the loop."""
         case = self._case_for(session, asker, referral_id, Side.RECIPIENT)
         with _by_the_rules():
-            self._close_loop(session, asker.user_id, case, "consult note (text)")
+            self.close_loop(session, asker.user_id, case, "on Matrix (as text)")
         self.threads.say(session, case.id, REFERRER, f"Consult note for {case.id} from "
                          f"{verified_name(session, asker.user_id)}:\n\n{text}", phi=True)
         return Reply(f"Consult note sent to the referrer; {case.id} is completed.")
@@ -426,15 +427,20 @@ class ReferralDesk:
         self.threads.say(session, case.id, other, line, phi=bool(reason.strip()))
         return Reply(line, phi=bool(reason.strip()))
 
-    def _close_loop(self, session: Session, sender: str, case: ReferralCase, what: str) -> None:
-        """accepted → in-progress → completed, with the business status of the note."""
+    def close_loop(self, session: Session, sender: str, case: ReferralCase,
+                   received: str) -> None:
+        """accepted → in-progress → completed, the note's business status and disclosure.
+
+        ``received``: how the note came, for the disclosure ("on Matrix (as text)").
+        """
         if case.state is Status.ACCEPTED:
             transition(session, self.env, case.id, to=Status.IN_PROGRESS, side=Side.RECIPIENT,
                        actor=sender)
         transition(session, self.env, case.id, to=Status.COMPLETED, side=Side.RECIPIENT,
                    actor=sender)
         record_business_status(session, self.env, case.id, code="consult-note-sent",
-                               side=Side.RECIPIENT, actor=sender, note=what)
+                               side=Side.RECIPIENT, actor=sender, note=received)
+        record_note_disclosure(session, self.env, case, received=received, actor=sender)
         self.threads.say(session, case.id, REFERRER,
                          status_line(case.id, Status.COMPLETED, verified_name(session, sender)))
 

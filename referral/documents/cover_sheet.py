@@ -129,12 +129,15 @@ def render_cover_sheet(doc: ReferralDocument, total_pages: int) -> bytes:
         TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
     )
 
-    message = Paragraph(
-        "Please find enclosed a referral for your review. The referral letter follows this "
-        "cover, then any enclosed records. To accept, decline or ask a question, call or fax "
-        "the sender and quote the referral ID.",
-        BODY,
+    answer = (
+        "The referral letter follows this cover, then a fax-back reply sheet: tick your "
+        "answer on it and fax it back, with the consult note behind it. Enclosed records "
+        "come last."
+        if doc.recipient_is_fax
+        else "The referral letter follows this cover, then any enclosed records. To accept, "
+        "decline or ask a question, call or fax the sender and quote the referral ID."
     )
+    message = Paragraph(f"Please find enclosed a referral for your review. {answer}", BODY)
     banner_items: list[Table | Paragraph] = []
     if doc.urgency != "routine":
         banner = Table(

@@ -1,7 +1,8 @@
-"""The packet: cover sheet + letter + attachments, merged into one PDF.
+"""The packet: cover sheet + letter (+ fax-back reply sheet) + attachments, in one PDF.
 
     cover (1 page, counts everything) ─┐
-    letter (n pages)                   ├─ pikepdf merge ─> docinfo dated from the
+    letter (n pages)                   │
+    reply sheet (fax recipients only)  ├─ pikepdf merge ─> docinfo dated from the
     images → one page each (reportlab) │   referral, deterministic /ID ─> bytes
     PDF attachments, pages as they are ┘                                  └─> SHA-256
 
@@ -10,6 +11,10 @@ The same referral always yields the same bytes: reportlab runs with
 and qpdf writes a content-derived /ID. That is what lets us store only the
 hash and re-render at send time: :func:`referral.cases.verify_packet` checks
 that what goes out is exactly what the referrer approved.
+
+A packet for a fax number carries the reply sheet right after the letter, so
+the office can answer by fax (:mod:`referral.documents.reply_sheet`); a
+Matrix recipient answers with commands and gets none.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from reportlab.pdfgen.canvas import Canvas
 from referral.documents.content import AttachmentFile, ReferralDocument
 from referral.documents.cover_sheet import render_cover_sheet
 from referral.documents.letter import render_letter
+from referral.documents.reply_sheet import render_reply_sheet
 from referral.documents.style import MARGIN, PAGE, SMALL, black
 
 
@@ -39,6 +45,7 @@ class Packet:
     pages: int
     letter_pages: int
     attachment_pages: int
+    reply_pages: int = 0  # the fax-back reply sheet (fax recipients only)
 
     @property
     def sha256(self) -> str:
@@ -104,17 +111,25 @@ def pdf_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
 
 
-def build_packet(doc: ReferralDocument) -> Packet:
-    """Render and merge; deterministic for a given ``doc``."""
+def build_packet(doc: ReferralDocument, *, reply_sheet: bool | None = None) -> Packet:
+    """Render and merge; deterministic for a given ``doc``.
+
+    ``reply_sheet``: whether to include the fax-back reply sheet (default: for
+    a fax recipient). False re-renders a fax packet sealed before the sheet
+    existed, so its stored hash still verifies.
+    """
     letter = render_letter(doc)
     letter_pages = count_pages(letter)
     enclosures = [attachment_pdf(a) for a in doc.attachments]
     enclosure_pages = sum(count_pages(pdf) for pdf in enclosures)
-    total = 1 + letter_pages + enclosure_pages
+    with_sheet = doc.recipient_is_fax if reply_sheet is None else reply_sheet
+    replies = [render_reply_sheet(doc)] if with_sheet else []
+    total = 1 + letter_pages + len(replies) + enclosure_pages
     cover = render_cover_sheet(doc, total)
 
     merged = pikepdf.new()
-    sources = [pikepdf.open(BytesIO(part)) for part in (cover, letter, *enclosures)]
+    parts = (cover, letter, *replies, *enclosures)
+    sources = [pikepdf.open(BytesIO(part)) for part in parts]
     try:
         for source in sources:
             merged.pages.extend(source.pages)
@@ -136,4 +151,5 @@ def build_packet(doc: ReferralDocument) -> Packet:
         pages=total,
         letter_pages=letter_pages,
         attachment_pages=enclosure_pages,
+        reply_pages=len(replies),
     )

@@ -22,11 +22,11 @@ from curbside.database import Base, session_scope
 from referral import cases, delivery
 from referral.cli import referral as referral_cli
 from referral.disclosures import PatientQuery, disclosures_command, disclosures_for_patient
-from referral.documents.packet import Packet
+from referral.documents.packet import Packet, build_packet
 from referral.errors import NotVerified, PacketMismatch
 from referral.fhir import NPI_SYSTEM, export_bundle
 from referral.models import DeliveryAttempt, Disclosure, ReferralCase
-from referral.packets import render_packet, verify_packet
+from referral.packets import document_from_case, render_packet, verify_packet
 from referral.states import Side, Status, TransitionError
 from referral.validation import FieldError, ReferralInvalid
 from tests.referral.db_support import CARDIOLOGIST, PRACTICE_ROOM, REFERRER, ReferralDb, fax_request
@@ -77,11 +77,22 @@ def test_phi_is_encrypted_at_rest(referral_db: ReferralDb) -> None:
     assert all(value.startswith("v1.") and "Maria" not in value for value in raw)
 
 
+def test_a_fax_packet_sealed_before_reply_sheets_still_verifies(referral_db: ReferralDb) -> None:
+    referral_id = _sent_referral(referral_db)
+    with session_scope(referral_db.engine) as session:
+        case = cases.get_referral(session, referral_id)
+        legacy = build_packet(document_from_case(case), reply_sheet=False)
+        assert legacy.pages == case.packet_pages - 1
+        case.packet_sha256 = legacy.sha256  # as sealed by the version before this one
+        assert verify_packet(case) == legacy.data
+        session.rollback()
+
+
 def test_send_seals_the_packet_and_verify_checks_it(referral_db: ReferralDb) -> None:
     referral_id = _sent_referral(referral_db)
     with session_scope(referral_db.engine) as session:
         case = cases.get_referral(session, referral_id)
-        assert case.packet_pages == 1 + render_packet(case).letter_pages + 3
+        assert case.packet_pages == 1 + render_packet(case).letter_pages + 1 + 3  # 1: reply sheet
         data = verify_packet(case)
         assert hashlib.sha256(data).hexdigest() == case.packet_sha256
         case.clinical_question = "changed after sending"
@@ -213,7 +224,8 @@ async def test_delivery_writes_attempts_and_disclosures(referral_db: ReferralDb)
     assert disclosure.recipient_name == "Beacon Cardiology Associates"
     assert disclosure.recipient_address == "fax +16175550199"
     assert disclosure.purpose == "treatment"
-    assert f"Referral packet {referral_id} (6 pages" in disclosure.description
+    assert f"Referral packet {referral_id} (7 pages" in disclosure.description
+    assert "fax-back reply sheet (referral id only)" in disclosure.description
     assert "date of birth" in disclosure.description and "Maria" not in disclosure.description
     with session_scope(referral_db.engine) as session:
         assert (

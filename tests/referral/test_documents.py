@@ -21,6 +21,7 @@ from referral.documents.content import AttachmentFile, format_date
 from referral.documents.cover_sheet import render_cover_sheet
 from referral.documents.letter import render_letter
 from referral.documents.packet import Packet, build_packet
+from referral.documents.reply_sheet import render_reply_sheet
 from tests.referral.samples import lab_pdf, sample_document, scan_png
 
 
@@ -33,12 +34,32 @@ def _text(pdf: bytes) -> list[str]:
     return [" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf)).pages]
 
 
-def test_pages_are_cover_letter_and_attachments(packet: Packet) -> None:
-    # cover 1 + letter + image (1 page) + lab PDF (2 pages)
-    assert packet.attachment_pages == 3
-    assert packet.pages == 1 + packet.letter_pages + 3 == len(PdfReader(BytesIO(packet.data)).pages)
-    cover = _text(packet.data)[0]
-    assert f"{packet.pages} (including this cover)" in cover
+def test_pages_are_cover_letter_reply_sheet_and_attachments(packet: Packet) -> None:
+    # cover 1 + letter + reply sheet (a fax recipient) + image (1 page) + lab PDF (2 pages)
+    assert (packet.attachment_pages, packet.reply_pages) == (3, 1)
+    pages = _text(packet.data)
+    assert packet.pages == 1 + packet.letter_pages + 1 + 3 == len(pages)
+    assert f"{packet.pages} (including this cover)" in pages[0]
+    sheet = pages[1 + packet.letter_pages]
+    assert "FAX-BACK REPLY" in sheet and "ATTACH THE CONSULT NOTE BEHIND THIS PAGE" in sheet
+
+
+def test_a_matrix_recipient_gets_no_reply_sheet() -> None:
+    doc = replace(sample_document(), recipient_is_fax=False)
+    packet = build_packet(doc)
+    assert packet.reply_pages == 0
+    assert packet.pages == 1 + packet.letter_pages + packet.attachment_pages
+
+
+def test_the_reply_sheet_qr_decodes_to_the_referral_id_only() -> None:
+    sheet = render_reply_sheet(sample_document())
+    image = pypdfium2.PdfDocument(sheet)[0].render(scale=200 / 72).to_pil()
+    assert [code.text for code in zxingcpp.read_barcodes(image)] == [
+        "CURBSIDE-REPLY:RF-7K3M9Q2X"]
+    text = _text(sheet)[0]
+    doc = sample_document()
+    for phi in [doc.patient_name, doc.mrn, doc.member_id, format_date(doc.date_of_birth)]:
+        assert phi not in text
 
 
 def test_letter_has_every_field_and_page_numbers(packet: Packet) -> None:
@@ -98,7 +119,7 @@ def test_long_text_flows_onto_more_letter_pages() -> None:
     doc = replace(sample_document(attachments=()), reason="Palpitations and dyspnoea. " * 300)
     packet = build_packet(doc)
     assert packet.letter_pages >= 3
-    assert packet.pages == 1 + packet.letter_pages
+    assert packet.pages == 1 + packet.letter_pages + packet.reply_pages
     assert f"Page 3 of {packet.letter_pages}" in _text(packet.data)[3]
 
 
@@ -186,4 +207,4 @@ def test_any_change_changes_the_hash(packet: Packet) -> None:
             AttachmentFile("labs.pdf", "application/pdf", lab_pdf(pages=1)),
         ),
     )
-    assert build_packet(with_jpeg).pages == 1 + packet.letter_pages + 2
+    assert build_packet(with_jpeg).pages == 1 + packet.letter_pages + 1 + 2

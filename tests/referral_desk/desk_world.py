@@ -66,6 +66,7 @@ class Desk:
     env: ReferralEnv
     gateway: Gateway
     bot: ReferralDeskBot
+    settings: ReferralDeskConfig = DESK_CONFIG
 
     @property
     def user_id(self) -> str:
@@ -78,10 +79,12 @@ class Desk:
         await bot.start()
         return cls(setup, env, gateway, bot)
 
-    async def restart(self) -> None:
+    async def restart(self, settings: ReferralDeskConfig | None = None) -> None:
+        """Stop and start again, with other settings if given."""
         await self.bot.stop()
+        self.settings = settings or self.settings
         self.bot = ReferralDeskBot(self.setup.account, self.setup.config, env=self.env,
-                                   settings=DESK_CONFIG, gateway=self.gateway)
+                                   settings=self.settings, gateway=self.gateway)
         await self.bot.start()
 
 
