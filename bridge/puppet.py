@@ -131,6 +131,12 @@ class Puppet(Bot):
         room = self.client.rooms.get(room_id)
         return room is not None and user_id in room.users and user_id not in room.invited_users
 
+    def has_left(self, room_id: str, user_id: str) -> bool:
+        """Whether ``user_id`` is gone from a room this puppet is in: neither joined nor
+        invited any more (they left, were kicked, or rejected the invite)."""
+        room = self.client.rooms.get(room_id)
+        return room is not None and user_id not in room.users
+
     async def wait_joined(self, room_id: str, user_id: str, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for :meth:`has_joined`; its final answer."""
         deadline = time.monotonic() + timeout

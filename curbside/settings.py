@@ -103,6 +103,19 @@ class BridgeSettings(_Section):
     port: int = Field(ge=1, le=65535)
 
 
+class OperatorSettings(_Section):
+    """Where the people running Curbside hear from it (room ids, ``!…:server``).
+
+    ``room``: notices from every bot's supervisor (work it gave up on).
+    ``fax_inbox_room``: faxes nobody on Matrix can receive (a number without an
+    owner, an owner without a portal or who left it), with their numbers and pages.
+    ``curbside init`` creates both, encrypted, on the embedded homeserver.
+    """
+
+    room: str | None = Field(default=None, pattern=r"^!.+:.+$")
+    fax_inbox_room: str | None = Field(default=None, pattern=r"^!.+:.+$")
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -115,6 +128,7 @@ class Settings(_Section):
     secrets: SecretSettings
     bots: dict[str, BotSettings]
     bridge: BridgeSettings
+    operator: OperatorSettings = OperatorSettings()
     logging: LoggingSettings
     # Sections owned by other packages, validated by them when they start
     # (the kernel imports none of them): fax → fax_gateway.gateway.FaxSettings.

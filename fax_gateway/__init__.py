@@ -6,6 +6,8 @@
         received_after(seq) · subscribe_inbound() ─► InboundRecord   InvalidNumber)
         inbound_envelope(id) ─► InboundEnvelope · inbound_document(id) ─► PDF (audited)
         owner_of(number) ─► Owner | None · assign_route(number, Owner) (audited)
+        dispose(id, Disposition) · dispositions_after(seq) ─► DispositionRecord
+        undisposed() · disposition_counts()    (what became of every received fax)
 
 Everything passed out is a frozen dataclass or an enum; no ORM row and no
 internal object (outbox, inbox, router) is part of the API, so the tables
@@ -13,6 +15,7 @@ and their feeds can change behind it. Callers import from ``fax_gateway``
 only (tests/bridge checks the bridge does).
 """
 
+from fax_gateway.dispositions import Disposition, DispositionRecord
 from fax_gateway.gateway import VERSIONS_DIR, FaxSettings, Gateway, derive_pepper, open_gateway
 from fax_gateway.inbox import InboundEnvelope, InboundRecord
 from fax_gateway.models import number_hash
@@ -23,6 +26,8 @@ from fax_gateway.status import JobState
 
 __all__ = [
     "VERSIONS_DIR",
+    "Disposition",
+    "DispositionRecord",
     "FaxSettings",
     "Gateway",
     "IdempotencyConflict",

@@ -10,12 +10,14 @@ desk's service and answers; the work lives beside it:
     courier.py         pending deliveries through their channels; every verdict recorded
     matrix_channel.py  delivery to a Matrix recipient: encrypted PDF in a DM, via the outbox
     fax_channel.py     delivery by fax through the gateway's outbox, and its verdicts
+    fax_inbox.py       faxes owned by the desk, and the operator fax inbox room
     escalation.py      unanswered referrals escalate (injectable clock, once per level)
     posts.py           status posts into the other party's thread
 
     referrer thread:  !referral new ─ answers ─ files ─ preview ─ !send
     background (declared below, run by the runtime's supervisor):
                       courier · fax verdicts (feed) · escalations · packet sent (hook)
+                      · the desk's received faxes (feed) · the operator fax inbox (feed)
     recipient DM:     packet (thread root) ─ !accept / !decline / !schedule ─ note file
 
 Handlers do their network work (downloads, uploads), then call the service,
@@ -43,6 +45,7 @@ from bots.referral_desk.courier import Courier
 from bots.referral_desk.desk import Asker, ReferralDesk, Refused, Reply
 from bots.referral_desk.escalation import Escalation, run_escalations
 from bots.referral_desk.fax_channel import FaxChannel, change_outcome
+from bots.referral_desk.fax_inbox import FaxInbox
 from bots.referral_desk.matrix_channel import PACKET_SENT, MatrixChannel
 from bots.referral_desk.models import REFERRER
 from bots.referral_desk.posts import PartyThreads
@@ -55,7 +58,7 @@ from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
 from curbside.matrix.jobs import Job, SentEvent, feed, on_sent, periodic
 from curbside.matrix.rooms import require_encrypted
-from fax_gateway import Gateway, JobChange
+from fax_gateway import DispositionRecord, Gateway, InboundRecord, JobChange, OwnerKind
 from referral import MIGRATIONS as REFERRAL_VERSIONS
 from referral.cases import RECORD_TYPE, ReferralEnv, get_referral
 from referral.delivery import DeliveryChannel, DeliveryReceipt, DeliveryStatus, has_attempt
@@ -109,8 +112,11 @@ class ReferralDeskBot(Bot):
         env: ReferralEnv,
         settings: ReferralDeskConfig | None = None,
         gateway: Gateway | None = None,
+        fax_inbox_room: str | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
+        """``fax_inbox_room``: the operator fax inbox (``operator.fax_inbox_room``),
+        where faxes nobody can receive are posted."""
         super().__init__(account, config)
         self.env = env
         self.settings = settings or ReferralDeskConfig()
@@ -120,8 +126,11 @@ class ReferralDeskBot(Bot):
         channels: dict[str, DeliveryChannel] = {
             "matrix": MatrixChannel(lambda: self.client, config.engine, self.poster)
         }
+        self.fax_inbox: FaxInbox | None = None
         if gateway is not None:
             channels["fax"] = FaxChannel(gateway, actor=account.user_id)
+            self.fax_inbox = FaxInbox(gateway, self.poster, lambda: self.client,
+                                      room_id=fax_inbox_room, actor=account.user_id)
         self.threads = PartyThreads(self.poster)
         self.courier = Courier(env, channels, self.threads, actor=account.user_id)
         org = form.Organisation(self.settings.organisation_name,
@@ -320,6 +329,30 @@ class ReferralDeskBot(Bot):
         key = self.gateway.job(change.job_id).idempotency_key
         if key is not None and has_attempt(job.session, key):
             self.courier.record(job.session, key, receipt)
+
+    def received_after(self, after: int, limit: int) -> Sequence[InboundRecord]:
+        """The fax gateway's inbound feed, for the desk's own faxes."""
+        if self.gateway is None:
+            return ()
+        return self.gateway.received_after(after, limit)
+
+    @feed("fax-received", source="received_after", poll=0.5)
+    async def fax_received(self, job: Job, record: InboundRecord) -> None:
+        """A fax owned by the referral desk is accounted for (others are the bridge's)."""
+        if self.fax_inbox is not None and record.owner.kind is OwnerKind.REFERRAL_DESK:
+            self.fax_inbox.take(job.session, record)
+
+    def dispositions_after(self, after: int, limit: int) -> Sequence[DispositionRecord]:
+        """The gateway's ledger of received faxes, for the operator fax inbox."""
+        if self.gateway is None:
+            return ()
+        return self.gateway.dispositions_after(after, limit)
+
+    @feed("fax-operator-inbox", source="dispositions_after", poll=0.5)
+    async def operator_inbox(self, job: Job, entry: DispositionRecord) -> None:
+        """A fax nobody can receive goes into the operator fax inbox room."""
+        if self.fax_inbox is not None:
+            await self.fax_inbox.post(job.session, entry)
 
     @periodic("escalations", every="escalation_interval")
     async def escalate(self, job: Job) -> None:

@@ -71,6 +71,7 @@ def _runtime_config(app: AppContext, bot_name: str) -> RuntimeConfig:
         engine=app.engine,
         cipher=app.cipher,
         audit=app.audit,
+        operator_room=app.settings.operator.room,
     )
 
 

@@ -84,7 +84,8 @@ def _referral_desk(
     options = app.settings.bots["referral_desk"].options
     desk = _bot_options("referral_desk", options, ReferralDeskConfig)
     return ReferralDeskBot(
-        account, runtime, env=env_from_app(app), settings=desk, gateway=fax_gateway
+        account, runtime, env=env_from_app(app), settings=desk, gateway=fax_gateway,
+        fax_inbox_room=app.settings.operator.fax_inbox_room,
     )
 
 

@@ -66,22 +66,25 @@ class Desk:
     env: ReferralEnv
     gateway: Gateway
     bot: ReferralDeskBot
+    fax_inbox_room: str | None = None
 
     @property
     def user_id(self) -> str:
         return self.setup.account.user_id
 
     @classmethod
-    async def start(cls, setup: BotSetup, env: ReferralEnv, gateway: Gateway) -> Desk:
+    async def start(cls, setup: BotSetup, env: ReferralEnv, gateway: Gateway,
+                    fax_inbox_room: str | None = None) -> Desk:
         bot = ReferralDeskBot(setup.account, setup.config, env=env, settings=DESK_CONFIG,
-                              gateway=gateway)
+                              gateway=gateway, fax_inbox_room=fax_inbox_room)
         await bot.start()
-        return cls(setup, env, gateway, bot)
+        return cls(setup, env, gateway, bot, fax_inbox_room)
 
     async def restart(self) -> None:
         await self.bot.stop()
         self.bot = ReferralDeskBot(self.setup.account, self.setup.config, env=self.env,
-                                   settings=DESK_CONFIG, gateway=self.gateway)
+                                   settings=DESK_CONFIG, gateway=self.gateway,
+                                   fax_inbox_room=self.fax_inbox_room)
         await self.bot.start()
 
 
