@@ -193,7 +193,7 @@ class Portal:
         await self._lock.hold_for(session)
         if self.owner_kind == USER_OWNER and \
                 not self.puppet.has_joined(self.room_id, self.owner_id):
-            if self.puppet.has_left(self.room_id, self.owner_id):
+            if await self.puppet.has_left(self.room_id, self.owner_id):
                 return None
             # Nothing is posted (no room key shared) before the owner's devices are in.
             self.services.store.hold(session, Held(

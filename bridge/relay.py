@@ -35,7 +35,7 @@ from curbside.matrix.jobs import Job, JobTable, feed
 from curbside.matrix.offloop import MainLoop
 from curbside.matrix.storage import RuntimeStore
 from curbside.matrix.supervisor import Supervisor
-from fax_gateway import Disposition, InboundRecord, JobChange, OwnerKind
+from fax_gateway import Disposition, InboundRecord, JobChange
 
 # Whose feed cursors and dead letters these are (kept under this name, not a
 # Matrix account: the bridge bot does not post and puppets come and go).

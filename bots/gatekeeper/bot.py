@@ -7,6 +7,7 @@ work lives beside it:
 
     service.py       what the gatekeeper answers (the service), over the stores below
     verification.py  the !verify conversation (a table of pure steps) + its row
+    fax_code.py      verification by fax: a one-time code to the NPPES practice fax
     attestation.py   !approve / !deny / !revoke, issuing and revoking the credential
     admission.py     who may be in a verified room, invite blocks (the records)
     rooms.py         verified rooms on the homeserver: how they are made, invites
@@ -18,6 +19,8 @@ work lives beside it:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,13 +28,13 @@ from typing import Concatenate, ParamSpec
 
 from sqlalchemy.orm import Session
 
-from bots.gatekeeper import rooms
+from bots.gatekeeper import fax_code, rooms
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.revocation import SWEEP, Sweeper
 from bots.gatekeeper.service import Asker, Gatekeeper, Post, Refused, Reply
 from curbside.audit import AuditLog
 from curbside.credentials import Credential
-from curbside.database import after_commit
+from curbside.database import after_commit, session_scope
 from curbside.matrix import content as build
 from curbside.matrix.bot import MESSAGE, Bot
 from curbside.matrix.commands import Arg, command, group, on_event
@@ -39,6 +42,9 @@ from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.jobs import Job, periodic
 from curbside.matrix.rooms import RoomCreationError
+from fax_gateway import Gateway, IdempotencyConflict, InvalidDocument, InvalidNumber
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 
@@ -71,11 +77,17 @@ class GatekeeperBot(Bot):
         *,
         audit: AuditLog,
         settings: GatekeeperConfig | None = None,
+        gateway: Gateway | None = None,
+        fax_code_key: bytes | None = None,
     ) -> None:
+        """``gateway`` and ``fax_code_key`` (see fax_code.derive_code_key) turn on
+        verification by fax; without both, !faxcode says it is not set up."""
         super().__init__(account, config)
         self.settings = settings or GatekeeperConfig()
         self.audit = audit
-        self.gatekeeper = Gatekeeper(audit, self.settings, clock=_now)
+        self.gateway = gateway
+        self.gatekeeper = Gatekeeper(audit, self.settings, clock=_now,
+                                     fax_code_key=fax_code_key if gateway else None)
         self.sweeper = Sweeper(
             client=lambda: self.client,
             engine=config.engine,
@@ -113,6 +125,34 @@ class GatekeeperBot(Bot):
         if event.msgtype != "m.text" or event.body.startswith("!") or not event.body.strip():
             return
         self._answer(ctx, self.gatekeeper.answer, event.body)
+
+    @command("faxcode", help="during !verify: fax a one-time code to your practice fax "
+             "number listed in NPPES (then send it back with !code)")
+    async def faxcode(self, ctx: Context) -> None:
+        self._answer(ctx, self.gatekeeper.fax_code)
+
+    @command("code", help="the one-time code faxed to your practice", args=[
+        Arg("code", matches=r"\d{6}", help="the 6 digits on the faxed page")])
+    async def code(self, ctx: Context, code: str) -> None:
+        self._answer(ctx, self.gatekeeper.confirm_code, code)
+
+    async def _fax_code(self, fax: fax_code.CodeFax, room_id: str) -> None:
+        """Fax a committed code (once: keyed by its row); say so if the gateway refuses."""
+        assert self.gateway is not None  # the service issues codes only with a gateway
+        try:
+            job = await asyncio.to_thread(
+                self.gateway.submit, fax.pdf, fax.number, idempotency_key=fax.idempotency_key,
+                actor=self.account.user_id, recipient_name="NPPES practice fax")
+        except (InvalidNumber, InvalidDocument, IdempotencyConflict) as refused:
+            log.warning("verification code %s was not faxed: %s", fax.code_id,
+                        type(refused).__name__)
+            with session_scope(self.config.engine) as session:
+                self.poster.post(session, room_id, "I could not fax the code: the fax gateway "
+                                 f"refused it ({refused}). A verifier can confirm your "
+                                 "identity instead.")
+            return
+        with session_scope(self.config.engine) as session:
+            fax_code.sent(session, fax.code_id, job.id)
 
     # -- verifiers -----------------------------------------------------------
 
@@ -249,6 +289,9 @@ class GatekeeperBot(Bot):
         for text in reply.preface:
             ctx.reply(text)
         ctx.reply(reply.text, reply.html)
+        fax, room_id = reply.fax, ctx.event.room_id
+        if fax is not None:
+            self.after_commit(ctx.session, lambda: self._fax_code(fax, room_id), "fax code")
         if reply.wake_sweep:
             after_commit(ctx.session, lambda: self.supervisor.wake(SWEEP))
 

@@ -7,6 +7,9 @@ tests build it directly. Nothing here reads files or the environment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+from bots.gatekeeper.fax_code import FaxCodeLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,10 @@ class GatekeeperConfig:
     seconds between sweeps that remove members whose credential ended (keep it
     well under 60). ``max_attempts``: wrong answers to one question before a
     verification request is closed (slows guessing names and licences).
+    ``fax_code_minutes`` / ``fax_codes_per_day`` / ``fax_code_tries``: verification
+    by fax (``!faxcode``): how long a code faxed to the NPPES practice fax lives,
+    how many codes a day one NPI and one account may be sent (each), and how
+    many wrong codes one code takes.
     """
 
     verifiers_room: str | None = None
@@ -31,6 +38,9 @@ class GatekeeperConfig:
     sweep_interval: float = 20.0
     max_attempts: int = 5
     directory_limit: int = 20
+    fax_code_minutes: int = 15
+    fax_codes_per_day: int = 3
+    fax_code_tries: int = 5
 
     def __post_init__(self) -> None:
         if self.credential_days < 1:
@@ -41,3 +51,13 @@ class GatekeeperConfig:
             raise ValueError("reminder_days must be positive")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if min(self.fax_code_minutes, self.fax_codes_per_day, self.fax_code_tries) < 1:
+            raise ValueError("fax_code_minutes, fax_codes_per_day and fax_code_tries must "
+                             "be at least 1")
+
+    @property
+    def fax_code_limits(self) -> FaxCodeLimits:
+        return FaxCodeLimits(lifetime=timedelta(minutes=self.fax_code_minutes),
+                             per_npi_per_day=self.fax_codes_per_day,
+                             per_account_per_day=self.fax_codes_per_day,
+                             tries=self.fax_code_tries)

@@ -181,6 +181,14 @@ class ReferralDeskBot(Bot):
     async def send(self, ctx: Context) -> None:
         self._answer(ctx, self.desk.send)
 
+    @command("resend", help="fax a failed referral again (the same packet): `!resend RF-…` "
+             "shows the number, `!resend RF-… confirm` sends", args=[
+                 Arg("referral_id", convert=_referral_id),
+                 Arg("confirm", required=False, matches="confirm",
+                     help="confirm, once you have checked the number")])
+    async def resend(self, ctx: Context, referral_id: str, confirm: str | None = None) -> None:
+        self._answer(ctx, self.desk.resend, referral_id, confirmed=confirm is not None)
+
     # -- the recipient's side --------------------------------------------------
 
     @command("accept", help="accept a referral sent to you", args=[

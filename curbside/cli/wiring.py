@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from bots.gatekeeper.bot import GatekeeperBot
 from bots.gatekeeper.config import GatekeeperConfig
+from bots.gatekeeper.fax_code import derive_code_key
 from bots.medinfo.bot import MedinfoBot
 from bots.referral_desk.bot import ReferralDeskBot
 from bots.referral_desk.config import ReferralDeskConfig
@@ -73,9 +74,14 @@ def _bot_options(name: str, options: dict[str, Any], config_type: type[T]) -> T:
         raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems)) from None
 
 
-def _gatekeeper(app: AppContext, account: BotAccount, runtime: RuntimeConfig, _: Gateway) -> Bot:
+def _gatekeeper(
+    app: AppContext, account: BotAccount, runtime: RuntimeConfig, fax_gateway: Gateway
+) -> Bot:
     options = _bot_options("gatekeeper", app.settings.bots["gatekeeper"].options, GatekeeperConfig)
-    return GatekeeperBot(account, runtime, audit=app.audit, settings=options)
+    return GatekeeperBot(
+        account, runtime, audit=app.audit, settings=options, gateway=fax_gateway,
+        fax_code_key=derive_code_key(app.settings.secrets.audit_key.encode()),
+    )
 
 
 def _referral_desk(

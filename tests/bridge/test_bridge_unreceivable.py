@@ -56,8 +56,7 @@ async def test_a_fax_for_an_owner_who_left_the_chat_goes_to_the_operator(
         await wait_for(lambda: okafor.replies_to(command, puppet_id), what="the assign reply")
         assert isinstance(await okafor.client.room_leave(room), nio.RoomLeaveResponse)
         puppet = world.bridge.puppets[puppet_id]
-        await wait_for(lambda: puppet.has_left(room, okafor.user_id),
-                       what="the puppet to see her leave")
+        assert await puppet.has_left(room, okafor.user_id)
 
         await asyncio.to_thread(world.gateway.submit, make_pdf(1), LEFT_LINE,
                                 idempotency_key="left-line", actor="@lee:curbside.test")

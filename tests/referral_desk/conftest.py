@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import pytest
 
 from fax_gateway import OwnerKind
-
 from tests.referral_desk.desk_world import Desk, prepare_database, verify
 from tests.support.fax_ledger import no_fax_vanished
 from tests.support.matrix_testkit import MatrixUser, bot_setup
