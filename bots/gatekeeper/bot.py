@@ -79,6 +79,7 @@ class GatekeeperBot(Bot):
         settings: GatekeeperConfig | None = None,
         gateway: Gateway | None = None,
         fax_code_key: bytes | None = None,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         """``gateway`` and ``fax_code_key`` (see fax_code.derive_code_key) turn on
         verification by fax; without both, !faxcode says it is not set up."""
@@ -86,7 +87,7 @@ class GatekeeperBot(Bot):
         self.settings = settings or GatekeeperConfig()
         self.audit = audit
         self.gateway = gateway
-        self.gatekeeper = Gatekeeper(audit, self.settings, clock=_now,
+        self.gatekeeper = Gatekeeper(audit, self.settings, clock=clock,
                                      fax_code_key=fax_code_key if gateway else None)
         self.sweeper = Sweeper(
             client=lambda: self.client,
