@@ -104,7 +104,7 @@ class BridgeSettings(_Section):
 
 
 class OperatorSettings(_Section):
-    """Where the people running Curbside hear from it (room ids, ``!…:server``).
+    """Where the people running Curbside hear from it (room ids, ``!…``).
 
     ``room``: notices from every bot's supervisor (work it gave up on).
     ``fax_inbox_room``: faxes nobody on Matrix can receive (a number without an
@@ -112,8 +112,8 @@ class OperatorSettings(_Section):
     ``curbside init`` creates both, encrypted, on the embedded homeserver.
     """
 
-    room: str | None = Field(default=None, pattern=r"^!.+:.+$")
-    fax_inbox_room: str | None = Field(default=None, pattern=r"^!.+:.+$")
+    room: str | None = Field(default=None, pattern=r"^!\S+$")
+    fax_inbox_room: str | None = Field(default=None, pattern=r"^!\S+$")
 
 
 class LoggingSettings(_Section):

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bots.gatekeeper.models import FaxCode, VerificationRequest
 from curbside.phones import PhoneNumberError, parse
@@ -121,7 +121,8 @@ def cover_pdf(code: str, npi: str, minutes: int) -> bytes:
     return buffer.getvalue()
 
 
-def _sent_since(session: Session, column: object, value: str, since: datetime) -> int:
+def _sent_since(session: Session, column: InstrumentedAttribute[str], value: str,
+                since: datetime) -> int:
     return int(session.scalar(
         select(func.count()).select_from(FaxCode)
         .where(column == value, FaxCode.created_at >= since)) or 0)
