@@ -10,6 +10,8 @@
                       transaction: notice + m.file into the puppet's outbox + feed cursor
                    owner's join ─► release: held rows removed + notice + m.file,
                       one transaction per fax
+                   a DM owner who left (the homeserver's member state) ─► None: the
+                      relay hands the fax to the operator fax inbox instead
 
 Each portal has its own lock (the mautrix shape): it serialises what the
 portal posts and the rows saying it was posted, so concurrent triggers (a

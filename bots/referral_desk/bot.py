@@ -15,6 +15,7 @@ desk's service and answers; the work lives beside it:
     posts.py           status posts into the other party's thread
 
     referrer thread:  !referral new ─ answers ─ files ─ preview ─ !send
+                      (a failed fax: !resend RF-… ─ the number shown ─ !resend RF-… confirm)
     background (declared below, run by the runtime's supervisor):
                       courier · fax verdicts (feed) · escalations · packet sent (hook)
                       · the desk's received faxes (feed) · the operator fax inbox (feed)
