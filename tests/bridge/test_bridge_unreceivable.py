@@ -66,3 +66,23 @@ async def test_a_fax_for_an_owner_who_left_the_chat_goes_to_the_operator(
                                  what="the operator hand-over")
         assert entry.reason == "its owner left the portal"
         assert Disposition.HELD not in world.gateway.disposition_counts()
+
+
+GHOST_LINE = "+13125550165"
+
+
+async def test_a_number_routed_to_a_user_who_does_not_exist_goes_to_the_operator(
+    tmp_path: Path,
+) -> None:
+    async with bridge_world(tmp_path) as world:
+        await asyncio.to_thread(
+            world.gateway.assign_route, GHOST_LINE,
+            Owner(OwnerKind.MATRIX_USER, "@nobody-here:curbside.test"),
+            actor="@ops:curbside.test", reason="test")
+        await asyncio.to_thread(world.gateway.submit, make_pdf(1), GHOST_LINE,
+                                idempotency_key="ghost-line", actor="@lee:curbside.test")
+        [received] = await wait_for(lambda: world.gateway.received_after(0), timeout=120,
+                                    what="the fax in the inbox")
+        [entry] = await wait_for(lambda: operator_entries(world, received.id), timeout=60,
+                                 what="the operator hand-over")
+        assert entry.reason == "its owner cannot be invited to a chat with the number"
