@@ -10,6 +10,8 @@
                       transaction: notice + m.file into the puppet's outbox + feed cursor
                    owner's join ─► release: held rows removed + notice + m.file,
                       one transaction per fax
+                   a DM owner who left (the homeserver's member state) ─► None: the
+                      relay hands the fax to the operator fax inbox instead
 
 Each portal has its own lock (the mautrix shape): it serialises what the
 portal posts and the rows saying it was posted, so concurrent triggers (a
@@ -49,6 +51,7 @@ from curbside.matrix.context import Context
 from curbside.matrix.files import AttachmentError, upload_encrypted
 from curbside.matrix.offloop import ThreadSafeLock
 from fax_gateway import (
+    Disposition,
     DocumentRefused,
     IdempotencyConflict,
     InvalidDocument,
@@ -193,18 +196,22 @@ class Portal:
 
     # -- fax → Matrix ------------------------------------------------------------
 
-    async def handle_received(self, inbound_id: str, session: Session) -> None:
+    async def handle_received(self, inbound_id: str, session: Session) -> Disposition | None:
         """Post a fax received for this portal's owner, or hold it until they join;
-        either is written in the feed's ``session``."""
+        either is written in the feed's ``session``, and said (delivered, held).
+        None: the owner left this portal, so it cannot receive here."""
         await self.puppet.wait_in_room(self.room_id)
         await self._lock.hold_for(session)
         if self.owner_kind == USER_OWNER and \
                 not self.puppet.has_joined(self.room_id, self.owner_id):
+            if await self.puppet.has_left(self.room_id, self.owner_id):
+                return None
             # Nothing is posted (no room key shared) before the owner's devices are in.
             self.services.store.hold(session, Held(
                 inbound_id, self.room_id, self.puppet.user_id, self.owner_id))
-            return
+            return Disposition.HELD
         self._post_fax(session, await self._fax_contents(inbound_id))
+        return Disposition.DELIVERED
 
     async def release_held(self, wait: float = 0.0) -> int:
         """Deliver the faxes held for the owner, once they joined; how many.
@@ -224,6 +231,9 @@ class Portal:
                 with session_scope(self._engine) as session:
                     self.services.store.release(session, inbound_id)
                     self._post_fax(session, contents)
+                    self.services.gateway.dispose(
+                        inbound_id, Disposition.DELIVERED, actor=self.puppet.user_id,
+                        reason="released to its owner, who joined", session=session)
                 delivered += 1
         return delivered
 

@@ -131,6 +131,15 @@ class Puppet(Bot):
         room = self.client.rooms.get(room_id)
         return room is not None and user_id in room.users and user_id not in room.invited_users
 
+    async def has_left(self, room_id: str, user_id: str) -> bool:
+        """Whether ``user_id`` left (or was removed from, or refused) the room, as the
+        homeserver's member state says: the sync alone cannot tell a member who left
+        from an invite not synced yet."""
+        response = await self.client.room_get_state_event(room_id, "m.room.member", user_id)
+        if isinstance(response, nio.RoomGetStateEventError):
+            return False  # no member event: never invited, so not "left" either
+        return response.content.get("membership") in ("leave", "ban")
+
     async def wait_joined(self, room_id: str, user_id: str, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for :meth:`has_joined`; its final answer."""
         deadline = time.monotonic() + timeout

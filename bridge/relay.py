@@ -4,8 +4,12 @@
                        ─► Portal.handle_job_change
     @feed fax-inbound: Gateway.received_after ─► owned by a user or a room? ─► the
                        number (Gateway.inbound_envelope) ─► Bridge.portal_receiving
-                       ─► Portal.handle_received
-    no portal for the item ─► the cursor alone advances
+                       ─► Portal.handle_received ─► Gateway.dispose(delivered | held)
+    a status change not sent from Matrix ─► the cursor alone advances
+    a fax whose owner cannot receive it (a room without a portal for the number,
+    an owner who left the portal or cannot be invited to one) ─► Gateway.dispose(
+    operator): the operator fax
+    inbox gets it (the referral desk posts it there)
 
 Both feeds are durable tables with sequence numbers. The relay declares its
 consumers as a bot does and runs them on the runtime's
@@ -16,30 +20,36 @@ appears exactly once, even across restarts; a failure is retried with
 backoff, an item that keeps failing is moved aside (dead letter, audit,
 operator notice) and the feed goes on. The gateway's in-process inbound queue
 only wakes the inbound feed early. Faxes for the referral desk are not for
-the bridge: their numbers are not even read.
+the bridge: their numbers are not even read. Every fax the bridge takes is
+disposed of in the transaction that moves the cursor, so the gateway's ledger
+says what became of it exactly when it happened.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
-from bridge.portal import OWNER_KINDS, Portal
+from bridge.portal import OWNER_KINDS
 from bridge.services import Services
 from curbside.background import BackgroundTasks
 from curbside.matrix.jobs import Job, JobTable, feed
 from curbside.matrix.offloop import MainLoop
+from curbside.matrix.rooms import RoomCreationError
 from curbside.matrix.storage import RuntimeStore
 from curbside.matrix.supervisor import Supervisor
-from fax_gateway import InboundRecord, JobChange, OwnerKind
-
-log = logging.getLogger(__name__)
+from fax_gateway import Disposition, InboundRecord, JobChange
 
 # Whose feed cursors and dead letters these are (kept under this name, not a
 # Matrix account: the bridge bot does not post and puppets come and go).
 RELAY_ACCOUNT = "fax-bridge"
 STATUS_FEED = "fax-status"
 INBOUND_FEED = "fax-inbound"
+# What the ledger is told, by what the portal did (None: its owner cannot receive).
+REASONS: dict[Disposition | None, str] = {
+    Disposition.DELIVERED: "posted in its owner's portal",
+    Disposition.HELD: "held until its owner joins the portal",
+    None: "its owner left the portal",
+}
 
 
 class Relay:
@@ -85,20 +95,23 @@ class Relay:
 
     @feed(INBOUND_FEED, source="received_after", poll="feed_interval")
     async def received(self, job: Job, record: InboundRecord) -> None:
-        """Post (or hold) a received fax in its owner's portal; skipped if it has none."""
-        portal = await self._portal_for(record)
-        if portal is not None:
-            await portal.handle_received(record.id, job.session)
-
-    async def _portal_for(self, record: InboundRecord) -> Portal | None:
+        """Post (or hold) a received fax in its owner's portal; the operator inbox gets
+        one whose owner cannot receive it. Referral-desk faxes are left to the desk."""
         if record.owner.kind not in OWNER_KINDS:
-            return None
+            return
         envelope = await asyncio.to_thread(self.services.gateway.inbound_envelope, record.id)
-        portal = await self.services.host.portal_receiving(envelope.to_number, record.owner)
-        if portal is None and record.owner.kind is OwnerKind.ROOM:
-            log.warning("inbound fax %s: its room has no portal for the number; "
-                        "run !fax assign in that room", record.id)
-        return portal
+        try:
+            portal = await self.services.host.portal_receiving(envelope.to_number, record.owner)
+        except RoomCreationError:  # a user who cannot be invited (gone, deactivated)
+            portal, why = None, "its owner cannot be invited to a chat with the number"
+        else:
+            why = f"its owner ({record.owner.kind.value}) has no portal for the number"
+        outcome = None
+        if portal is not None:
+            outcome = await portal.handle_received(record.id, job.session)
+        reason = REASONS[outcome] if portal is not None else why
+        self.services.gateway.dispose(record.id, outcome or Disposition.OPERATOR,
+                                      actor=RELAY_ACCOUNT, reason=reason, session=job.session)
 
     async def _wake_on_inbound(self) -> None:
         """Read the inbound feed as soon as the gateway received a fax (else: every poll)."""

@@ -116,6 +116,19 @@ class AuditSettings(_Section):
     checkpoint_every_seconds: float = Field(gt=0)
 
 
+class OperatorSettings(_Section):
+    """Where the people running Curbside hear from it (room ids, ``!…``).
+
+    ``room``: notices from every bot's supervisor (work it gave up on).
+    ``fax_inbox_room``: faxes nobody on Matrix can receive (a number without an
+    owner, an owner without a portal or who left it), with their numbers and pages.
+    ``curbside init`` creates both, encrypted, on the embedded homeserver.
+    """
+
+    room: str | None = Field(default=None, pattern=r"^!\S+$")
+    fax_inbox_room: str | None = Field(default=None, pattern=r"^!\S+$")
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -128,6 +141,7 @@ class Settings(_Section):
     secrets: SecretSettings
     bots: dict[str, BotSettings]
     bridge: BridgeSettings
+    operator: OperatorSettings = OperatorSettings()
     logging: LoggingSettings
     demo: DemoSettings
     audit: AuditSettings

@@ -10,6 +10,8 @@
                      (DocumentRefused with a reason and a 413/415/422 status)
     shared_sandbox(DocumentSettings) ─► Sandbox   for callers without a gateway
     rasterise_pdf(pdf, dpi) ─► grey page images (reading a received fax's pages)
+        dispose(id, Disposition) · dispositions_after(seq) ─► DispositionRecord
+        undisposed() · disposition_counts()    (what became of every received fax)
 
 Everything passed out is a frozen dataclass or an enum; no ORM row and no
 internal object (outbox, inbox, router) is part of the API, so the tables
@@ -17,6 +19,7 @@ and their feeds can change behind it. Callers import from ``fax_gateway``
 only (tests/bridge checks the bridge does).
 """
 
+from fax_gateway.dispositions import Disposition, DispositionRecord
 from fax_gateway.gateway import VERSIONS_DIR, FaxSettings, Gateway, derive_pepper, open_gateway
 from fax_gateway.inbox import InboundEnvelope, InboundRecord
 from fax_gateway.models import number_hash
@@ -30,6 +33,8 @@ from fax_gateway.status import JobState
 
 __all__ = [
     "VERSIONS_DIR",
+    "Disposition",
+    "DispositionRecord",
     "DocumentFacts",
     "DocumentRefused",
     "DocumentSettings",

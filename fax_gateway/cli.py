@@ -175,6 +175,25 @@ def _history(gateway: Gateway, job_id: str) -> list[Any]:
     return changes
 
 
+@fax.command("received")
+@click.pass_context
+def received(ctx: click.Context) -> None:
+    """What became of received faxes: how many went each way, and any not accounted for.
+
+    A fax is accounted for when the bridge or the referral desk delivered, held,
+    consumed or handed it to the operator fax inbox (numbers are not shown).
+    """
+    gateway = _gateway(ctx)
+    table = Table("disposition", "faxes")
+    for disposition, count in sorted(gateway.disposition_counts().items()):
+        table.add_row(disposition.value, str(count))
+    waiting = gateway.undisposed(limit=1000)
+    table.add_row("not accounted for yet", str(len(waiting)))
+    _console().print(table)
+    for inbound_id in waiting:
+        click.echo(f"  {inbound_id}")
+
+
 @fax.command("cancel")
 @click.argument("job_id")
 @click.option("--reason", default="cancelled by operator", show_default=True)

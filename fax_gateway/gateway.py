@@ -24,10 +24,12 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from curbside.audit import AuditLog
 from curbside.database import session_scope
 from curbside.phi import FieldCipher
+from fax_gateway.dispositions import Disposition, DispositionRecord, Ledger
 from fax_gateway.inbound import build_webhook_app
 from fax_gateway.inbox import InboundEnvelope, InboundRecord, Inbox
 from fax_gateway.numbers import normalise_number
@@ -120,6 +122,7 @@ class Gateway:
         outbox: Outbox,
         inbox: Inbox,
         transport: Transport,
+        ledger: Ledger,
         *,
         station_ident: str,
         max_inbound_bytes: int,
@@ -128,6 +131,7 @@ class Gateway:
     ) -> None:
         self.outbox = outbox
         self.inbox = inbox
+        self.ledger = ledger
         self.transport = transport
         self.station_ident = station_ident
         self.max_inbound_bytes = max_inbound_bytes
@@ -187,6 +191,29 @@ class Gateway:
     def inbound_document(self, inbound_id: str, *, actor: str, reason: str) -> bytes:
         """A received fax as PDF; the read is audited (it is PHI)."""
         return self.inbox.document(inbound_id, actor=actor, reason=reason)
+
+    # -- what became of received faxes (dispositions.py) ------------------------
+
+    def dispose(
+        self, inbound_id: str, disposition: Disposition, *, actor: str, reason: str,
+        session: Session | None = None,
+    ) -> bool:
+        """Record what became of a received fax (audited, logged by id, counted);
+        False if that was recorded before. With ``session``: in the caller's transaction."""
+        return self.ledger.dispose(inbound_id, disposition, actor=actor, reason=reason,
+                                   session=session)
+
+    def dispositions_after(self, seq: int, limit: int = 100) -> list[DispositionRecord]:
+        """The disposition feed (e.g. faxes handed to the operator inbox), oldest first."""
+        return self.ledger.after(seq, limit)
+
+    def undisposed(self, limit: int = 100) -> list[str]:
+        """Received faxes no consumer has accounted for yet."""
+        return self.ledger.undisposed(limit)
+
+    def disposition_counts(self) -> dict[Disposition, int]:
+        """How many received faxes went each way."""
+        return dict(self.ledger.counts())
 
     # -- inbound routes -----------------------------------------------------------
 
@@ -327,6 +354,7 @@ def open_gateway(
         outbox,
         inbox,
         transport,
+        Ledger(engine, audit, clock=clock),
         station_ident=settings.station_ident,
         max_inbound_bytes=settings.max_inbound_bytes,
         sandbox=sandbox,

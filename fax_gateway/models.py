@@ -5,8 +5,10 @@
 ``fax_destinations``  per-destination submission window (rate limit)
 ``fax_routes``        called number -> owner (Matrix user, room, referral desk)
 ``fax_inbound``       received faxes, unique per (transport, provider fax id)
+``fax_dispositions``  what became of each received fax (dispositions.py), a feed
 ``fax_feed_heads``    the last seq of each feed above (``fax_job_events``,
-                      ``fax_inbound``); see feed.py for why seqs come from here
+                      ``fax_inbound``, ``fax_dispositions``); see feed.py for why
+                      seqs come from here
 
 Fax numbers and recipient names are PHI-adjacent and stored encrypted; where
 we must look a number up or group by it we keep a keyed hash beside it
@@ -125,3 +127,14 @@ class FaxInbound(FeedRow, Base):
     document_ref: Mapped[str] = mapped_column(String(64), nullable=False)
     original_ref: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class FaxDisposition(FeedRow, Base):
+    __tablename__ = "fax_dispositions"
+    __table_args__ = (UniqueConstraint("inbound_id", "disposition"),)
+
+    inbound_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    disposition: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    actor: Mapped[str] = mapped_column(String(255), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

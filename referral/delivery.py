@@ -3,6 +3,9 @@
     prepare_delivery (txn 1) ── verify packet hash, open an attempt row ──> DeliveryJob
     await deliver(channel, job)   the only I/O: DeliveryChannel.deliver(...); a refusal is
                                   "failed", an outage (ChannelUnavailable) leaves it pending
+    reopen_for_resend (!resend)   the last attempt failed and none ever arrived ──> a failed
+                                  referral is requested again, a new pending attempt
+                                  carries the same sealed packet (checked by its hash)
     record_delivery_outcome (txn 2, and again for each later status update)
     deliver_pending: those three steps for every pending attempt (after a send,
         and whatever a crash or an outage left); a channel down ─► DeliveryDeferred
@@ -34,7 +37,13 @@ from sqlalchemy.orm import Session
 
 from curbside.background import RetrySoon
 from curbside.database import session_scope
-from referral.cases import RECORD_TYPE, ReferralEnv, get_referral, record_business_status
+from referral.cases import (
+    RECORD_TYPE,
+    ReferralEnv,
+    get_referral,
+    record_business_status,
+    transition,
+)
 from referral.delivery_states import (
     TERMINAL,
     DeliveryStatus,
@@ -169,6 +178,47 @@ def prepare_delivery(
         packet=packet,
         recipient=recipient_of(case),
     )
+
+
+def attempts_of(session: Session, referral_id: str) -> list[DeliveryAttempt]:
+    """Every delivery attempt of a referral, oldest first."""
+    return list(session.scalars(
+        select(DeliveryAttempt).where(DeliveryAttempt.referral_id == referral_id)
+        .order_by(DeliveryAttempt.attempt_no)))
+
+
+def resend_refusal(session: Session, case: ReferralCase) -> str | None:
+    """Why the referral cannot be sent again, or None: its last attempt failed and the
+    recipient never got the packet (a partly sent fax fails too, and may be resent)."""
+    attempts = attempts_of(session, case.id)
+    if not attempts:
+        return f"{case.id} has not been sent yet; !send sends it."
+    last = attempts[-1]
+    if any(a.status == DeliveryStatus.DELIVERED.value for a in attempts):
+        return f"{case.id} was delivered; there is nothing to resend."
+    if last.status != DeliveryStatus.FAILED.value:
+        return f"{case.id} is still being delivered (attempt {last.attempt_no} is {last.status})."
+    if case.state not in (Status.FAILED, *DELIVERABLE):
+        return f"{case.id} is {case.status}; only a failed or open referral can be resent."
+    return None
+
+
+def reopen_for_resend(
+    session: Session, env: ReferralEnv, referral_id: str, *, actor: str
+) -> DeliveryJob:
+    """A new pending attempt with the same sealed packet for a referral whose delivery
+    failed; a failed referral is requested again first (the table's one move out of
+    a final status). Raises :class:`DeliveryRefused` with :func:`resend_refusal`."""
+    case = get_referral(session, referral_id, for_update=True)
+    refusal = resend_refusal(session, case)
+    if refusal is not None:
+        raise DeliveryRefused(refusal)
+    channel = attempts_of(session, case.id)[-1].channel
+    if case.state is Status.FAILED:
+        transition(session, env, case.id, to=Status.REQUESTED, side=Side.REFERRER, actor=actor)
+    env.audit.record(session, actor=actor, action="referral.delivery.resend",
+                     record_type=RECORD_TYPE, record_id=case.id)
+    return prepare_delivery(session, env, case.id, channel=channel, actor=actor)
 
 
 class ChannelUnavailable(RuntimeError):

@@ -4,6 +4,7 @@
                  │  │          │   ▲          │   ▲
                  │  └─> rejected   └─ on-hold ─┘   (on-hold resumes to accepted / in-progress)
                  └─> failed (system: delivery gave up)     cancelled (referrer, until completed)
+                       └─> requested (referrer: !resend, the same sealed packet again)
 
 Statuses are FHIR R4 ``Task.status`` codes, used the way the closed-loop
 referral guides (HL7 BSeR, 360X) use them: the referrer *requests*, the
@@ -79,6 +80,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.ON_HOLD, S.ACCEPTED, R.RECIPIENT, False, "resume the accepted case"),
     Transition(S.ON_HOLD, S.IN_PROGRESS, R.RECIPIENT, False, "resume work on the case"),
     Transition(S.ON_HOLD, S.CANCELLED, R.REFERRER, True, "withdraw the referral"),
+    # The one way out of a final status: a delivery that gave up is tried again.
+    # referral.delivery.reopen_for_resend allows it only when no attempt ever arrived.
+    Transition(S.FAILED, S.REQUESTED, R.REFERRER, False, "resend after delivery gave up"),
 )
 del S, R
 

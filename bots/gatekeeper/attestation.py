@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from bots.gatekeeper.fax_code import EVIDENCE
 from bots.gatekeeper.models import VerificationRequest
 from bots.gatekeeper.verification import APPROVED, AWAITING_ATTESTATION, DENIED
 from curbside.audit import AuditLog
@@ -182,8 +183,8 @@ def revoke(
 
 def evidence_for_verifiers(request: VerificationRequest) -> tuple[str, str]:
     """The attestation request as posted in the verifiers' room (plain, HTML)."""
-    lines = [
-        f"Verification request #{request.id} from {request.user_id}",
+    head = f"Verification request #{request.id} from {request.user_id}"
+    facts = [
         f"NPI {request.npi}: {request.registry_name} — active individual provider in NPPES",
         f"Name given: {request.name_given} (matches the registry)",
         f"Licence: {request.licence_state} {request.licence_number} — "
@@ -192,11 +193,16 @@ def evidence_for_verifiers(request: VerificationRequest) -> tuple[str, str]:
         "Please confirm their identity (e.g. government ID and licence by video), then:",
         f"!approve {request.id} <what you checked>   or   !deny {request.id} <reason>",
     ]
+    if request.fax_confirmed_at is not None:
+        facts.append(f"Practice fax: {EVIDENCE}")
+    ask = "Please confirm their identity (e.g. government ID and licence by video), then:"
+    lines = [head, *facts, ask,
+             f"!approve {request.id} <what you checked>   or   !deny {request.id} <reason>"]
     plain = "\n".join(lines)
-    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:4])
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in facts)
     markup = (
-        f"<p><b>{html.escape(lines[0])}</b></p><ul>{items}</ul>"
-        f"<p>{html.escape(lines[4])}<br><code>!approve {request.id} &lt;what you checked&gt;"
+        f"<p><b>{html.escape(head)}</b></p><ul>{items}</ul>"
+        f"<p>{html.escape(ask)}<br><code>!approve {request.id} &lt;what you checked&gt;"
         f"</code> or <code>!deny {request.id} &lt;reason&gt;</code></p>"
     )
     return plain, markup

@@ -7,6 +7,7 @@ work lives beside it:
 
     service.py       what the gatekeeper answers (the service), over the stores below
     verification.py  the !verify conversation (a table of pure steps) + its row
+    fax_code.py      verification by fax: a one-time code to the NPPES practice fax
     attestation.py   !approve / !deny / !revoke, issuing and revoking the credential
     admission.py     who may be in a verified room: owners, consents, announced
                      upgrades, invite blocks (the records)
@@ -22,6 +23,8 @@ work lives beside it:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +33,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 import nio
 from sqlalchemy.orm import Session
 
-from bots.gatekeeper import credentialing, rooms
+from bots.gatekeeper import credentialing, fax_code, rooms
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.revocation import SWEEP, Sweeper
 from bots.gatekeeper.service import JOIN_NOTICE_SENT, Asker, Gatekeeper, Post, Refused, Reply
@@ -46,6 +49,9 @@ from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.context import Context
 from curbside.matrix.jobs import Job, SentEvent, on_sent, periodic
 from curbside.matrix.rooms import RoomCreationError
+from fax_gateway import Gateway, IdempotencyConflict, InvalidDocument, InvalidNumber
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -85,14 +91,21 @@ class GatekeeperBot(Bot):
         settings: GatekeeperConfig | None = None,
         checkpoints: CheckpointFile | None = None,
         checkpoint_every: float = 900.0,
+        gateway: Gateway | None = None,
+        fax_code_key: bytes | None = None,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
+        """``gateway`` and ``fax_code_key`` (see fax_code.derive_code_key) turn on
+        verification by fax; without both, !faxcode says it is not set up."""
         super().__init__(account, config)
         self.settings = settings or GatekeeperConfig()
         self.audit = audit
         self.checkpoints = checkpoints
         self.checkpoint_every = checkpoint_every
         self.operator_room = config.operator_room
-        self.gatekeeper = Gatekeeper(audit, self.settings, clock=_now)
+        self.gateway = gateway
+        self.gatekeeper = Gatekeeper(audit, self.settings, clock=clock,
+                                     fax_code_key=fax_code_key if gateway else None)
         self.sweeper = Sweeper(
             client=lambda: self.client,
             engine=config.engine,
@@ -169,6 +182,34 @@ class GatekeeperBot(Bot):
             return
         direct = ctx.is_direct and build.thread_root_of(event) == event.event_id
         self._answer(ctx, self.gatekeeper.answer, event.body, direct=direct)
+
+    @command("faxcode", help="during !verify: fax a one-time code to your practice fax "
+             "number listed in NPPES (then send it back with !code)")
+    async def faxcode(self, ctx: Context) -> None:
+        self._answer(ctx, self.gatekeeper.fax_code)
+
+    @command("code", help="the one-time code faxed to your practice", args=[
+        Arg("code", matches=r"\d{6}", help="the 6 digits on the faxed page")])
+    async def code(self, ctx: Context, code: str) -> None:
+        self._answer(ctx, self.gatekeeper.confirm_code, code)
+
+    async def _fax_code(self, fax: fax_code.CodeFax, room_id: str) -> None:
+        """Fax a committed code (once: keyed by its row); say so if the gateway refuses."""
+        assert self.gateway is not None  # the service issues codes only with a gateway
+        try:
+            job = await asyncio.to_thread(
+                self.gateway.submit, fax.pdf, fax.number, idempotency_key=fax.idempotency_key,
+                actor=self.account.user_id, recipient_name="NPPES practice fax")
+        except (InvalidNumber, InvalidDocument, IdempotencyConflict) as refused:
+            log.warning("verification code %s was not faxed: %s", fax.code_id,
+                        type(refused).__name__)
+            with session_scope(self.config.engine) as session:
+                self.poster.post(session, room_id, "I could not fax the code: the fax gateway "
+                                 f"refused it ({refused}). A verifier can confirm your "
+                                 "identity instead.")
+            return
+        with session_scope(self.config.engine) as session:
+            fax_code.sent(session, fax.code_id, job.id)
 
     # -- verifiers -----------------------------------------------------------
 
@@ -433,6 +474,9 @@ class GatekeeperBot(Bot):
         for text in reply.preface:
             ctx.reply(text)
         ctx.reply(reply.text, reply.html)
+        fax, room_id = reply.fax, ctx.event.room_id
+        if fax is not None:
+            self.after_commit(ctx.session, lambda: self._fax_code(fax, room_id), "fax code")
         if reply.wake_sweep:
             after_commit(ctx.session, lambda: self.supervisor.wake(SWEEP))
 

@@ -7,6 +7,9 @@ tests build it directly. Nothing here reads files or the environment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+from bots.gatekeeper.fax_code import FaxCodeLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,10 @@ class GatekeeperConfig:
     verification request is closed (slows guessing names and licences).
     ``join_request_hours``: how long a ``!join`` request waits for a room owner's
     answer before it lapses (the requester is told).
+    ``fax_code_minutes`` / ``fax_codes_per_day`` / ``fax_code_tries``: verification
+    by fax (``!faxcode``): how long a code faxed to the NPPES practice fax lives,
+    how many codes a day one NPI and one account may be sent (each), and how
+    many wrong codes one code takes.
     """
 
     verifiers_room: str | None = None
@@ -34,6 +41,9 @@ class GatekeeperConfig:
     max_attempts: int = 5
     directory_limit: int = 20
     join_request_hours: float = 72.0
+    fax_code_minutes: int = 15
+    fax_codes_per_day: int = 3
+    fax_code_tries: int = 5
 
     def __post_init__(self) -> None:
         if self.credential_days < 1:
@@ -46,3 +56,13 @@ class GatekeeperConfig:
             raise ValueError("join_request_hours must be positive")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if min(self.fax_code_minutes, self.fax_codes_per_day, self.fax_code_tries) < 1:
+            raise ValueError("fax_code_minutes, fax_codes_per_day and fax_code_tries must "
+                             "be at least 1")
+
+    @property
+    def fax_code_limits(self) -> FaxCodeLimits:
+        return FaxCodeLimits(lifetime=timedelta(minutes=self.fax_code_minutes),
+                             per_npi_per_day=self.fax_codes_per_day,
+                             per_account_per_day=self.fax_codes_per_day,
+                             tries=self.fax_code_tries)

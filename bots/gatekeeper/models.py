@@ -10,6 +10,8 @@ the sweeper sends each one once however often it runs.
 and the credentialing room each was invited to.
 ``gatekeeper_credentialing``: the credentialing room the gatekeeper created
 (one row), when the config names none.
+``gatekeeper_fax_codes``: one-time codes faxed to an NPI's practice fax for
+``!verify``; only a keyed hash of each code is kept (see fax_code.py).
 
 These hold professional identity from the public registry, never patient data.
 """
@@ -43,6 +45,8 @@ class VerificationRequest(Base):
     specialty: Mapped[str | None] = mapped_column(Text)
     # The credentialing room the evidence was posted to; None until it is posted.
     posted_room_id: Mapped[str | None] = mapped_column(String(255))
+    #: When the clinician typed back the code faxed to the NPI's NPPES practice fax.
+    fax_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decision_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -103,3 +107,18 @@ class CredentialingRoom(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FaxCode(Base):
+    __tablename__ = "gatekeeper_fax_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(Integer, index=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    npi: Mapped[str] = mapped_column(String(10), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    fax_job_id: Mapped[str | None] = mapped_column(String(32))
+    wrong_tries: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

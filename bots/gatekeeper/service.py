@@ -1,6 +1,8 @@
 """What the gatekeeper answers when someone speaks to it (the service role).
 
     clinician DM    verify ─ answer ─ answer ─ answer (→ the verifiers' room) · cancel
+                    fax_code (a code to the NPPES practice fax, faxed after the commit)
+                    ─ confirm_code (→ the evidence, in the verifiers' room once submitted)
     verifiers room  approve (→ the clinician's DM) · deny (→ the DM) · revoke (wakes the sweep)
     verified rooms  room_creator ─ (the bot creates it) ─ room_created
                     invitee (consent) ─ (the bot invites) ─ invited · name_note
@@ -38,6 +40,7 @@ from bots.gatekeeper import (
     attestation,
     credentialing,
     directory,
+    fax_code,
     joins,
     verification,
 )
@@ -54,6 +57,7 @@ from curbside.credentials import (
     verified_name,
 )
 from curbside.matrix.content import pill
+from curbside.phones import display
 from curbside.text import UnsafeText, check_line
 
 log = logging.getLogger(__name__)
@@ -102,6 +106,7 @@ class Reply:
 
     ``posts`` are queued first, then each of ``preface`` as its own reply, then
     ``text``. ``wake_sweep``: a credential ended; the sweep runs once this commits.
+    ``fax``: a verification code to fax once this commits.
     """
 
     text: str
@@ -109,6 +114,7 @@ class Reply:
     posts: tuple[Post, ...] = ()
     preface: tuple[str, ...] = ()
     wake_sweep: bool = False
+    fax: fax_code.CodeFax | None = None
 
 
 class Refused(Exception):
@@ -122,11 +128,14 @@ class Gatekeeper:
     """The gatekeeper's answers to clinicians and verifiers, over its records."""
 
     def __init__(
-        self, audit: AuditLog, settings: GatekeeperConfig, *, clock: Callable[[], datetime]
+        self, audit: AuditLog, settings: GatekeeperConfig, *, clock: Callable[[], datetime],
+        fax_code_key: bytes | None = None,
     ) -> None:
+        """``fax_code_key``: hashes verification codes; None when faxing is not set up."""
         self.audit = audit
         self.settings = settings
         self.clock = clock
+        self.fax_code_key = fax_code_key
 
     # -- the verification conversation ----------------------------------------
 
@@ -222,6 +231,63 @@ class Gatekeeper:
         return Reply(f"You are verified as {credential.display_name}. Try !room create "
                      "<name> for a verified room, !find <specialty> <state> for colleagues, "
                      "or !help for everything I do.")
+
+    # -- verification by fax ------------------------------------------------------
+
+    def _answering(self, session: Session, asker: Asker) -> VerificationRequest:
+        request = verification.open_request(session, asker.user_id)
+        if request is None or request.room_id != asker.room_id:
+            raise Refused("You have no verification request in progress in this chat; "
+                          "!verify starts one.")
+        return request
+
+    def fax_code(self, session: Session, asker: Asker) -> Reply:
+        """``!faxcode``: a one-time code for the request, faxed to the NPI's NPPES practice
+        fax once this commits."""
+        if self.fax_code_key is None:
+            raise Refused("Verification by fax is not set up on this server; a verifier "
+                          "confirms your identity instead.")
+        request = self._answering(session, asker)
+        if request.fax_confirmed_at is not None:
+            raise Refused(f"Your practice fax is already confirmed for request #{request.id}.")
+        provider = find_provider(session, request.npi or "")
+        try:
+            fax = fax_code.issue(
+                session, request, provider.practice_fax if provider else None,
+                key=self.fax_code_key, limits=self.settings.fax_code_limits, now=self.clock())
+        except fax_code.FaxCodeRefused as refused:
+            raise Refused(str(refused)) from None
+        self.audit.record(session, actor=asker.user_id, action="verification.fax_code.issue",
+                          record_type="verification_request", record_id=str(request.id),
+                          details={"code": fax.code_id})
+        minutes = self.settings.fax_code_minutes
+        return Reply(f"I am faxing a one-time code to the practice fax NPPES lists for NPI "
+                     f"{request.npi}: {display(fax.number)}. Send it back here as "
+                     f"!code <the 6 digits> within {minutes} minutes.", fax=fax)
+
+    def confirm_code(self, session: Session, asker: Asker, typed: str) -> Reply:
+        """``!code 123456``: the code faxed to the practice, typed back by the clinician."""
+        if self.fax_code_key is None:
+            raise Refused("Verification by fax is not set up on this server.")
+        request = self._answering(session, asker)
+        try:
+            problem = fax_code.confirm(session, request, typed, key=self.fax_code_key,
+                                       limits=self.settings.fax_code_limits, now=self.clock())
+        except fax_code.FaxCodeRefused as refused:
+            raise Refused(str(refused)) from None
+        outcome = "wrong" if problem else "confirmed"
+        self.audit.record(session, actor=asker.user_id,
+                          action=f"verification.fax_code.{outcome}",
+                          record_type="verification_request", record_id=str(request.id))
+        if problem is not None:
+            return Reply(problem)
+        posts: tuple[Post, ...] = ()
+        room = self.settings.verifiers_room
+        if request.state == verification.AWAITING_ATTESTATION and room:
+            posts = (Post(room, f"Verification request #{request.id} from {request.user_id}: "
+                                f"{fax_code.EVIDENCE} (NPI {request.npi})."),)
+        return Reply("Thank you: the code matches, so your practice fax is confirmed. The "
+                     "credentialing team sees it with your request.", posts=posts)
 
     # -- verifiers --------------------------------------------------------------
 

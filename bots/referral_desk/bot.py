@@ -11,13 +11,16 @@ desk's service and answers; the work lives beside it:
     matrix_channel.py  delivery to a Matrix recipient: encrypted PDF in a DM, via the outbox
     fax_channel.py     delivery by fax through the gateway's outbox, and its verdicts
     fax_replies.py     answers faxed back on the packet's reply sheet, read and acted on
+    fax_inbox.py       faxes owned by the desk, and the operator fax inbox room
     escalation.py      unanswered referrals escalate (injectable clock, once per level)
     posts.py           status posts into the other party's thread
 
     referrer thread:  !referral new ─ answers ─ files ─ preview ─ !send
+                      (a failed fax: !resend RF-… ─ the number shown ─ !resend RF-… confirm)
     background (declared below, run by the runtime's supervisor):
                       deliveries (referral/delivery.py) · fax verdicts (feed) ·
                       escalations · packet sent (hook)
+                      · the desk's received faxes (feed) · the operator fax inbox (feed)
     recipient DM:     packet (thread root) ─ !accept / !decline / !schedule ─ note file
     recipient by fax: the reply sheet faxed back (feed) ─ the same moves; unclear ones go
                       to the coordinator room ─ !faxreply classifies them
@@ -49,6 +52,7 @@ from bots.referral_desk.config import ReferralDeskConfig
 from bots.referral_desk.desk import Asker, ReferralDesk, Refused, Reply
 from bots.referral_desk.escalation import Escalation, run_escalations
 from bots.referral_desk.fax_channel import FaxChannel, change_outcome
+from bots.referral_desk.fax_inbox import FaxInbox
 from bots.referral_desk.fax_replies import (
     NOTE,
     WHOLE_FAX,
@@ -74,6 +78,7 @@ from curbside.matrix.files import AttachmentError, upload_encrypted
 from curbside.matrix.jobs import Job, SentEvent, feed, on_sent, periodic
 from curbside.matrix.rooms import require_encrypted
 from fax_gateway import (
+    DispositionRecord,
     Gateway,
     InboundRecord,
     JobChange,
@@ -144,8 +149,11 @@ class ReferralDeskBot(Bot):
         env: ReferralEnv,
         settings: ReferralDeskConfig | None = None,
         gateway: Gateway | None = None,
+        fax_inbox_room: str | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
+        """``fax_inbox_room``: the operator fax inbox (``operator.fax_inbox_room``),
+        where faxes nobody can receive are posted."""
         super().__init__(account, config)
         if env.documents is None:  # attachments are checked in the gateway's sandbox
             sandbox = gateway.documents if gateway is not None else shared_sandbox()
@@ -160,8 +168,11 @@ class ReferralDeskBot(Bot):
         channels: dict[str, DeliveryChannel] = {
             "matrix": MatrixChannel(lambda: self.client, config.engine, self.poster)
         }
+        self.fax_inbox: FaxInbox | None = None
         if gateway is not None:
             channels["fax"] = FaxChannel(gateway, actor=account.user_id)
+            self.fax_inbox = FaxInbox(gateway, self.poster, lambda: self.client,
+                                      room_id=fax_inbox_room, actor=account.user_id)
         self.threads = PartyThreads(self.poster)
         self.channels = channels
         self.verdicts = DeliveryVerdicts(env, self.threads, actor=account.user_id)
@@ -232,6 +243,14 @@ class ReferralDeskBot(Bot):
     @command("send", help="in a referral thread: send the draft to its recipient")
     async def send(self, ctx: Context) -> None:
         self._answer(ctx, self.desk.send)
+
+    @command("resend", help="fax a failed referral again (the same packet): `!resend RF-…` "
+             "shows the number, `!resend RF-… confirm` sends", args=[
+                 Arg("referral_id", convert=_referral_id),
+                 Arg("confirm", required=False, matches="confirm",
+                     help="confirm, once you have checked the number")])
+    async def resend(self, ctx: Context, referral_id: str, confirm: str | None = None) -> None:
+        self._answer(ctx, self.desk.resend, referral_id, confirmed=confirm is not None)
 
     # -- the recipient's side --------------------------------------------------
 
@@ -467,6 +486,30 @@ class ReferralDeskBot(Bot):
                     self.client, writing[written], f"{answer.referral_id} {written.value}.png",
                     "image/png")
         return files
+
+    def received_after(self, after: int, limit: int) -> Sequence[InboundRecord]:
+        """The fax gateway's inbound feed, for the desk's own faxes."""
+        if self.gateway is None:
+            return ()
+        return self.gateway.received_after(after, limit)
+
+    @feed("fax-received", source="received_after", poll=0.5)
+    async def fax_received(self, job: Job, record: InboundRecord) -> None:
+        """A fax owned by the referral desk is accounted for (others are the bridge's)."""
+        if self.fax_inbox is not None and record.owner.kind is OwnerKind.REFERRAL_DESK:
+            self.fax_inbox.take(job.session, record)
+
+    def dispositions_after(self, after: int, limit: int) -> Sequence[DispositionRecord]:
+        """The gateway's ledger of received faxes, for the operator fax inbox."""
+        if self.gateway is None:
+            return ()
+        return self.gateway.dispositions_after(after, limit)
+
+    @feed("fax-operator-inbox", source="dispositions_after", poll=0.5)
+    async def operator_inbox(self, job: Job, entry: DispositionRecord) -> None:
+        """A fax nobody can receive goes into the operator fax inbox room."""
+        if self.fax_inbox is not None:
+            await self.fax_inbox.post(job.session, entry)
 
     @periodic("escalations", every="escalation_interval")
     async def escalate(self, job: Job) -> None:

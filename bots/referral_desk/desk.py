@@ -5,6 +5,7 @@
     recipient DM     move (accept, cancel) · decline ─ said (the reason) · schedule
                      ─ note (text) · file_dropped → note_filed (the loop closes)
     either side      status
+    referrer         resend (shows the number) ─ resend confirmed (a new attempt, same packet)
 
 Each method takes plain inputs: the session of the handler's exactly-once
 transaction, who asked and where (:class:`Asker`), and the words or file.
@@ -41,6 +42,7 @@ from bots.referral_desk.models import (
 )
 from bots.referral_desk.posts import PartyThreads, status_line
 from curbside.credentials import active_credential, is_verified_room, verified_name
+from curbside.phones import display
 from referral.cases import (
     ReferralEnv,
     add_attachment,
@@ -51,7 +53,7 @@ from referral.cases import (
     side_of,
     transition,
 )
-from referral.delivery import prepare_delivery
+from referral.delivery import prepare_delivery, reopen_for_resend, resend_refusal
 from referral.disclosures import record_note_disclosure
 from referral.errors import ReferralError
 from referral.models import ReferralCase
@@ -226,6 +228,29 @@ class ReferralDesk:
         return Reply(f"{case.id} sent to {to} {way}. I will post every change "
                      f"of its status in this thread. !status {case.id} shows its history.",
                      deliver=True)
+
+    def resend(self, session: Session, asker: Asker, referral_id: str, *,
+               confirmed: bool) -> Reply:
+        """``!resend``: fax a failed referral's sealed packet again, once the referrer has
+        seen the number it will dial; ``confirmed`` opens the new attempt."""
+        case = self._case_for(session, asker, referral_id, Side.REFERRER)
+        if case.kind is not RecipientKind.FAX:
+            raise Refused(f"{case.id} went over Matrix; only fax referrals can be resent.")
+        if "fax" not in self.channels:
+            raise Refused("Faxing is not configured on this desk, so nothing can be resent.")
+        number = f"{display(case.recipient_address)} ({case.recipient_name})"
+        if not confirmed:
+            refusal = resend_refusal(session, case)
+            if refusal is not None:
+                raise Refused(refusal)
+            return Reply(f"{case.id} will be faxed again to {number}: the same sealed packet "
+                         f"({case.packet_pages} pages) as before. If that number is right, "
+                         f"send !resend {case.id} confirm.", phi=True)
+        with _by_the_rules():
+            reopen_for_resend(session, self.env, case.id, actor=asker.user_id)
+        return Reply(f"Resending {case.id} to {number}: a new delivery attempt with the same "
+                     "packet. I will post how it goes in the referral's thread.",
+                     phi=True, deliver=True)
 
     # -- plain messages and files in threads -----------------------------------
 

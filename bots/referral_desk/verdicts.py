@@ -53,7 +53,10 @@ class DeliveryVerdicts:
                            actor=self.actor, reason=detail)
             self.threads.say(session, case.id, REFERRER,
                              f"{case.id} could not be delivered to {case.recipient_name}: "
-                             f"{detail}. Start a new referral to try another way.")
+                             f"{detail}. "
+                             + (f"!resend {case.id} faxes it again, or start a new referral "
+                                "to try another way." if attempt.channel == "fax"
+                                else "Start a new referral to try another way."))
         else:
             self._delivered(session, case, attempt)
 

@@ -38,6 +38,10 @@ class AppContext:
                 raise click.ClickException(str(exc)) from None
         return self._settings
 
+    def reload_settings(self) -> None:
+        """Read the config file again (after a command wrote into it)."""
+        self._settings = None
+
     @property
     def project_dir(self) -> Path:
         return self.config_path.resolve().parent.parent

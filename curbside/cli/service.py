@@ -24,6 +24,11 @@ from bridge.errors import BridgeStartupError
 from bridge.registration import PUPPET_PREFIX
 from curbside.cli import demo
 from curbside.cli.context import AppContext, pass_app
+from curbside.cli.operator_rooms import (
+    OPERATOR_LOCALPART,
+    ensure_operator_rooms,
+    operator_password_path,
+)
 from curbside.cli.wiring import BOTS, migration_locations
 from curbside.database import KERNEL_BRANCH, Behind, pending_branches, session_scope
 from curbside.homeserver import HomeserverError, UserExists, register_user, wait_until_healthy
@@ -52,6 +57,7 @@ def _runtime_config(app: AppContext, bot_name: str) -> RuntimeConfig:
         engine=app.engine,
         cipher=app.cipher,
         audit=app.audit,
+        operator_room=app.settings.operator.room,
     )
 
 
@@ -94,6 +100,11 @@ async def _serve(app: AppContext) -> None:
             app, bot_settings.localpart, bot_settings.password, bot_settings.display_name
         )
     await demo.accounts(app)
+    for key, room_id in (await ensure_operator_rooms(app)).items():
+        click.echo(f"  created operator.{key} {room_id} (written into {app.config_path}; "
+                   f"log in as {OPERATOR_LOCALPART}, password in "
+                   f"{operator_password_path(app)})")
+    settings = app.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

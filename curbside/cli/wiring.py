@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from bots.gatekeeper.bot import GatekeeperBot
 from bots.gatekeeper.config import GatekeeperConfig
+from bots.gatekeeper.fax_code import derive_code_key
 from bots.medinfo.bot import MedinfoBot
 from bots.referral_desk.bot import ReferralDeskBot
 from bots.referral_desk.config import ReferralDeskConfig
@@ -73,11 +74,14 @@ def _bot_options(name: str, options: dict[str, Any], config_type: type[T]) -> T:
         raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems)) from None
 
 
-def _gatekeeper(app: AppContext, account: BotAccount, runtime: RuntimeConfig, _: Gateway) -> Bot:
+def _gatekeeper(
+    app: AppContext, account: BotAccount, runtime: RuntimeConfig, fax_gateway: Gateway
+) -> Bot:
     options = _bot_options("gatekeeper", app.settings.bots["gatekeeper"].options, GatekeeperConfig)
     return GatekeeperBot(
         account, runtime, audit=app.audit, settings=options, checkpoints=app.checkpoints,
-        checkpoint_every=app.settings.audit.checkpoint_every_seconds,
+        checkpoint_every=app.settings.audit.checkpoint_every_seconds, gateway=fax_gateway,
+        fax_code_key=derive_code_key(app.settings.secrets.audit_key.encode()),
     )
 
 
@@ -87,7 +91,8 @@ def _referral_desk(
     options = app.settings.bots["referral_desk"].options
     desk = _bot_options("referral_desk", options, ReferralDeskConfig)
     return ReferralDeskBot(
-        account, runtime, env=env_from_app(app), settings=desk, gateway=fax_gateway
+        account, runtime, env=env_from_app(app), settings=desk, gateway=fax_gateway,
+        fax_inbox_room=app.settings.operator.fax_inbox_room,
     )
 
 

@@ -29,8 +29,9 @@ from curbside.homeserver import EmbeddedSynapse, free_port
 from curbside.matrix.config import RuntimeConfig
 from curbside.matrix.files import upload_encrypted
 from curbside.phi import FieldCipher, decode_master_key, install_cipher, load_cipher, new_master_key
-from fax_gateway import FaxSettings, Gateway, derive_pepper, open_gateway
+from fax_gateway import FaxSettings, Gateway, OwnerKind, derive_pepper, open_gateway
 from tests.conftest import make_synapse
+from tests.support.fax_ledger import no_fax_vanished
 from tests.support.matrix_testkit import MatrixUser, Received, wait_for
 
 SERVER = "curbside.test"
@@ -150,5 +151,7 @@ async def bridge_world(tmp: Path, *, start: bool = True,
             world._worker = asyncio.create_task(
                 gateway.worker("bridge-tests").run(world._stop_worker, idle=0.1))
         yield world
+        if start:  # the relay accounts for every fax owned by a user or a room
+            await no_fax_vanished(gateway, (OwnerKind.MATRIX_USER, OwnerKind.ROOM))
     finally:
         await world.close()

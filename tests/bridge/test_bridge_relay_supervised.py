@@ -37,7 +37,7 @@ from curbside.matrix.offloop import MainLoop
 from curbside.matrix.storage import RuntimeStore
 from curbside.matrix.supervisor import MAX_ITEM_ATTEMPTS
 from curbside.phi import FieldCipher
-from fax_gateway import InboundRecord, Owner, OwnerKind
+from fax_gateway import Disposition, InboundRecord, Owner, OwnerKind
 from tests.support.matrix_testkit import wait_for
 
 LEE = "@lee:x"
@@ -71,6 +71,9 @@ class Gateway:
     def subscribe_inbound(self) -> asyncio.Queue[InboundRecord]:
         return self.queue
 
+    def dispose(self, inbound_id: str, disposition: Disposition, **_: Any) -> bool:
+        return True
+
     def unsubscribe_inbound(self, queue: asyncio.Queue[InboundRecord]) -> None:
         pass
 
@@ -82,13 +85,14 @@ class FakePortal:
         self.store = store
         self.tries: dict[str, int] = {}
 
-    async def handle_received(self, inbound_id: str, session: Session) -> None:
+    async def handle_received(self, inbound_id: str, session: Session) -> Disposition:
         self.tries[inbound_id] = self.tries.get(inbound_id, 0) + 1
         if inbound_id == "fax-1" and self.tries[inbound_id] == 1:
             raise aiohttp.ClientConnectionError("homeserver unreachable")
         if inbound_id == "fax-2":
             raise ValueError("this fax breaks the portal")
         self.store.hold(session, Held(inbound_id, "!dm:x", "@fax_13125550111:x", LEE))
+        return Disposition.HELD
 
 
 class Host:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,8 @@ from sqlalchemy import Engine, func, select
 from curbside.audit import AuditLog
 from curbside.database import session_scope
 from curbside.phi import FieldCipher
-from fax_gateway.cli import fax
+from fax_gateway import Disposition
+from fax_gateway.cli import fax, gateway_for, parse_fax_settings
 from fax_gateway.models import FaxJob
 from fax_gateway.profile_f import check_tiff_f
 from tests.support.documents import make_pdf
@@ -111,3 +113,20 @@ def test_bad_fax_settings_name_the_problem(host: Host) -> None:
     host.settings.fax = {"routes": [{"number": "12", "owner_kind": "room", "owner_id": "!r:x"}]}
     result = CliRunner().invoke(fax, ["status"], obj=host)
     assert result.exit_code == 1 and "fax.routes.0" in result.output and "E.164" in result.output
+
+
+def test_received_says_what_became_of_each_fax(host: Host, tmp_path: Path) -> None:
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(make_pdf())
+    assert _run(host, "send", "--to", "+13125550108", str(letter)).exit_code == 0
+    gateway = gateway_for(host, parse_fax_settings({}))  # type: ignore[arg-type]
+    [fax_in] = gateway.received_after(0)  # the loopback line delivers to our inbox
+
+    waiting = _run(host, "received")
+    assert re.search(r"not accounted for yet\W+1", waiting.output), waiting.output
+    assert fax_in.id in waiting.output and "+1" not in waiting.output
+
+    gateway.dispose(fax_in.id, Disposition.OPERATOR, actor="@ops:test", reason="test")
+    settled = _run(host, "received")
+    assert re.search(r"operator\W+1", settled.output), settled.output
+    assert re.search(r"not accounted for yet\W+0", settled.output)

@@ -16,6 +16,7 @@ FAX_TABLES = {
     "fax_routes",
     "fax_inbound",
     "fax_feed_heads",
+    "fax_dispositions",
 }
 
 

@@ -27,11 +27,14 @@ ORGANISATION = make_npi("123456793")
 DEACTIVATED = make_npi("123456794")
 #: Deactivated by the second import (see :func:`deactivate`).
 LATER_DEACTIVATED = make_npi("123456795")
+#: Lists a practice fax in NPPES (verification by fax).
+FRAN = make_npi("123456796")
+FRAN_FAX = "3125550142"  # as NPPES publishes it: ten digits
 BAD_CHECK_DIGIT = DANA[:9] + str((int(DANA[9]) + 1) % 10)
 
 
 def _person(npi: str, first: str, middle: str, last: str, credential: str,
-            slots: list[tuple[str, str, str]]) -> dict[str, str]:
+            slots: list[tuple[str, str, str]], fax: str = "") -> dict[str, str]:
     row = {
         "NPI": npi,
         "Entity Type Code": "1",
@@ -42,6 +45,7 @@ def _person(npi: str, first: str, middle: str, last: str, credential: str,
         "Provider Business Practice Location Address State Name": slots[0][1],
         "Provider Enumeration Date": "05/23/2010",
         "Last Update Date": "01/02/2024",
+        "Provider Business Practice Location Address Fax Number": fax,
     }
     for index, (code, state, number) in enumerate(slots, start=1):
         row[f"Healthcare Provider Taxonomy Code_{index}"] = code
@@ -58,6 +62,8 @@ ROWS: list[dict[str, str]] = [
     _person(CAROL, "CAROL", "", "NGUYEN", "NP", [("363L00000X", "MA", "RN333333")]),
     _person(TECH, "TERRY", "", "TECHNO", "", [("247100000X", "MA", "RT444444")]),
     _person(LATER_DEACTIVATED, "LEE", "", "LATER", "DO", [("207Q00000X", "MA", "DO555555")]),
+    _person(FRAN, "FRANCES", "", "FAXWELL", "MD", [("207RC0000X", "IL", "036-123456")],
+            fax=FRAN_FAX),
     {
         "NPI": ORGANISATION,
         "Entity Type Code": "2",

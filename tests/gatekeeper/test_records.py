@@ -40,7 +40,7 @@ def test_migrated_schema_matches_models(engine) -> None:
     for table in models.Base.metadata.sorted_tables:
         if table.name.startswith("gatekeeper_"):
             table.to_metadata(ours)
-    assert len(ours.tables) == 6
+    assert len(ours.tables) == 7
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={
             "include_name": lambda name, kind, _p: kind != "table"

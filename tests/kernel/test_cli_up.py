@@ -66,9 +66,15 @@ def test_up_twice_keeps_devices_and_prints_how_to_connect(tmp_path: Path) -> Non
     assert "first three things to try:" in output
     assert "fax gateway: loopback line" in output
     assert "stopped." in output
+    # The first start made the operator's rooms and wrote them into the config.
+    assert "created operator.room !" in output and "created operator.fax_inbox_room !" in output
+    operator = yaml.safe_load(config_path.read_text())["operator"]
+    assert operator["room"].startswith("!") and operator["fax_inbox_room"].startswith("!")
 
     second, output = _up_until_ready(project)
     assert second == first, output
+    assert "created operator." not in output
+    assert yaml.safe_load(config_path.read_text())["operator"] == operator
 
     status = _curbside(project, "status")
     assert "database    at head" in status.stdout

@@ -14,6 +14,7 @@ from referral.states import (
     Side,
     Status,
     TransitionError,
+    allowed_from,
     check_business_status,
     check_transition,
 )
@@ -71,10 +72,15 @@ def test_a_refusal_after_the_loop_closed_is_in_plain_words() -> None:
                                  "cannot be declined now; nothing more can change it.")
 
 
-def test_terminal_states_allow_nothing() -> None:
-    for status in TERMINAL:
+def test_terminal_states_allow_nothing_but_a_resend_of_a_failed_one() -> None:
+    for status in TERMINAL - {Status.FAILED}:
         with pytest.raises(TransitionError, match="nothing more can change it"):
             check_transition(status, Status.REQUESTED, Side.REFERRER, "x")
+    assert [(t.target, t.side) for t in allowed_from(Status.FAILED)] == [
+        (Status.REQUESTED, Side.REFERRER)]
+    for side in (Side.RECIPIENT, Side.SYSTEM):
+        with pytest.raises(TransitionError, match="only the referrer"):
+            check_transition(Status.FAILED, Status.REQUESTED, side, "")
 
 
 # Moves the closed loop forbids: skipping a step, going back to draft or to a

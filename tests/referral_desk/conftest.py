@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from fax_gateway import OwnerKind
 from tests.referral_desk.desk_world import Desk, prepare_database, verify
+from tests.support.fax_ledger import no_fax_vanished
 from tests.support.matrix_testkit import MatrixUser, bot_setup
 
 
@@ -34,6 +36,8 @@ async def desk_world(homeserver, tmp_path, unique) -> AsyncIterator[World]:  # t
         room = await coordinator.create_encrypted_room([desk.user_id])
         await coordinator.wait_joined(room, desk.user_id, desk.bot.client.device_id)
         yield World(desk, coordinator, cardiologist, room)
+        # The desk accounts for every fax it owns (the default owner of every number).
+        await no_fax_vanished(gateway, (OwnerKind.REFERRAL_DESK,))
     finally:
         await desk.bot.stop()
         await coordinator.close()

@@ -67,24 +67,27 @@ class Desk:
     gateway: Gateway
     bot: ReferralDeskBot
     settings: ReferralDeskConfig = DESK_CONFIG
+    fax_inbox_room: str | None = None
 
     @property
     def user_id(self) -> str:
         return self.setup.account.user_id
 
     @classmethod
-    async def start(cls, setup: BotSetup, env: ReferralEnv, gateway: Gateway) -> Desk:
+    async def start(cls, setup: BotSetup, env: ReferralEnv, gateway: Gateway,
+                    fax_inbox_room: str | None = None) -> Desk:
         bot = ReferralDeskBot(setup.account, setup.config, env=env, settings=DESK_CONFIG,
-                              gateway=gateway)
+                              gateway=gateway, fax_inbox_room=fax_inbox_room)
         await bot.start()
-        return cls(setup, env, gateway, bot)
+        return cls(setup, env, gateway, bot, fax_inbox_room=fax_inbox_room)
 
     async def restart(self, settings: ReferralDeskConfig | None = None) -> None:
         """Stop and start again, with other settings if given."""
         await self.bot.stop()
         self.settings = settings or self.settings
         self.bot = ReferralDeskBot(self.setup.account, self.setup.config, env=self.env,
-                                   settings=self.settings, gateway=self.gateway)
+                                   settings=self.settings, gateway=self.gateway,
+                                   fax_inbox_room=self.fax_inbox_room)
         await self.bot.start()
 
 

@@ -57,6 +57,7 @@ _PROVIDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("sex", "TEXT"),
     ("practice_state", "TEXT"),
     ("practice_postal_code", "TEXT"),
+    ("practice_fax", "TEXT"),
     ("enumeration_date", _DATE),
     ("last_update_date", _DATE),
     ("deactivation_date", _DATE),

@@ -66,6 +66,11 @@ _DATE_FIELDS = ("enumeration_date", "last_update_date", "deactivation_date", "re
 _DEACTIVATION_FIELDS = ("npi", "deactivation_date", "reactivation_date", "active")
 #: A status-only row's empty columns between the NPI and the deactivation date.
 _NO_DETAILS = (None,) * (PROVIDER_FIELDS.index("deactivation_date") - 1)
+#: Positions in a parsed provider row (PROVIDER_FIELDS without ``active``).
+_FIRST_DATE = PROVIDER_FIELDS.index("enumeration_date")
+_LAST_UPDATE = PROVIDER_FIELDS.index("last_update_date")
+_DEACTIVATED = PROVIDER_FIELDS.index("deactivation_date")
+_REACTIVATED = PROVIDER_FIELDS.index("reactivation_date")
 
 
 class NppesFormatError(ValueError):
@@ -210,7 +215,7 @@ class _RowParser:
         if not is_valid_npi(npi):
             raise _BadRow(validate_npi(npi).reason)
         known = self._dates
-        for offset, name in enumerate(_DATE_FIELDS, start=12):
+        for offset, name in enumerate(_DATE_FIELDS, start=_FIRST_DATE):
             value = values[offset]
             iso = known.get(value)
             if iso is None and value:
@@ -218,7 +223,7 @@ class _RowParser:
                 if len(known) < _DATE_CACHE_SIZE:
                     known[value] = iso
             values[offset] = iso
-        deactivated, reactivated = values[14], values[15]
+        deactivated, reactivated = values[_DEACTIVATED], values[_REACTIVATED]
         entity = values[1]
         if not entity:
             if deactivated is None:
@@ -229,7 +234,7 @@ class _RowParser:
         if entity not in ("1", "2"):
             raise _BadRow(f"entity type {entity!r} is neither 1 nor 2")
         values[1] = int(entity)
-        for index in range(2, 12):
+        for index in range(2, _FIRST_DATE):  # free text: empty is unknown
             if not values[index]:
                 values[index] = None
         active = _is_active(deactivated, reactivated)
@@ -250,7 +255,7 @@ class _RowParser:
         for licence in licences:
             if len(licence[2]) > TAXONOMY_CODE_LENGTH:
                 raise _BadRow(f"taxonomy code {licence[2]!r} is longer than 10 characters")
-        dates = (values[13], deactivated, reactivated)
+        dates = (values[_LAST_UPDATE], deactivated, reactivated)
         return _Parsed(npi, tuple(values), licences, False, dates, active)
 
 

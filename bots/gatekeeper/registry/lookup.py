@@ -73,6 +73,7 @@ class ProviderRecord:
     sex: str | None
     practice_state: str | None
     practice_postal_code: str | None
+    practice_fax: str | None
     enumeration_date: dt.date | None
     last_update_date: dt.date | None
     deactivation_date: dt.date | None
@@ -160,6 +161,7 @@ def _records(db: Connection | Session, query: Select[Any]) -> list[ProviderRecor
             sex=p.sex,
             practice_state=p.practice_state,
             practice_postal_code=p.practice_postal_code,
+            practice_fax=p.practice_fax,
             enumeration_date=p.enumeration_date,
             last_update_date=p.last_update_date,
             deactivation_date=p.deactivation_date,

@@ -46,6 +46,9 @@ class Provider(Base):
     sex: Mapped[str | None] = mapped_column(Text)
     practice_state: Mapped[str | None] = mapped_column(Text)
     practice_postal_code: Mapped[str | None] = mapped_column(Text)
+    #: The practice location's fax as NPPES publishes it (10 digits, US), for
+    #: verification by fax; public registry data, not PHI.
+    practice_fax: Mapped[str | None] = mapped_column(Text)
     enumeration_date: Mapped[dt.date | None] = mapped_column(Date)
     last_update_date: Mapped[dt.date | None] = mapped_column(Date)
     deactivation_date: Mapped[dt.date | None] = mapped_column(Date)

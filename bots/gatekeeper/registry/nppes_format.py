@@ -141,6 +141,7 @@ PROVIDER_COLUMNS: dict[str, str] = {
     "credential": "Provider Credential Text",
     "practice_state": "Provider Business Practice Location Address State Name",
     "practice_postal_code": "Provider Business Practice Location Address Postal Code",
+    "practice_fax": "Provider Business Practice Location Address Fax Number",
     "enumeration_date": "Provider Enumeration Date",
     "last_update_date": "Last Update Date",
     "deactivation_date": "NPI Deactivation Date",

@@ -151,6 +151,11 @@ def _dates(last: dt.date) -> tuple[str, ...]:
     return tuple((_FIRST_DAY + dt.timedelta(d)).strftime("%m/%d/%Y") for d in range(days))
 
 
+def _fax_beside(phone: str) -> str:
+    """The fax number one above ``phone`` (last four digits wrap), as offices often have."""
+    return phone[:-4] + f"{(int(phone[-4:]) + 1) % 10_000:04d}"
+
+
 class _RowMaker:
     """Builds one CSV line per call, drawing every choice from one seeded RNG."""
 
@@ -244,7 +249,10 @@ class _RowMaker:
             trailing = f',{_q("Y" if rng.random() < 0.3 else "N")},"","",""' + (
                 self._AO_TRAILING_EMPTY
             )
-        address = f"{_q(line1)},\"\",{_q(city)},{_q(state)},{_q(postal)},\"US\",{_q(phone)},\"\""
+        mailing = f"{_q(line1)},\"\",{_q(city)},{_q(state)},{_q(postal)},\"US\",{_q(phone)},\"\""
+        # The practice's fax is the line beside its phone (drawn from nothing, so the
+        # rest of the file is what the seed made it before the fax column was filled).
+        practice = mailing.removesuffix('""') + _q(_fax_beside(phone))
         taxonomy = "".join(f",{_q(a)},{_q(b)},{_q(c)},{_q(d)}" for a, b, c, d in slots)
         taxonomy += _empty(self.slot_width - 4 * len(slots))
         certified = ""
@@ -256,9 +264,9 @@ class _RowMaker:
             + names
             + self._OTHER_NAMES
             + ","
-            + address
+            + mailing
             + ","
-            + address
+            + practice
             + dates
             + f",{_q(sex)}"
             + official
