@@ -78,6 +78,7 @@ from curbside.matrix.files import AttachmentError, upload_encrypted
 from curbside.matrix.jobs import Job, SentEvent, feed, on_sent, periodic
 from curbside.matrix.rooms import require_encrypted
 from fax_gateway import (
+    Disposition,
     DispositionRecord,
     Gateway,
     InboundRecord,
@@ -106,7 +107,7 @@ MESSAGE = "m.room.message"
 FILE_TYPES = ("m.file", "m.image")
 ATTACHMENT_KINDS = ("pdf", "png", "jpeg")  # what a referral packet can enclose
 DELIVERY_POLL = 30.0  # seconds between scans for pending deliveries (a wake comes sooner)
-FAX_REPLIES = "fax-replies"  # the inbound-fax feed the reply-sheet reader consumes
+DESK_FAXES = "fax-received"  # the inbound-fax feed of the desk's own faxes
 
 P = ParamSpec("P")
 
@@ -187,7 +188,7 @@ class ReferralDeskBot(Bot):
     async def start(self) -> None:
         await super().start()
         if self.gateway is not None:
-            self._background.spawn(self._wake_on_inbound(), "wake fax-replies")
+            self._background.spawn(self._wake_on_inbound(), "wake desk faxes")
 
     async def _wake_on_inbound(self) -> None:
         """Read the inbound feed as soon as this process received a fax (else: every poll)."""
@@ -196,7 +197,7 @@ class ReferralDeskBot(Bot):
         try:
             while True:
                 await queue.get()
-                self.supervisor.wake(FAX_REPLIES)
+                self.supervisor.wake(DESK_FAXES)
         finally:
             self.gateway.unsubscribe_inbound(queue)
 
@@ -438,34 +439,47 @@ class ReferralDeskBot(Bot):
         if key is not None and has_attempt(job.session, key):
             self.verdicts.record(job.session, key, receipt)
 
-    def faxes_received_after(self, after: int, limit: int) -> Sequence[InboundRecord]:
-        """The fax gateway's inbound feed, for the reply-sheet reader."""
+    def received_after(self, after: int, limit: int) -> Sequence[InboundRecord]:
+        """The fax gateway's inbound feed, for the desk's own faxes."""
         if self.gateway is None:
             return ()
         return self.gateway.received_after(after, limit)
 
-    @feed(FAX_REPLIES, source="faxes_received_after", poll=2.0)
-    async def fax_reply(self, job: Job, record: InboundRecord) -> None:
-        """A fax for the desk: each reply sheet in it is read and answered (fax_replies.py).
+    @feed(DESK_FAXES, source="received_after", poll=0.5)
+    async def fax_received(self, job: Job, record: InboundRecord) -> None:
+        """A fax owned by the desk (others are the bridge's) is accounted for, once.
 
-        A fax with no reply sheet is not a reply; routing it is the fax inbox's work.
+        Its reply sheets are read and answered (fax_replies.py) and the fax is
+        the desk's; a fax with no reply sheet goes to the operator fax inbox
+        (fax_inbox.py), where a person routes it.
         """
         if self.gateway is None or record.owner.kind is not OwnerKind.REFERRAL_DESK:
             return
+        if await self._answer_reply_sheets(job, record):
+            self.gateway.dispose(record.id, Disposition.CONSUMED, actor=self.account.user_id,
+                                 reason="a fax-back reply sheet the desk read",
+                                 session=job.session)
+        elif self.fax_inbox is not None:
+            self.fax_inbox.take(job.session, record)
+
+    async def _answer_reply_sheets(self, job: Job, record: InboundRecord) -> bool:
+        """Read and act on each reply sheet in the fax; False when it holds none."""
+        assert self.gateway is not None
         pdf = await asyncio.to_thread(self.gateway.inbound_document, record.id,
                                       actor=self.account.user_id,
                                       reason="look for a fax-back reply sheet")
         try:
             readings = await asyncio.to_thread(read_fax, pdf)
         except RenderError:  # a PDF pdfium cannot open is no reply sheet of ours
-            return
+            return False
         if not readings:
-            return
+            return False
         envelope = self.gateway.inbound_envelope(record.id)
         for reading in readings:
             decision = self.replies.decide(job.session, reading, envelope)
             files = await self._fax_files(decision, pdf, reading.writing)
             self.replies.apply(job.session, decision, files)
+        return True
 
     async def _fax_files(self, decision: Decision, pdf: bytes,
                          writing: Mapping[Answer, bytes]) -> dict[str, dict[str, Any]]:
@@ -486,18 +500,6 @@ class ReferralDeskBot(Bot):
                     self.client, writing[written], f"{answer.referral_id} {written.value}.png",
                     "image/png")
         return files
-
-    def received_after(self, after: int, limit: int) -> Sequence[InboundRecord]:
-        """The fax gateway's inbound feed, for the desk's own faxes."""
-        if self.gateway is None:
-            return ()
-        return self.gateway.received_after(after, limit)
-
-    @feed("fax-received", source="received_after", poll=0.5)
-    async def fax_received(self, job: Job, record: InboundRecord) -> None:
-        """A fax owned by the referral desk is accounted for (others are the bridge's)."""
-        if self.fax_inbox is not None and record.owner.kind is OwnerKind.REFERRAL_DESK:
-            self.fax_inbox.take(job.session, record)
 
     def dispositions_after(self, after: int, limit: int) -> Sequence[DispositionRecord]:
         """The gateway's ledger of received faxes, for the operator fax inbox."""
