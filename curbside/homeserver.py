@@ -29,6 +29,8 @@ import aiohttp
 import yaml
 from signedjson.key import generate_signing_key, write_signing_keys
 
+from curbside.lifecycle import die_with_parent
+
 _UNLIMITED = {"per_second": 10_000, "burst_count": 100_000}
 
 
@@ -57,6 +59,8 @@ class HomeserverLayout:
     registration_shared_secret: str
     modules: tuple[dict[str, Any], ...] = ()
     app_service_config_files: tuple[Path, ...] = ()
+    # Synapse's own log file (rotated); `curbside up --verbose` raises it to INFO.
+    log_level: str = "WARNING"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -89,12 +93,14 @@ def write_config(layout: HomeserverLayout) -> Path:
                 },
                 "handlers": {
                     "file": {
-                        "class": "logging.FileHandler",
+                        "class": "logging.handlers.RotatingFileHandler",
                         "formatter": "precise",
                         "filename": str(layout.log_path),
+                        "maxBytes": 10_000_000,
+                        "backupCount": 3,
                     }
                 },
-                "root": {"level": "WARNING", "handlers": ["file"]},
+                "root": {"level": layout.log_level, "handlers": ["file"]},
                 "loggers": {"synapse.storage.SQL": {"level": "WARNING"}},
                 "disable_existing_loggers": False,
             }
@@ -172,7 +178,11 @@ class EmbeddedSynapse:
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 60.0) -> None:
-        """Launch Synapse and block until /health answers (or raise with the log tail)."""
+        """Launch Synapse and block until /health answers (or raise with the log tail).
+
+        Synapse gets its own session (a Ctrl-C in the terminal reaches only us,
+        and we stop it in order) and dies with this process however it ends.
+        """
         if self.running:
             return
         write_config(self.layout)
@@ -185,6 +195,7 @@ class EmbeddedSynapse:
                 stderr=stderr,
                 env=env,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,6 +1,7 @@
 """`curbside up` and `curbside status`.
 
-    up:  settings ─> logging (PHI filter) ─> database (migrate) ─> PHI keys
+    up:  settings ─> logging (PHI filter) ─> preflight (lock, ports, no leftover
+         homeserver) ─> database (migrate) ─> PHI keys
          ─> embedded Synapse (unless external) ─> bot accounts ─> bots start
          ─> print how to connect ─> wait for Ctrl-C ─> stop bots, Synapse
 
@@ -28,10 +29,17 @@ from curbside.cli.context import AppContext, pass_app
 from curbside.cli.wiring import BOTS, migration_locations
 from curbside.database import KERNEL_BRANCH, Behind, pending_branches, session_scope
 from curbside.homeserver import HomeserverError, UserExists, register_user, wait_until_healthy
+from curbside.lifecycle import (
+    InstanceLock,
+    Listener,
+    PreflightError,
+    check_no_homeserver,
+    check_ports_free,
+)
+from curbside.logs import configure_logging
 from curbside.matrix.bot import Bot
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.models import MatrixAccount
-from curbside.redaction import configure_logging
 from fax_gateway.cli import gateway_for, parse_fax_settings
 from fax_gateway.gateway import Gateway
 from fax_gateway.service import run_fax_service
@@ -104,7 +112,7 @@ def _bridge(app: AppContext, fax_gateway: Gateway) -> Bridge:
 
 
 async def _serve(app: AppContext) -> None:
-    """Run everything until SIGINT/SIGTERM; whatever started is stopped on the way out."""
+    """Run everything until SIGINT/SIGTERM/SIGHUP; whatever started is stopped on the way out."""
     settings = app.settings
     await wait_until_healthy(settings.homeserver.url)
     for name in BOTS:
@@ -115,7 +123,7 @@ async def _serve(app: AppContext) -> None:
     demo_user, demo_password = await _ensure_demo_account(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     fax_settings = parse_fax_settings(settings.fax)
     fax_gateway = gateway_for(app, fax_settings)
@@ -153,31 +161,85 @@ async def _serve(app: AppContext) -> None:
             "Press Ctrl-C to stop."
         )
         await stop.wait()
-        click.echo("\nstopping the bridge, the bots and the fax gateway …")
+        _say("\nstopping the bridge, the bots and the fax gateway …")
+
+
+def _listeners(app: AppContext) -> list[Listener]:
+    """Every port `curbside up` will listen on, with the key that sets it."""
+    settings = app.settings
+    fax_settings = parse_fax_settings(settings.fax)
+    listeners = [
+        Listener(settings.bridge.port, "the fax bridge's appservice", "bridge.port"),
+        Listener(fax_settings.webhook_port, "fax webhooks", "fax.webhook_port"),
+    ]
+    if settings.homeserver.mode == "embedded":
+        listeners.insert(0, Listener(settings.homeserver.port, "the homeserver", "homeserver.url"))
+    if settings.metrics.enabled:
+        listeners.append(Listener(settings.metrics.port, "metrics", "metrics.port"))
+    return listeners
+
+
+def _preflight(app: AppContext, lock: InstanceLock) -> None:
+    """Nothing of an earlier run still running here, and every port free."""
+    lock.acquire()
+    if app.settings.homeserver.mode == "embedded":
+        check_no_homeserver(app.homeserver_layout().config_path)
+    check_ports_free(_listeners(app))
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """SIGTERM or SIGHUP while Synapse starts: unwind as Ctrl-C does, stopping it."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _say(text: str) -> None:
+    """Print while stopping: a closed terminal (SIGHUP) must not stop the clean-up."""
+    with contextlib.suppress(OSError):
+        click.echo(text)
 
 
 @click.command()
+@click.option(
+    "--verbose", is_flag=True, help="Also show the libraries' INFO lines (nio, aiohttp)."
+)
 @pass_app
-def up(app: AppContext) -> None:
+def up(app: AppContext, verbose: bool) -> None:
     """Start the whole service in this process; Ctrl-C stops it cleanly.
 
     With `homeserver.mode: embedded` (the default) Synapse runs on loopback
-    with SQLite under data_dir. Bot accounts are created on first start and
-    their devices are restored on every later one.
+    with SQLite under data_dir, and stops with this process however it ends
+    (Ctrl-C, SIGTERM, a closed terminal, even SIGKILL). Bot accounts are
+    created on first start and their devices are restored on every later one.
+
+    Exit codes: 20 a port it needs is in use; 21 Curbside or a homeserver is
+    already running on this data directory; 10-14 the fax bridge cannot start
+    (docs/fax-bridge.md); 1 anything else.
     """
     settings = app.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    configure_logging(settings.logging.level, str(settings.data_dir / "curbside.log"))
-    app.cipher  # noqa: B018 - loads (or creates) the PHI keys and installs them
-    synapse = app.embedded_homeserver() if settings.homeserver.mode == "embedded" else None
-    if synapse is not None:
-        click.echo(f"starting embedded Synapse on {synapse.url} …")
-        try:
-            synapse.start()
-        except HomeserverError as exc:
-            raise click.ClickException(str(exc)) from None
+    logs = settings.data_dir / "logs"
+    log_file = configure_logging(settings.logging.level, logs, verbose=verbose)
+    lock = InstanceLock(settings.data_dir)
     try:
+        _preflight(app, lock)
+    except PreflightError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(int(exc.code)) from None
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    click.echo(f"logs: {log_file}")
+    app.cipher  # noqa: B018 - loads (or creates) the PHI keys and installs them
+    embedded = settings.homeserver.mode == "embedded"
+    synapse = app.embedded_homeserver(verbose=verbose) if embedded else None
+    try:
+        if synapse is not None:
+            click.echo(f"starting embedded Synapse on {synapse.url} …")
+            synapse.start()
         asyncio.run(_serve(app))
+    except KeyboardInterrupt:
+        _say("\ninterrupted while starting")
+    except HomeserverError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"could not start: {exc}") from None
     except BridgeStartupError as exc:
@@ -185,9 +247,10 @@ def up(app: AppContext) -> None:
         raise SystemExit(int(exc.code)) from None
     finally:
         if synapse is not None:
-            click.echo("stopping Synapse …")
+            _say("stopping Synapse …")
             synapse.stop()
-        click.echo("stopped.")
+        lock.release()
+        _say("stopped.")
 
 
 async def _homeserver_versions(url: str) -> str:

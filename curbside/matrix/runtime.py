@@ -53,6 +53,7 @@ from curbside.matrix.posting import HANDED_TO_SENDER, Poster
 from curbside.matrix.rooms import require_encrypted
 from curbside.matrix.storage import OutboxItem, RuntimeStore, Undecryptable
 from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES, DeviceTrust
+from curbside.metrics import EVENTS_HANDLED, HANDLER_SECONDS, RETRIES, UNDECRYPTABLE_EVENTS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -260,6 +261,7 @@ class MatrixRuntime:
                         ):
                             event.room_id = room_id
                             undecryptable.append(event)
+                            UNDECRYPTABLE_EVENTS.labels(self.account.user_id).inc()
                         continue
                     incoming = _incoming(room_id, event)
                     if incoming is None or not self._wants(incoming.type):
@@ -335,12 +337,18 @@ class MatrixRuntime:
 
     async def _answer_invite(self, room_id: str, inviter: str | None) -> None:
         try:
-            if await self._should_join(room_id, inviter):
+            joining = await self._should_join(room_id, inviter)
+            if joining:
                 response: Any = await self.client.join(room_id)
             else:
                 response = await self.client.room_leave(room_id)
             if isinstance(response, nio.ErrorResponse):
                 log.warning("answering invite to %s failed: %s", room_id, response.message)
+            else:
+                log.info(
+                    "%s %s invite to %s from %s", self.client.user_id,
+                    "accepted" if joining else "declined", room_id, inviter,
+                )
         finally:
             self._joining.discard(room_id)
 
@@ -367,6 +375,8 @@ class MatrixRuntime:
         """Run the handler off the loop; its effects commit with the event's done mark."""
         typing = asyncio.create_task(self._typing_later(event.room_id))
         epoch = self._load_epoch
+        bot = self.account.user_id
+        started = time.monotonic()
         try:
             try:
                 replies = await self.main.off_loop(lambda: self._handle_and_commit(event))
@@ -374,9 +384,12 @@ class MatrixRuntime:
                 return  # stopping: rolled back, handled again at the next start
             except Exception:
                 log.exception("handler failed on event %s", event.event_id)
+                EVENTS_HANDLED.labels(bot, "failed").inc()
                 await self._db(self._record_failure, event)
             else:
+                EVENTS_HANDLED.labels(bot, "ok").inc()
                 self._hand_to_sender(replies, epoch)
+            HANDLER_SECONDS.labels(bot).observe(time.monotonic() - started)
         finally:
             self._stop_typing(typing, event.room_id)
 
@@ -572,6 +585,7 @@ class MatrixRuntime:
         """Deliver one row, retrying transient failures; the room's next row waits."""
         backoff = 0.5
         while not await self._deliver(item):
+            RETRIES.labels("matrix_send").inc()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 15.0)
         if self._outbox_backlog:
