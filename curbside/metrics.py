@@ -21,13 +21,13 @@ from threading import Thread
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from curbside.database import session_scope
-from curbside.matrix.models import MatrixOutboxMessage
+from curbside.matrix.models import MatrixAccount, MatrixOutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -57,44 +57,54 @@ Rows = Callable[[Session], Iterable[tuple[Sequence[str], float]]]
 
 
 @dataclass(frozen=True)
-class Gauge:
-    """A gauge read by a query returning ``(label values, value)`` rows."""
+class Query:
+    """One family read by a query returning ``(label values, value)`` rows.
+
+    ``counter`` for totals the database keeps (pages ever delivered), which
+    only grow; ``gauge`` for what stands now (jobs queued).
+    """
 
     name: str
     documentation: str
     labels: tuple[str, ...]
     rows: Rows
+    kind: str = "gauge"
+
+    def family(self) -> Metric:
+        family = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
+        return family(self.name, self.documentation, labels=self.labels)
 
 
 class QueryCollector(Collector):
-    """Gauges read from the database on every scrape (on the server's thread).
+    """Families read from the database on every scrape (on the server's thread).
 
-    A query that fails is logged and its gauge left out of that scrape, so one
-    broken table never hides every other series.
+    A query that fails is logged and its family left out of that scrape, so
+    one broken table never hides every other series.
     """
 
-    def __init__(self, engine: Engine, gauges: Sequence[Gauge]) -> None:
+    def __init__(self, engine: Engine, queries: Sequence[Query]) -> None:
         self.engine = engine
-        self.gauges = tuple(gauges)
+        self.queries = tuple(queries)
 
-    def describe(self) -> Iterator[GaugeMetricFamily]:
-        for gauge in self.gauges:
-            yield GaugeMetricFamily(gauge.name, gauge.documentation, labels=gauge.labels)
+    def describe(self) -> Iterator[Metric]:
+        for query in self.queries:
+            yield query.family()
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        for gauge in self.gauges:
-            family = GaugeMetricFamily(gauge.name, gauge.documentation, labels=gauge.labels)
+    def collect(self) -> Iterator[Metric]:
+        for query in self.queries:
+            family = query.family()
             try:
                 with session_scope(self.engine) as session:
-                    for labels, value in gauge.rows(session):
-                        family.add_metric(list(labels), value)
+                    for labels, value in query.rows(session):
+                        family.add_metric(list(labels), value)  # type: ignore[attr-defined]
             except Exception:
-                log.exception("metrics: reading %s failed", gauge.name)
+                log.exception("metrics: reading %s failed", query.name)
                 continue
             yield family
 
 
 def _outbox_depth(session: Session) -> Iterable[tuple[Sequence[str], float]]:
+    """Unsent rows per account, 0 for every account that has none."""
     query = (
         select(MatrixOutboxMessage.account, func.count())
         .where(
@@ -103,10 +113,12 @@ def _outbox_depth(session: Session) -> Iterable[tuple[Sequence[str], float]]:
         )
         .group_by(MatrixOutboxMessage.account)
     )
-    return [((account,), count) for account, count in session.execute(query)]
+    depth = dict(session.execute(query).all())
+    accounts = set(session.scalars(select(MatrixAccount.user_id))) | set(depth)
+    return [((account,), depth.get(account, 0)) for account in sorted(accounts)]
 
 
-OUTBOX_DEPTH = Gauge(
+OUTBOX_DEPTH = Query(
     "curbside_outbox_depth",
     "Matrix messages committed and not yet sent, per bot or bridge account",
     ("account",),

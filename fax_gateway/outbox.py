@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from curbside.audit import AuditLog
 from curbside.database import session_scope
+from curbside.metrics import RETRIES
 from fax_gateway import feed
 from fax_gateway.models import FaxDestination, FaxJob, FaxJobEvent, number_hash
 from fax_gateway.numbers import normalise_number
@@ -553,6 +554,7 @@ class Outbox:
         now = self.clock.now()
         at = now + self.policy.delay(job.attempts)
         if retryable and at < as_utc(job.deadline_at):
+            RETRIES.labels("fax_send").inc()
             return self._change(
                 session,
                 job.id,

@@ -26,7 +26,7 @@ from bridge.config import BridgeConfig
 from bridge.errors import BridgeStartupError
 from bridge.registration import PUPPET_PREFIX
 from curbside.cli.context import AppContext, pass_app
-from curbside.cli.wiring import BOTS, migration_locations
+from curbside.cli.wiring import BOTS, metric_queries, migration_locations
 from curbside.database import KERNEL_BRANCH, Behind, pending_branches, session_scope
 from curbside.homeserver import HomeserverError, UserExists, register_user, wait_until_healthy
 from curbside.lifecycle import (
@@ -40,6 +40,7 @@ from curbside.logs import configure_logging
 from curbside.matrix.bot import Bot
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.models import MatrixAccount
+from curbside.metrics import QueryCollector, serve
 from fax_gateway.cli import gateway_for, parse_fax_settings
 from fax_gateway.gateway import Gateway
 from fax_gateway.service import run_fax_service
@@ -134,6 +135,11 @@ async def _serve(app: AppContext) -> None:
         fax_service.add_done_callback(lambda _: stop.set())  # a failed gateway stops all
         running.push_async_callback(lambda: fax_service)
         running.callback(stop.set)
+        if settings.metrics.enabled:
+            metrics = settings.metrics
+            running.callback(serve(metrics.host, metrics.port,
+                                   [QueryCollector(app.engine, metric_queries())]))
+            click.echo(f"  metrics: http://{metrics.host}:{metrics.port}/metrics")
         click.echo(
             f"  fax gateway: {fax_settings.transport} line, webhooks on "
             f"http://{fax_settings.webhook_host}:{fax_settings.webhook_port}"

@@ -19,33 +19,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from curbside.homeserver import free_port
 from curbside.lifecycle import ExitCode
-
-CURBSIDE = [sys.executable, "-m", "curbside"]
-READY = "Press Ctrl-C to stop."
+from tests.support.service import CURBSIDE, init_project, start_up
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A project after `curbside init`, every port it listens on a free one."""
-    _init(tmp_path)
-    config_path = tmp_path / "config" / "curbside.yaml"
-    config = yaml.safe_load(config_path.read_text())
-    config["homeserver"]["url"] = f"http://127.0.0.1:{free_port()}"
-    config["fax"]["webhook_port"] = free_port()
-    config["bridge"]["port"] = free_port()
-    config["metrics"]["port"] = free_port()
-    config_path.write_text(yaml.safe_dump(config))
-    _init(tmp_path)  # the bridge's registration names its port
+    init_project(tmp_path)
     return tmp_path
-
-
-def _init(project: Path) -> None:
-    init = subprocess.run(
-        [*CURBSIDE, "init"], cwd=project, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert init.returncode == 0, init.stderr
 
 
 def _descendants(pid: int) -> set[int]:
@@ -83,18 +65,9 @@ def _wait_gone(pids: set[int], within: float = 30.0) -> set[int]:
 
 @pytest.fixture
 def running(project: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    """`curbside up` in a subprocess, read until it is ready."""
-    process = subprocess.Popen(
-        [*CURBSIDE, "up"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
+    """`curbside up` in a subprocess, read until it is ready; nothing of it left after."""
+    process, lines = start_up(project)
     try:
-        for line in process.stdout:
-            lines.append(line)
-            if READY in line:
-                break
-        assert any(READY in line for line in lines), "".join(lines)
         yield process, lines
     finally:
         leftover = _descendants(process.pid)
