@@ -272,7 +272,7 @@ class ReferralDesk:
         """A consult note file (already re-uploaded as ``forwarded``) closes the loop."""
         case = get_referral(session, referral_id)
         with _by_the_rules():
-            self._close_loop(session, asker.user_id, case, name)
+            self._close_loop(session, asker.user_id, case, f"{name} (file sent in the thread)")
         self.threads.say(session, case.id, REFERRER,
                          f"Consult note for {case.id} from {asker.user_id} follows.", phi=True)
         self.threads.send(session, case.id, REFERRER, dict(forwarded))
@@ -319,7 +319,7 @@ class ReferralDesk:
         """``!note``: the consult note as text closes the loop."""
         case = self._case_for(session, asker, referral_id, Side.RECIPIENT)
         with _by_the_rules():
-            self._close_loop(session, asker.user_id, case, "consult note (text)")
+            self._close_loop(session, asker.user_id, case, text)  # kept for the FHIR export
         self.threads.say(session, case.id, REFERRER, f"Consult note for {case.id} from "
                          f"{asker.user_id}:\n\n{text}", phi=True)
         return Reply(f"Consult note sent to the referrer; {case.id} is completed.")
