@@ -261,6 +261,22 @@ class Outbox:
                 raise JobNotFound(job_id)
             return _view(job)
 
+    def resolve(self, prefix: str) -> str:
+        """The id of the one job whose id starts with ``prefix`` (as a short listing shows it).
+
+        Raises :class:`JobNotFound` for none, and for more than one, naming them.
+        """
+        prefix = prefix.strip().lower()
+        with session_scope(self.engine) as session:
+            ids = session.scalars(
+                select(FaxJob.id).where(FaxJob.id.startswith(prefix, autoescape=True)).limit(5)
+            ).all()
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise JobNotFound(f"no fax job {prefix}")
+        raise JobNotFound(f"{prefix} is ambiguous: it starts {', '.join(ids)}; give more of it")
+
     def recent(self, limit: int = 20) -> list[JobView]:
         with session_scope(self.engine) as session:
             jobs = session.scalars(

@@ -7,7 +7,9 @@ import secrets
 import sys
 
 import click
+from sqlalchemy import func, select
 
+from curbside.audit import AuditEntry
 from curbside.cli.context import AppContext, pass_app
 from curbside.database import session_scope
 from curbside.homeserver import HomeserverError, register_user
@@ -62,12 +64,14 @@ def audit() -> None:
 def audit_verify(app: AppContext) -> None:
     """Recompute the hash chain; exit 1 and list each break if it was altered."""
     problems = app.audit.verify(app.engine)
+    with session_scope(app.engine) as session:
+        checked = session.scalar(select(func.count()).select_from(AuditEntry))
     if not problems:
-        click.echo("audit chain intact")
+        click.echo(f"audit chain intact: {checked} entries checked")
         return
     for problem in problems:
         click.echo(f"entry {problem.seq}: {problem.problem}", err=True)
-    click.echo(f"audit chain BROKEN at {len(problems)} place(s)", err=True)
+    click.echo(f"audit chain BROKEN at {len(problems)} place(s) in {checked} entries", err=True)
     sys.exit(1)
 
 
