@@ -21,9 +21,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import yaml
@@ -293,6 +295,28 @@ async def register_user(
                 reason = f"{payload.get('errcode')} {payload.get('error')}"
                 raise HomeserverError(f"registering {localpart!r} failed: {reason}")
             return str(payload["user_id"])
+
+
+async def existing_accounts(url: str, user_ids: Collection[str]) -> set[str]:
+    """Which of ``user_ids`` have an account on the homeserver at ``url``.
+
+    Asks the client-server profile endpoint, which answers 404 for a user the
+    server does not know and needs no token (Synapse's admin user API would
+    need an admin's access token, which Curbside does not hold). Raises
+    ``OSError``/``aiohttp.ClientError`` when the homeserver cannot be reached.
+    """
+    found: set[str] = set()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        for user_id in user_ids:
+            async with http.get(f"{url}/_matrix/client/v3/profile/{quote(user_id)}") as response:
+                if response.status == 200:
+                    found.add(user_id)
+                elif response.status != 404:
+                    raise HomeserverError(
+                        f"looking up {user_id} failed: HTTP {response.status} "
+                        f"{(await response.text())[:200]}"
+                    )
+    return found
 
 
 async def wait_until_healthy(url: str, timeout: float = 30.0) -> None:
