@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import secrets
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -35,6 +36,7 @@ from curbside.lifecycle import (
     PreflightError,
     check_no_homeserver,
     check_ports_free,
+    port_in_use,
 )
 from curbside.logs import configure_logging
 from curbside.matrix.bot import Bot
@@ -43,6 +45,7 @@ from curbside.matrix.models import MatrixAccount
 from curbside.metrics import QueryCollector, serve
 from fax_gateway.cli import gateway_for, parse_fax_settings
 from fax_gateway.gateway import Gateway
+from fax_gateway.health import STALL_AFTER, queue_health
 from fax_gateway.service import run_fax_service
 
 DEMO_LOCALPART = "demo-clinician"
@@ -305,10 +308,56 @@ def _bots_status(app: AppContext, engine: Engine) -> bool:
     return synced
 
 
+def _bridge_status(app: AppContext) -> bool:
+    port = app.settings.bridge.port
+    if not app.appservice_registration_path.exists():
+        click.echo("bridge      registration missing: run `curbside init`")
+        return False
+    if port_in_use(port):
+        click.echo(f"bridge      appservice listening on port {port}")
+        return True
+    click.echo(f"bridge      appservice NOT listening on port {port} (is `curbside up` running?)")
+    return False
+
+
+def _fax_status(app: AppContext, engine: Engine) -> bool:
+    fax_settings = parse_fax_settings(app.settings.fax)
+    healthy = True
+    port = fax_settings.webhook_port
+    if port_in_use(port):
+        click.echo(f"fax         {fax_settings.transport} line; webhooks listening on port {port}")
+    else:
+        click.echo(f"fax         {fax_settings.transport} line; webhooks NOT listening on port "
+                   f"{port} (is `curbside up` running?)")
+        healthy = False
+    with session_scope(engine) as session:
+        queue = queue_health(session, datetime.now(UTC))
+    states = ", ".join(f"{count} {state}" for state, count in sorted(queue.by_state.items()))
+    click.echo(f"fax queue   {queue.depth} job(s) not finished{f' ({states})' if states else ''}")
+    if queue.stalled:
+        click.echo(f"fax worker  {queue.stalled} due job(s) no worker has taken for over "
+                   f"{int(STALL_AFTER.total_seconds() // 60)} min: is `curbside up` "
+                   "(or `curbside fax worker`) running?")
+        healthy = False
+    return healthy
+
+
+def _credentialing_status(app: AppContext) -> bool:
+    room = app.settings.bots["gatekeeper"].options.get("verifiers_room")
+    if room:
+        click.echo(f"credentials verifiers' room {room}")
+        return True
+    click.echo("credentials no verifiers' room: !verify requests wait for one "
+               "(set bots.gatekeeper.options.verifiers_room, docs/verification.md)")
+    return False
+
+
 @click.command()
 @pass_app
 def status(app: AppContext) -> None:
     """Is the homeserver reachable, has each bot synced, is the DB at head?
+    Is the fax bridge listening, are the fax webhooks up and the queue moving,
+    is there a verifiers' (credentialing) room?
 
     Only reads: a database that is behind is reported (with the command that
     migrates it), never migrated here. Exits 1 if anything is not right.
@@ -332,6 +381,9 @@ def status(app: AppContext) -> None:
             healthy = False
         else:
             healthy &= _bots_status(app, engine)
+            healthy &= _fax_status(app, engine)
+        healthy &= _bridge_status(app)
+        healthy &= _credentialing_status(app)
     finally:
         engine.dispose()
     if behind or not healthy:
