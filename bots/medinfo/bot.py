@@ -113,8 +113,11 @@ class MedinfoBot(Bot):
         relates = ctx.event.content.get("m.relates_to") or {}
         if relates.get("rel_type") != "m.annotation" or not relates.get("event_id"):
             return
+        target = str(relates["event_id"])
+        if self.desk.acknowledge_pv(ctx.session, self._said(ctx), target):
+            return  # a PV team member acknowledged a safety report
         with self._refusals(ctx):
-            self.desk.claim(ctx.session, self._said(ctx), str(relates["event_id"]), quiet=True)
+            self.desk.claim(ctx.session, self._said(ctx), target, quiet=True)
 
     # -- messages ----------------------------------------------------------------
 

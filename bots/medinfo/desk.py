@@ -437,6 +437,13 @@ class MedinfoDesk:
 
     # -- the sponsor's side --------------------------------------------------------------
 
+    def acknowledge_pv(self, session: Session, said: Said, event_id: str) -> bool:
+        """A reaction in a PV room to a forwarded safety report acknowledges it (once).
+
+        False when ``event_id`` is no safety report of ours (then it may be a claim).
+        """
+        return self.store.acknowledge_pv(session, event_id, said.sender, self.clock.now())
+
     def claim(self, session: Session, said: Said, root: str, *, quiet: bool = False) -> None:
         """``!claim`` in a request's thread (``root``), or a reaction to its root (quiet).
 

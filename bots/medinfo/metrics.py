@@ -2,7 +2,8 @@
 
 Open requests (routed or claimed, not closed) are counted by where their
 due time stands, so an alert can fire on ``due="overdue"`` before a sponsor's
-service level is missed by more.
+service level is missed by more. Safety reports forwarded to a PV room count
+as unacknowledged until a member of that room reacts to them.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bots.medinfo.models import RequestRow
+from bots.medinfo.models import PvReportRow, RequestRow
 from bots.medinfo.states import OPEN
 from curbside.metrics import Query
 
@@ -43,11 +44,26 @@ def _open_by_due(session: Session) -> Iterable[tuple[Sequence[str], float]]:
     return [((bucket,), count) for bucket, count in counts.items()]
 
 
+def _pv_unacknowledged(session: Session) -> Iterable[tuple[Sequence[str], float]]:
+    query = (
+        select(PvReportRow.sponsor_key, func.count())
+        .where(PvReportRow.acknowledged_at.is_(None))
+        .group_by(PvReportRow.sponsor_key)
+    )
+    return [((sponsor,), count) for sponsor, count in session.execute(query)]
+
+
 QUERIES = (
     Query(
         "curbside_medinfo_open_requests",
         "Medical-information requests routed to a sponsor and not yet closed, by due time",
         ("due",),
         _open_by_due,
+    ),
+    Query(
+        "curbside_pv_unacknowledged",
+        "Safety reports forwarded to a sponsor's PV room that no one there acknowledged yet",
+        ("sponsor",),
+        _pv_unacknowledged,
     ),
 )

@@ -68,3 +68,6 @@ class PvReportRow(Base):
     forwarded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     seconds_to_forward: Mapped[float] = mapped_column(Float, nullable=False)
     txn_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    # A PV team member reacted to the forwarded report (metrics: unacknowledged).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))

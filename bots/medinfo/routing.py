@@ -93,7 +93,8 @@ class PvIntake:
             "Seriousness to confirm with the reporter: death, life-threatening, "
             "hospitalisation, disability, congenital anomaly, other medically important\n"
             f"Date of first awareness (day 0): {self.day_zero.date().isoformat()} "
-            f"({self.day_zero.isoformat(timespec='seconds')})"
+            f"({self.day_zero.isoformat(timespec='seconds')})\n"
+            "React to this message to acknowledge that your team has it."
         )
 
 

@@ -129,6 +129,21 @@ class RequestStore:
             ).where(MatrixOutboxMessage.sent_event_id == root_event_id)
         ).first()
 
+    def acknowledge_pv(self, session: Session, event_id: str, by: str, at: datetime) -> bool:
+        """Mark the PV report sent as ``event_id`` acknowledged (once); False if none is."""
+        txn = session.scalars(select(MatrixOutboxMessage.txn_id).where(
+            MatrixOutboxMessage.account == self.account,
+            MatrixOutboxMessage.sent_event_id == event_id,
+        )).first()
+        if txn is None:
+            return False
+        report = session.scalars(select(PvReportRow).where(PvReportRow.txn_id == txn)).first()
+        if report is None:
+            return False
+        if report.acknowledged_at is None:
+            report.acknowledged_at, report.acknowledged_by = at, by
+        return True
+
     def sponsor_root_event(self, session: Session, row: RequestRow) -> str | None:
         return session.scalars(select(MatrixOutboxMessage.sent_event_id).where(
             MatrixOutboxMessage.account == self.account,
