@@ -64,8 +64,13 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True if something already listens on (or holds) ``host:port``."""
+    """True if something already listens on ``host:port``.
+
+    With SO_REUSEADDR, as the servers we start use it, so connections of an
+    earlier run still in TIME_WAIT do not count as the port being taken.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

@@ -97,6 +97,11 @@ def lookup(code: str) -> Icd10Code:
     raise IcdError(message, closest)
 
 
+def preload() -> None:
+    """Read the code set now (seconds), not on the first referral's ICD-10 answer."""
+    _billable()
+
+
 def describe(code: str) -> str:
     """The description of a stored code ("" for one the code set no longer has)."""
     return _codes().get_description(code) if _is_code(code) else ""

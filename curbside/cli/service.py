@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import secrets
 import signal
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +48,7 @@ from fax_gateway.cli import gateway_for, parse_fax_settings
 from fax_gateway.gateway import Gateway
 from fax_gateway.health import STALL_AFTER, queue_health
 from fax_gateway.service import run_fax_service
+from referral import icd10
 
 DEMO_LOCALPART = "demo-clinician"
 
@@ -238,6 +240,7 @@ def up(app: AppContext, verbose: bool) -> None:
         signal.signal(sig, _interrupt)
     click.echo(f"logs: {log_file}")
     app.cipher  # noqa: B018 - loads (or creates) the PHI keys and installs them
+    threading.Thread(target=icd10.preload, name="icd10-preload", daemon=True).start()
     embedded = settings.homeserver.mode == "embedded"
     synapse = app.embedded_homeserver(verbose=verbose) if embedded else None
     try:

@@ -10,9 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
-from curbside.homeserver import free_port
+from tests.support.service import init_project
 
 CURBSIDE = [sys.executable, "-m", "curbside"]
 READY = "Press Ctrl-C to stop."
@@ -51,13 +49,7 @@ def _up_until_ready(project: Path) -> tuple[dict[str, str], str]:
 def test_up_twice_keeps_devices_and_prints_how_to_connect(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    init = _curbside(project, "init")
-    assert init.returncode == 0, init.stderr
-    config_path = project / "config" / "curbside.yaml"
-    config = yaml.safe_load(config_path.read_text())
-    config["homeserver"]["url"] = f"http://127.0.0.1:{free_port()}"
-    config["fax"]["webhook_port"] = free_port()
-    config_path.write_text(yaml.safe_dump(config))
+    config = init_project(project)  # every port a free one: tests run side by side
 
     first, output = _up_until_ready(project)
     assert len(first) == 3, output
@@ -65,6 +57,10 @@ def test_up_twice_keeps_devices_and_prints_how_to_connect(tmp_path: Path) -> Non
     assert "demo login:  demo-clinician / " in output
     assert "fax gateway: loopback line" in output
     assert "stopped." in output
+    assert " nio." not in output  # libraries' INFO lines stay in the log file
+    log_file = project / "data" / "logs" / "curbside.log"
+    assert f"logs: {log_file}" in output
+    assert "INFO nio." in log_file.read_text()
 
     second, output = _up_until_ready(project)
     assert second == first, output
