@@ -21,13 +21,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import yaml
 from signedjson.key import generate_signing_key, write_signing_keys
+
+from curbside.lifecycle import die_with_parent
 
 _UNLIMITED = {"per_second": 10_000, "burst_count": 100_000}
 
@@ -57,6 +61,8 @@ class HomeserverLayout:
     registration_shared_secret: str
     modules: tuple[dict[str, Any], ...] = ()
     app_service_config_files: tuple[Path, ...] = ()
+    # Synapse's own log file (rotated); `curbside up --verbose` raises it to INFO.
+    log_level: str = "WARNING"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -89,12 +95,14 @@ def write_config(layout: HomeserverLayout) -> Path:
                 },
                 "handlers": {
                     "file": {
-                        "class": "logging.FileHandler",
+                        "class": "logging.handlers.RotatingFileHandler",
                         "formatter": "precise",
                         "filename": str(layout.log_path),
+                        "maxBytes": 10_000_000,
+                        "backupCount": 3,
                     }
                 },
-                "root": {"level": "WARNING", "handlers": ["file"]},
+                "root": {"level": layout.log_level, "handlers": ["file"]},
                 "loggers": {"synapse.storage.SQL": {"level": "WARNING"}},
                 "disable_existing_loggers": False,
             }
@@ -172,7 +180,11 @@ class EmbeddedSynapse:
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 60.0) -> None:
-        """Launch Synapse and block until /health answers (or raise with the log tail)."""
+        """Launch Synapse and block until /health answers (or raise with the log tail).
+
+        Synapse gets its own session (a Ctrl-C in the terminal reaches only us,
+        and we stop it in order) and dies with this process however it ends.
+        """
         if self.running:
             return
         write_config(self.layout)
@@ -185,6 +197,7 @@ class EmbeddedSynapse:
                 stderr=stderr,
                 env=env,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -282,6 +295,28 @@ async def register_user(
                 reason = f"{payload.get('errcode')} {payload.get('error')}"
                 raise HomeserverError(f"registering {localpart!r} failed: {reason}")
             return str(payload["user_id"])
+
+
+async def existing_accounts(url: str, user_ids: Collection[str]) -> set[str]:
+    """Which of ``user_ids`` have an account on the homeserver at ``url``.
+
+    Asks the client-server profile endpoint, which answers 404 for a user the
+    server does not know and needs no token (Synapse's admin user API would
+    need an admin's access token, which Curbside does not hold). Raises
+    ``OSError``/``aiohttp.ClientError`` when the homeserver cannot be reached.
+    """
+    found: set[str] = set()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        for user_id in user_ids:
+            async with http.get(f"{url}/_matrix/client/v3/profile/{quote(user_id)}") as response:
+                if response.status == 200:
+                    found.add(user_id)
+                elif response.status != 404:
+                    raise HomeserverError(
+                        f"looking up {user_id} failed: HTTP {response.status} "
+                        f"{(await response.text())[:200]}"
+                    )
+    return found
 
 
 async def wait_until_healthy(url: str, timeout: float = 30.0) -> None:

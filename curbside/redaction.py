@@ -82,19 +82,3 @@ def install(handler: logging.Handler) -> None:
     """Attach the filter to a handler (filters on handlers see every logger's records)."""
     if not any(isinstance(f, PhiRedactingFilter) for f in handler.filters):
         handler.addFilter(PhiRedactingFilter())
-
-
-def configure_logging(level: str = "INFO", log_file: str | None = None) -> None:
-    """Root logging for the service: every handler carries the PHI filter."""
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
-    if log_file:
-        handlers.append(logging.FileHandler(log_file))
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root = logging.getLogger()
-    root.handlers.clear()
-    for handler in handlers:
-        handler.setFormatter(fmt)
-        install(handler)
-        root.addHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("alembic").setLevel(logging.WARNING)

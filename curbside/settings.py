@@ -133,6 +133,14 @@ class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
+class MetricsSettings(_Section):
+    """The Prometheus endpoint of `curbside up` (docs/operations.md)."""
+
+    enabled: bool
+    host: Literal["127.0.0.1", "::1", "localhost"]
+    port: int = Field(ge=1, le=65535)
+
+
 class Settings(_Section):
     config_version: int
     data_dir: Path
@@ -145,6 +153,7 @@ class Settings(_Section):
     logging: LoggingSettings
     demo: DemoSettings
     audit: AuditSettings
+    metrics: MetricsSettings
     # Sections owned by other packages, validated by them when they start
     # (the kernel imports none of them): fax → fax_gateway.gateway.FaxSettings.
     fax: dict[str, Any] = Field(default_factory=dict)

@@ -140,10 +140,12 @@ def _print_outcome(job: JobView) -> None:
 @click.option("--limit", default=20, show_default=True, help="How many recent jobs to list.")
 @click.pass_context
 def status(ctx: click.Context, job_id: str | None, limit: int) -> None:
-    """List recent fax jobs, or show one JOB_ID with its history."""
+    """List recent fax jobs, or show one JOB_ID (or a unique start of it) with its history."""
     gateway = _gateway(ctx)
     if job_id is None:
         table = Table("job", "state", "pages", "attempts", "updated (UTC)", "reason")
+        table.columns[0].no_wrap = True  # whole ids, never "3f2a…": they are typed back in
+        table.columns[0].min_width = 32
         for job in gateway.outbox.recent(limit):
             table.add_row(
                 job.id,
@@ -156,9 +158,9 @@ def status(ctx: click.Context, job_id: str | None, limit: int) -> None:
         _console().print(table)
         return
     try:
-        job = gateway.job(job_id)
-    except JobNotFound:
-        raise click.ClickException(f"no fax job {job_id}") from None
+        job = gateway.job(gateway.outbox.resolve(job_id))
+    except JobNotFound as exc:
+        raise click.ClickException(str(exc)) from None
     _console().print(f"job {job.id} ({job.transport}), key {job.idempotency_key}")
     _print_outcome(job)
     history = Table("at (UTC)", "state", "reason")
@@ -199,12 +201,12 @@ def received(ctx: click.Context) -> None:
 @click.option("--reason", default="cancelled by operator", show_default=True)
 @click.pass_context
 def cancel(ctx: click.Context, job_id: str, reason: str) -> None:
-    """Cancel JOB_ID if it has not reached the provider yet."""
+    """Cancel JOB_ID (or a unique start of it) if it has not reached the provider yet."""
     gateway = _gateway(ctx)
     try:
-        job = gateway.cancel(job_id, actor=_actor(), reason=reason)
-    except JobNotFound:
-        raise click.ClickException(f"no fax job {job_id}") from None
+        job = gateway.cancel(gateway.outbox.resolve(job_id), actor=_actor(), reason=reason)
+    except JobNotFound as exc:
+        raise click.ClickException(str(exc)) from None
     except IllegalTransition as exc:
         raise click.ClickException(f"cannot cancel: {exc}") from None
     _print_outcome(job)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from curbside.audit import AuditLog
 from curbside.database import session_scope
+from curbside.metrics import RETRIES
 from fax_gateway import feed
 from fax_gateway.models import FaxDestination, FaxJob, FaxJobEvent, number_hash
 from fax_gateway.numbers import normalise_number
@@ -247,6 +248,22 @@ class Outbox:
             if job is None:
                 raise JobNotFound(job_id)
             return _view(job)
+
+    def resolve(self, prefix: str) -> str:
+        """The id of the one job whose id starts with ``prefix`` (as a short listing shows it).
+
+        Raises :class:`JobNotFound` for none, and for more than one, naming them.
+        """
+        prefix = prefix.strip().lower()
+        with session_scope(self.engine) as session:
+            ids = session.scalars(
+                select(FaxJob.id).where(FaxJob.id.startswith(prefix, autoescape=True)).limit(5)
+            ).all()
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise JobNotFound(f"no fax job {prefix}")
+        raise JobNotFound(f"{prefix} is ambiguous: it starts {', '.join(ids)}; give more of it")
 
     def recent(self, limit: int = 20) -> list[JobView]:
         with session_scope(self.engine) as session:
@@ -541,6 +558,7 @@ class Outbox:
         now = self.clock.now()
         at = now + self.policy.delay(job.attempts)
         if retryable and at < as_utc(job.deadline_at):
+            RETRIES.labels("fax_send").inc()
             return self._change(
                 session,
                 job.id,

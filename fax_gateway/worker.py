@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from curbside.metrics import RETRIES
 from fax_gateway.outbox import Lease, LeaseLost, Outbox, WorkItem
 from fax_gateway.render import RenderError, render_pdf_to_tiff_f
 from fax_gateway.status import JobEvent, JobState
@@ -149,6 +150,7 @@ class Worker:
         free_at = await self._db(self.outbox.take_rate_slot, destination)
         if free_at is None:
             return False
+        RETRIES.labels("fax_rate_limit").inc()
         await self._db(self.outbox.release, lease, item.state, free_at)
         return True
 
@@ -216,6 +218,7 @@ class Worker:
 
     async def _later(self, lease: Lease, error: str, attempt: int | None = None) -> None:
         """Keep the job in ``sending`` and come back after backoff (never past the deadline)."""
+        RETRIES.labels("fax_send").inc()
         item = await self._db(self.outbox.work_item, lease)
         now = self.outbox.clock.now()
         at = min(now + self.outbox.policy.delay(attempt or item.attempts), item.deadline_at)

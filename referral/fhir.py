@@ -3,9 +3,12 @@
     Bundle (collection)
       Task ─focus─> ServiceRequest ─subject─> Patient ─managingOrganization─> Organization
        │                  ├─requester─> Practitioner (NPI)          (referrer's)
-       │                  ├─performer─> Organization (recipient)
+       │                  ├─performer─> recipient: PractitionerRole ─> Practitioner (NPI),
+       │                  │               specialty (NUCC) — a clinician on Matrix;
+       │                  │             or Organization — a fax number or a practice room
        │                  ├─insurance─> Coverage (payer, member id)
        │                  └─supportingInfo─> DocumentReference (the packet: size, SHA-1)
+       ├─ output ─> DocumentReference (the consult note, LOINC 11488-4) once one was sent
        └─ status = state machine status, businessStatus = last business status
 
 Resources are referenced by ``urn:uuid`` full URLs derived from the referral
@@ -24,8 +27,9 @@ from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from curbside.credentials import VerifiedCredential
 from referral.cases import RECORD_TYPE, ReferralEnv, get_referral
-from referral.models import ReferralCase, ReferralTransition, as_utc
+from referral.models import ReferralBusinessStatus, ReferralCase, ReferralTransition, as_utc
 from referral.states import Status
 from referral.validation import RecipientKind
 
@@ -34,6 +38,8 @@ ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
 REFERRAL_ID_SYSTEM = "urn:curbside:referral-id"
 BUSINESS_STATUS_SYSTEM = "urn:curbside:referral-business-status"
 MATRIX_SYSTEM = "urn:curbside:matrix-id"
+NUCC_SYSTEM = "http://nucc.org/provider-taxonomy"
+CONSULT_NOTE_STATUS = "consult-note-sent"
 
 _SERVICE_REQUEST_STATUS = {
     Status.DRAFT: "draft",
@@ -125,6 +131,91 @@ def _recipient_org(case: ReferralCase) -> dict[str, Any]:
     if case.recipient_phone:
         telecom.append({"system": "phone", "value": case.recipient_phone})
     return {"resourceType": "Organization", "name": case.recipient_name, "telecom": telecom}
+
+
+def _recipient_clinician(
+    case: ReferralCase, credential: VerifiedCredential | None
+) -> dict[str, Any]:
+    """The recipient on Matrix as a Practitioner: NPI and legal name when verified."""
+    identifiers = [{"system": MATRIX_SYSTEM, "value": case.recipient_address}]
+    if credential is not None:
+        identifiers.insert(0, {"system": NPI_SYSTEM, "value": credential.npi})
+    name = credential.legal_name if credential is not None else case.recipient_name
+    resource: dict[str, Any] = {
+        "resourceType": "Practitioner",
+        "identifier": identifiers,
+        "name": [_human_name(name)],
+    }
+    if credential is not None and credential.credential_text:
+        resource["qualification"] = [{"code": {"text": credential.credential_text}}]
+    return resource
+
+
+def _recipient_role(
+    case: ReferralCase, credential: VerifiedCredential | None, practitioner_url: str
+) -> dict[str, Any]:
+    """What the recipient is asked to do as: their specialty (NUCC taxonomy)."""
+    resource: dict[str, Any] = {
+        "resourceType": "PractitionerRole",
+        "active": credential is not None,
+        "practitioner": _ref(practitioner_url, case.recipient_name),
+        "telecom": [{"system": "other", "value": case.recipient_address}],
+    }
+    if case.recipient_phone:
+        resource["telecom"].append({"system": "phone", "value": case.recipient_phone})
+    if credential is not None:
+        resource["specialty"] = [
+            {
+                "coding": [
+                    {
+                        "system": NUCC_SYSTEM,
+                        "code": credential.taxonomy_code,
+                        "display": credential.specialty,
+                    }
+                ],
+                "text": credential.specialty,
+            }
+        ]
+    return resource
+
+
+def _consult_note(
+    case: ReferralCase, note: ReferralBusinessStatus, urls: dict[str, str]
+) -> dict[str, Any]:
+    """The consult note that closed the loop: its text (or what was sent), by whom, when."""
+    text = note.note or "consult note sent in the referral's thread"
+    return {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": {
+            "coding": [{"system": "http://loinc.org", "code": "11488-4", "display": "Consult note"}]
+        },
+        "subject": _ref(urls["patient"]),
+        "date": _iso(note.at),
+        "author": [_ref(urls.get("recipient_practitioner", urls["recipient"]), note.actor)],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/plain; charset=utf-8",
+                    "data": base64.b64encode(text.encode()).decode(),
+                    "title": f"Consult note for referral {case.id}",
+                    "creation": _iso(note.at),
+                }
+            }
+        ],
+        "context": {"related": [_ref(urls["service_request"])]},
+    }
+
+
+def _latest_consult_note(session: Session, case: ReferralCase) -> ReferralBusinessStatus | None:
+    return session.scalars(
+        select(ReferralBusinessStatus)
+        .where(
+            ReferralBusinessStatus.referral_id == case.id,
+            ReferralBusinessStatus.code == CONSULT_NOTE_STATUS,
+        )
+        .order_by(ReferralBusinessStatus.id.desc())
+    ).first()
 
 
 def _coverage(case: ReferralCase, patient_url: str) -> dict[str, Any]:
@@ -238,6 +329,10 @@ def _task(session: Session, case: ReferralCase, urls: dict[str, str]) -> dict[st
         task["input"] = [
             {"type": {"text": "referral packet"}, "valueReference": _ref(urls["document"])}
         ]
+    if "consult_note" in urls:
+        task["output"] = [
+            {"type": {"text": "consult note"}, "valueReference": _ref(urls["consult_note"])}
+        ]
     return task
 
 
@@ -252,8 +347,15 @@ def build_bundle(session: Session, case: ReferralCase) -> dict[str, Any]:
         "recipient",
         "coverage",
     ]
+    clinician = case.kind is RecipientKind.MATRIX_USER
+    credential = session.get(VerifiedCredential, case.recipient_address) if clinician else None
+    if clinician:
+        kinds.append("recipient_practitioner")
     if case.packet_sha256 is not None:
         kinds.append("document")
+    note = _latest_consult_note(session, case)
+    if note is not None:
+        kinds.append("consult_note")
     urls = {kind: _urn(case, kind) for kind in kinds}
     resources = {
         "task": _task(session, case, urls),
@@ -261,11 +363,17 @@ def build_bundle(session: Session, case: ReferralCase) -> dict[str, Any]:
         "patient": _patient(case, urls["referrer_org"]),
         "practitioner": _practitioner(case),
         "referrer_org": _referring_org(case),
-        "recipient": _recipient_org(case),
         "coverage": _coverage(case, urls["patient"]),
     }
+    if clinician:
+        resources["recipient"] = _recipient_role(case, credential, urls["recipient_practitioner"])
+        resources["recipient_practitioner"] = _recipient_clinician(case, credential)
+    else:
+        resources["recipient"] = _recipient_org(case)
     if "document" in urls:
         resources["document"] = _document_reference(case, urls)
+    if note is not None:
+        resources["consult_note"] = _consult_note(case, note, urls)
     bundle = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"curbside:{case.id}:bundle")),

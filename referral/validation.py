@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from curbside import phones
 from curbside.text import UnsafeText, check_line, check_text, quoted
+from referral import icd10
 
 MAX_NAME = 200
 MAX_TEXT = 4000
@@ -135,11 +136,11 @@ _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?")
 
 
 def parse_icd10(value: str) -> str:
-    """One ICD-10-CM code by shape: letter, digit, alphanumeric, optional dot + 1-4 more.
+    """One billable ICD-10-CM code: the shape first, then the real code set.
 
-    A code typed without its dot (I4891) gets it back (I48.91). Only the shape
-    is checked: whether the code exists in this year's tabular list is the
-    clinician's call, not a regex's.
+    A code typed without its dot (I4891) gets it back (I48.91). A code that
+    has the shape but is not in the tabular list (or is only a category) is
+    refused with the closest billable codes (:mod:`referral.icd10`).
     """
     code = value.strip().upper()
     if re.fullmatch(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{1,4}", code):
@@ -150,7 +151,10 @@ def parse_icd10(value: str) -> str:
             f"{quoted(value.strip())} is not an ICD-10-CM code; codes look like I48.91, R07.9 "
             "or Z00.00",
         )
-    return code
+    try:
+        return icd10.lookup(code).code
+    except icd10.IcdError as error:
+        raise FieldError("icd10_codes", str(error)) from None
 
 
 def parse_icd10_codes(value: str | list[str]) -> list[str]:

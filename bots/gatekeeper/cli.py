@@ -15,9 +15,11 @@ which imports this module).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import click
 
 from bots.gatekeeper import credentialing
@@ -26,6 +28,7 @@ from bots.gatekeeper.registry import NppesFormatError, NuccFormatError
 from bots.gatekeeper.registry.cli import generate_command, import_command, taxonomy_command
 from bots.gatekeeper.roster import RosterFormatError, import_roster
 from curbside.database import session_scope
+from curbside.homeserver import HomeserverError, existing_accounts
 from curbside.host import Host, pass_host
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -45,11 +48,26 @@ def verify() -> None:
 @pass_host
 def verify_import(host: Host, roster: Path, attested_by: str, days: int) -> None:
     """Verify every clinician in ROSTER (CSV: matrix_id, npi, licence_state,
-    licence_number, checked). Each row is checked against the provider registry;
-    rows that fail are listed with the reason and change nothing."""
+    licence_number, checked). Each row is checked against the provider registry
+    and each Matrix ID of this homeserver must have an account there (the
+    homeserver must be running); rows that fail are listed with the reason and
+    change nothing."""
+    url = host.settings.homeserver.url
+    server = host.settings.homeserver.server_name
+
+    def accounts(user_ids: list[str]) -> set[str]:
+        local = [u for u in user_ids if u.endswith(f":{server}")]
+        remote = {u for u in user_ids if not u.endswith(f":{server}")}  # no federation here
+        try:
+            return asyncio.run(existing_accounts(url, local)) | remote
+        except (OSError, aiohttp.ClientError, HomeserverError) as error:
+            raise click.ClickException(
+                f"cannot check the roster's accounts on the homeserver at {url} ({error}); "
+                "is `curbside up` running?") from None
+
     try:
         result = import_roster(host.engine, roster, attested_by, audit=host.audit,
-                               config=GatekeeperConfig(credential_days=days))
+                               config=GatekeeperConfig(credential_days=days), accounts=accounts)
     except (RosterFormatError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"verified {result.imported} clinician(s); {len(result.rejections)} row(s) refused")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,6 +32,10 @@ from curbside.database import session_scope
 
 ROSTER_COLUMNS = ("matrix_id", "npi", "licence_state", "licence_number", "checked")
 _MATRIX_ID = re.compile(r"@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-:\[\]]+")
+
+
+# Given the roster's Matrix ids, the ones that have an account on the homeserver.
+AccountCheck = Callable[[list[str]], Collection[str]]
 
 
 class RosterFormatError(ValueError):
@@ -92,8 +97,14 @@ def import_roster(
     audit: AuditLog,
     config: GatekeeperConfig | None = None,
     now: datetime | None = None,
+    accounts: AccountCheck | None = None,
 ) -> RosterResult:
-    """Validate every row against the registry, then issue credentials for the valid ones."""
+    """Validate every row against the registry, then issue credentials for the valid ones.
+
+    ``accounts`` (the CLI asks the homeserver) says which Matrix ids of this
+    server exist; a row naming one that does not is refused, so no NPI is
+    bound to an account nobody can log in to.
+    """
     if not attested_by.strip():
         raise ValueError("attested_by must name the admin who attests the roster")
     config = config or GatekeeperConfig()
@@ -109,6 +120,8 @@ def import_roster(
                 for line, r in enumerate(reader, start=2)]
     rejections: list[RosterRejection] = []
     seen: set[str] = set()
+    ids = [row["matrix_id"].strip() for _line, row in rows]
+    existing = set(accounts(ids)) if accounts is not None else None
     with session_scope(engine) as session:
         accepted: list[tuple[CredentialFacts, str]] = []
         for line, row in rows:
@@ -118,6 +131,10 @@ def import_roster(
                 rejections.append(RosterRejection(line, matrix_id, checked))
             elif checked.user_id in seen:
                 rejections.append(RosterRejection(line, matrix_id, "listed twice in the roster"))
+            elif existing is not None and checked.user_id not in existing:
+                rejections.append(RosterRejection(
+                    line, matrix_id, f"no account {matrix_id} exists on the homeserver; create "
+                    "it first (`curbside user add`) or correct the Matrix ID"))
             else:
                 seen.add(checked.user_id)
                 accepted.append((checked, row["checked"].strip()))

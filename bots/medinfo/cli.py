@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import TextIO
 
 import click
+from sqlalchemy import select
 
+from bots.medinfo.models import SponsorRow
 from bots.medinfo.records import FORMATS, export
 from bots.medinfo.sponsors import SponsorConfigError, import_sponsors
+from curbside.database import session_scope
 from curbside.host import Host, pass_host
 from screening import adverse_events, decision
 
@@ -53,7 +56,17 @@ def medinfo() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
 @pass_host
 def export_command(host: Host, sponsor_key: str, fmt: str) -> None:
-    """Write the sponsor's request log (no PHI) to standard output."""
+    """Write the sponsor's request log (no PHI) to standard output.
+
+    An unknown sponsor key is an error (exit 1) naming the keys there are,
+    never an empty log that looks like a sponsor without requests.
+    """
+    with session_scope(host.engine) as session:
+        known = sorted(session.scalars(select(SponsorRow.key)))
+    if sponsor_key not in known:
+        hint = f"known sponsors: {', '.join(known)}" if known else (
+            "no sponsors are imported yet: `curbside sponsor import sponsors.yaml`")
+        raise click.ClickException(f"no sponsor {sponsor_key!r}; {hint}")
     click.echo(export(host.engine, sponsor_key, fmt), nl=False)
 
 

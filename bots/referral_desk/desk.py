@@ -303,7 +303,8 @@ class ReferralDesk:
         """A consult note file (already re-uploaded as ``forwarded``) closes the loop."""
         case = get_referral(session, referral_id)
         with _by_the_rules():
-            self.close_loop(session, asker.user_id, case, f"on Matrix (file {name})")
+            self.close_loop(session, asker.user_id, case, f"on Matrix (file {name})",
+                            note=f"{name} (file sent in the thread)")
         self.threads.say(session, case.id, REFERRER,
                          f"Consult note for {case.id} from {verified_name(session, asker.user_id)} "
                          "follows.", phi=True)
@@ -351,7 +352,8 @@ class ReferralDesk:
         """``!note``: the consult note as text closes the loop."""
         case = self._case_for(session, asker, referral_id, Side.RECIPIENT)
         with _by_the_rules():
-            self.close_loop(session, asker.user_id, case, "on Matrix (as text)")
+            self.close_loop(session, asker.user_id, case, "on Matrix (as text)",
+                            note=text)  # kept for the FHIR export
         self.threads.say(session, case.id, REFERRER, f"Consult note for {case.id} from "
                          f"{verified_name(session, asker.user_id)}:\n\n{text}", phi=True)
         return Reply(f"Consult note sent to the referrer; {case.id} is completed.")
@@ -453,10 +455,12 @@ class ReferralDesk:
         return Reply(line, phi=bool(reason.strip()))
 
     def close_loop(self, session: Session, sender: str, case: ReferralCase,
-                   received: str) -> None:
+                   received: str, *, note: str | None = None) -> None:
         """accepted → in-progress → completed, the note's business status and disclosure.
 
-        ``received``: how the note came, for the disclosure ("on Matrix (as text)").
+        ``received``: how the note came, for the disclosure ("on Matrix (as text)");
+        ``note``: what the business status keeps for the FHIR export (the note's
+        text, or what was sent), ``received`` when not given.
         """
         if case.state is Status.ACCEPTED:
             transition(session, self.env, case.id, to=Status.IN_PROGRESS, side=Side.RECIPIENT,
@@ -464,7 +468,8 @@ class ReferralDesk:
         transition(session, self.env, case.id, to=Status.COMPLETED, side=Side.RECIPIENT,
                    actor=sender)
         record_business_status(session, self.env, case.id, code="consult-note-sent",
-                               side=Side.RECIPIENT, actor=sender, note=received)
+                               side=Side.RECIPIENT, actor=sender,
+                               note=received if note is None else note)
         record_note_disclosure(session, self.env, case, received=received, actor=sender)
         self.threads.say(session, case.id, REFERRER,
                          status_line(case.id, Status.COMPLETED, verified_name(session, sender)))

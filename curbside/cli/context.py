@@ -94,7 +94,7 @@ class AppContext:
     def appservice_registration_path(self) -> Path:
         return self.settings.data_dir / "appservice-fax.yaml"
 
-    def homeserver_layout(self) -> HomeserverLayout:
+    def homeserver_layout(self, *, verbose: bool = False) -> HomeserverLayout:
         settings = self.settings
         # The verified-room policy runs inside Synapse and reads the same database
         # (docs/synapse-module.md); it is named by path so the CLI never imports Synapse.
@@ -114,10 +114,11 @@ class AppContext:
             registration_shared_secret=settings.homeserver.registration_shared_secret,
             modules=(verified_room_policy,),
             app_service_config_files=(self.appservice_registration_path,),
+            log_level="INFO" if verbose else "WARNING",
         )
 
-    def embedded_homeserver(self) -> EmbeddedSynapse:
-        return EmbeddedSynapse(self.homeserver_layout())
+    def embedded_homeserver(self, *, verbose: bool = False) -> EmbeddedSynapse:
+        return EmbeddedSynapse(self.homeserver_layout(verbose=verbose))
 
 
 pass_app = click.make_pass_decorator(AppContext)

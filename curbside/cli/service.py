@@ -1,6 +1,7 @@
 """`curbside up` and `curbside status`.
 
-    up:  settings ─> logging (PHI filter) ─> database (migrate) ─> PHI keys
+    up:  settings ─> logging (PHI filter) ─> preflight (lock, ports, no leftover
+         homeserver) ─> database (migrate) ─> PHI keys
          ─> embedded Synapse (unless external) ─> bot accounts ─> bots start
          ─> print how to connect ─> wait for Ctrl-C ─> stop bots, Synapse
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
+from datetime import UTC, datetime
 
 import aiohttp
 import click
@@ -29,16 +32,27 @@ from curbside.cli.operator_rooms import (
     ensure_operator_rooms,
     operator_password_path,
 )
-from curbside.cli.wiring import BOTS, migration_locations
+from curbside.cli.wiring import BOTS, metric_queries, migration_locations
 from curbside.database import KERNEL_BRANCH, Behind, pending_branches, session_scope
 from curbside.homeserver import HomeserverError, UserExists, register_user, wait_until_healthy
+from curbside.lifecycle import (
+    InstanceLock,
+    Listener,
+    PreflightError,
+    check_no_homeserver,
+    check_ports_free,
+    port_in_use,
+)
+from curbside.logs import configure_logging
 from curbside.matrix.bot import Bot
 from curbside.matrix.config import BotAccount, RuntimeConfig
 from curbside.matrix.models import MatrixAccount
-from curbside.redaction import configure_logging
+from curbside.metrics import QueryCollector, serve
 from fax_gateway.cli import gateway_for, parse_fax_settings
 from fax_gateway.gateway import Gateway
+from fax_gateway.health import STALL_AFTER, queue_health
 from fax_gateway.service import run_fax_service
+from referral import icd10
 
 
 async def _ensure_account(app: AppContext, localpart: str, password: str, name: str) -> None:
@@ -91,7 +105,7 @@ def _bridge(app: AppContext, fax_gateway: Gateway) -> Bridge:
 
 
 async def _serve(app: AppContext) -> None:
-    """Run everything until SIGINT/SIGTERM; whatever started is stopped on the way out."""
+    """Run everything until SIGINT/SIGTERM/SIGHUP; whatever started is stopped on the way out."""
     settings = app.settings
     await wait_until_healthy(settings.homeserver.url)
     for name in BOTS:
@@ -107,7 +121,7 @@ async def _serve(app: AppContext) -> None:
     settings = app.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     fax_settings = parse_fax_settings(settings.fax)
     fax_gateway = gateway_for(app, fax_settings)
@@ -118,6 +132,11 @@ async def _serve(app: AppContext) -> None:
         fax_service.add_done_callback(lambda _: stop.set())  # a failed gateway stops all
         running.push_async_callback(lambda: fax_service)
         running.callback(stop.set)
+        if settings.metrics.enabled:
+            metrics = settings.metrics
+            running.callback(serve(metrics.host, metrics.port,
+                                   [QueryCollector(app.engine, metric_queries())]))
+            click.echo(f"  metrics: http://{metrics.host}:{metrics.port}/metrics")
         click.echo(
             f"  fax gateway: {fax_settings.transport} line, webhooks on "
             f"http://{fax_settings.webhook_host}:{fax_settings.webhook_port}"
@@ -136,7 +155,41 @@ async def _serve(app: AppContext) -> None:
         await demo.rooms(app)
         click.echo("\n".join(_how_to_connect(app)))
         await stop.wait()
-        click.echo("\nstopping the bridge, the bots and the fax gateway …")
+        _say("\nstopping the bridge, the bots and the fax gateway …")
+
+
+def _listeners(app: AppContext) -> list[Listener]:
+    """Every port `curbside up` will listen on, with the key that sets it."""
+    settings = app.settings
+    fax_settings = parse_fax_settings(settings.fax)
+    listeners = [
+        Listener(settings.bridge.port, "the fax bridge's appservice", "bridge.port"),
+        Listener(fax_settings.webhook_port, "fax webhooks", "fax.webhook_port"),
+    ]
+    if settings.homeserver.mode == "embedded":
+        listeners.insert(0, Listener(settings.homeserver.port, "the homeserver", "homeserver.url"))
+    if settings.metrics.enabled:
+        listeners.append(Listener(settings.metrics.port, "metrics", "metrics.port"))
+    return listeners
+
+
+def _preflight(app: AppContext, lock: InstanceLock) -> None:
+    """Nothing of an earlier run still running here, and every port free."""
+    lock.acquire()
+    if app.settings.homeserver.mode == "embedded":
+        check_no_homeserver(app.homeserver_layout().config_path)
+    check_ports_free(_listeners(app))
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """SIGTERM or SIGHUP while Synapse starts: unwind as Ctrl-C does, stopping it."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _say(text: str) -> None:
+    """Print while stopping: a closed terminal (SIGHUP) must not stop the clean-up."""
+    with contextlib.suppress(OSError):
+        click.echo(text)
 
 
 def _how_to_connect(app: AppContext) -> list[str]:
@@ -153,27 +206,48 @@ def _how_to_connect(app: AppContext) -> list[str]:
 
 
 @click.command()
+@click.option(
+    "--verbose", is_flag=True, help="Also show the libraries' INFO lines (nio, aiohttp)."
+)
 @pass_app
-def up(app: AppContext) -> None:
+def up(app: AppContext, verbose: bool) -> None:
     """Start the whole service in this process; Ctrl-C stops it cleanly.
 
     With `homeserver.mode: embedded` (the default) Synapse runs on loopback
-    with SQLite under data_dir. Bot accounts are created on first start and
-    their devices are restored on every later one.
+    with SQLite under data_dir, and stops with this process however it ends
+    (Ctrl-C, SIGTERM, a closed terminal, even SIGKILL). Bot accounts are
+    created on first start and their devices are restored on every later one.
+
+    Exit codes: 20 a port it needs is in use; 21 Curbside or a homeserver is
+    already running on this data directory; 10-14 the fax bridge cannot start
+    (docs/fax-bridge.md); 1 anything else.
     """
     settings = app.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    configure_logging(settings.logging.level, str(settings.data_dir / "curbside.log"))
-    app.cipher  # noqa: B018 - loads (or creates) the PHI keys and installs them
-    synapse = app.embedded_homeserver() if settings.homeserver.mode == "embedded" else None
-    if synapse is not None:
-        click.echo(f"starting embedded Synapse on {synapse.url} …")
-        try:
-            synapse.start()
-        except HomeserverError as exc:
-            raise click.ClickException(str(exc)) from None
+    logs = settings.data_dir / "logs"
+    log_file = configure_logging(settings.logging.level, logs, verbose=verbose)
+    lock = InstanceLock(settings.data_dir)
     try:
+        _preflight(app, lock)
+    except PreflightError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(int(exc.code)) from None
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    click.echo(f"logs: {log_file}")
+    app.cipher  # noqa: B018 - loads (or creates) the PHI keys and installs them
+    threading.Thread(target=icd10.preload, name="icd10-preload", daemon=True).start()
+    embedded = settings.homeserver.mode == "embedded"
+    synapse = app.embedded_homeserver(verbose=verbose) if embedded else None
+    try:
+        if synapse is not None:
+            click.echo(f"starting embedded Synapse on {synapse.url} …")
+            synapse.start()
         asyncio.run(_serve(app))
+    except KeyboardInterrupt:
+        _say("\ninterrupted while starting")
+    except HomeserverError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"could not start: {exc}") from None
     except BridgeStartupError as exc:
@@ -181,9 +255,10 @@ def up(app: AppContext) -> None:
         raise SystemExit(int(exc.code)) from None
     finally:
         if synapse is not None:
-            click.echo("stopping Synapse …")
+            _say("stopping Synapse …")
             synapse.stop()
-        click.echo("stopped.")
+        lock.release()
+        _say("stopped.")
 
 
 async def _homeserver_versions(url: str) -> str:
@@ -232,10 +307,56 @@ def _bots_status(app: AppContext, engine: Engine) -> bool:
     return synced
 
 
+def _bridge_status(app: AppContext) -> bool:
+    port = app.settings.bridge.port
+    if not app.appservice_registration_path.exists():
+        click.echo("bridge      registration missing: run `curbside init`")
+        return False
+    if port_in_use(port):
+        click.echo(f"bridge      appservice listening on port {port}")
+        return True
+    click.echo(f"bridge      appservice NOT listening on port {port} (is `curbside up` running?)")
+    return False
+
+
+def _fax_status(app: AppContext, engine: Engine) -> bool:
+    fax_settings = parse_fax_settings(app.settings.fax)
+    healthy = True
+    port = fax_settings.webhook_port
+    if port_in_use(port):
+        click.echo(f"fax         {fax_settings.transport} line; webhooks listening on port {port}")
+    else:
+        click.echo(f"fax         {fax_settings.transport} line; webhooks NOT listening on port "
+                   f"{port} (is `curbside up` running?)")
+        healthy = False
+    with session_scope(engine) as session:
+        queue = queue_health(session, datetime.now(UTC))
+    states = ", ".join(f"{count} {state}" for state, count in sorted(queue.by_state.items()))
+    click.echo(f"fax queue   {queue.depth} job(s) not finished{f' ({states})' if states else ''}")
+    if queue.stalled:
+        click.echo(f"fax worker  {queue.stalled} due job(s) no worker has taken for over "
+                   f"{int(STALL_AFTER.total_seconds() // 60)} min: is `curbside up` "
+                   "(or `curbside fax worker`) running?")
+        healthy = False
+    return healthy
+
+
+def _credentialing_status(app: AppContext) -> bool:
+    room = app.settings.bots["gatekeeper"].options.get("verifiers_room")
+    if room:
+        click.echo(f"credentials verifiers' room {room}")
+        return True
+    click.echo("credentials no verifiers' room: !verify requests wait for one "
+               "(set bots.gatekeeper.options.verifiers_room, docs/verification.md)")
+    return False
+
+
 @click.command()
 @pass_app
 def status(app: AppContext) -> None:
     """Is the homeserver reachable, has each bot synced, is the DB at head?
+    Is the fax bridge listening, are the fax webhooks up and the queue moving,
+    is there a verifiers' (credentialing) room?
 
     Only reads: a database that is behind is reported (with the command that
     migrates it), never migrated here. Exits 1 if anything is not right.
@@ -259,6 +380,9 @@ def status(app: AppContext) -> None:
             healthy = False
         else:
             healthy &= _bots_status(app, engine)
+            healthy &= _fax_status(app, engine)
+        healthy &= _bridge_status(app)
+        healthy &= _credentialing_status(app)
     finally:
         engine.dispose()
     if behind or not healthy:

@@ -21,12 +21,15 @@ from pydantic import TypeAdapter, ValidationError
 from bots.gatekeeper.bot import GatekeeperBot
 from bots.gatekeeper.config import GatekeeperConfig
 from bots.gatekeeper.fax_code import derive_code_key
+from bots.medinfo import metrics as medinfo_metrics
 from bots.medinfo.bot import MedinfoBot
 from bots.referral_desk.bot import ReferralDeskBot
 from bots.referral_desk.config import ReferralDeskConfig
 from bridge.bridge import Bridge
 from curbside.matrix.bot import Bot
 from curbside.matrix.config import BotAccount, RuntimeConfig
+from curbside.metrics import OUTBOX_DEPTH, Query
+from fax_gateway import metrics as fax_metrics
 from fax_gateway.gateway import VERSIONS_DIR as FAX_VERSIONS
 from fax_gateway.gateway import Gateway
 from referral import MIGRATIONS as REFERRAL_VERSIONS
@@ -116,3 +119,8 @@ def migration_locations() -> list[Path]:
     for bot in BOTS.values():
         candidates.extend(bot.migrations)
     return list(dict.fromkeys(candidates))
+
+
+def metric_queries() -> list[Query]:
+    """Every series read from the database at scrape time (docs/operations.md)."""
+    return [OUTBOX_DEPTH, *fax_metrics.QUERIES, *medinfo_metrics.QUERIES]

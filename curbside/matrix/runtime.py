@@ -61,6 +61,7 @@ from curbside.matrix.rooms import (
 )
 from curbside.matrix.storage import OutboxItem, RuntimeStore, Undecryptable
 from curbside.matrix.trust import IGNORE_UNVERIFIED_DEVICES, DeviceTrust
+from curbside.metrics import EVENTS_HANDLED, HANDLER_SECONDS, RETRIES, UNDECRYPTABLE_EVENTS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -279,6 +280,7 @@ class MatrixRuntime:
                         ):
                             event.room_id = room_id
                             undecryptable.append(event)
+                            UNDECRYPTABLE_EVENTS.labels(self.account.user_id).inc()
                         continue
                     if sent_in_the_clear(self.client, room_id, event):
                         self._tell_plaintext_ignored(session, room_id, event.sender)
@@ -384,6 +386,11 @@ class MatrixRuntime:
                 response = await self.client.room_leave(room_id)
             if isinstance(response, nio.ErrorResponse):
                 log.warning("answering invite to %s failed: %s", room_id, response.message)
+            else:
+                log.info(
+                    "%s %s invite to %s from %s", self.client.user_id,
+                    "accepted" if answer is True else "declined", room_id, inviter,
+                )
         finally:
             self._joining.discard(room_id)
 
@@ -436,6 +443,8 @@ class MatrixRuntime:
         """Run the handler off the loop; its effects commit with the event's done mark."""
         typing = asyncio.create_task(self._typing_later(event.room_id))
         epoch = self._load_epoch
+        bot = self.account.user_id
+        started = time.monotonic()
         try:
             try:
                 replies = await self.main.off_loop(lambda: self._handle_and_commit(event))
@@ -443,9 +452,12 @@ class MatrixRuntime:
                 return  # stopping: rolled back, handled again at the next start
             except Exception:
                 log.exception("handler failed on event %s", event.event_id)
+                EVENTS_HANDLED.labels(bot, "failed").inc()
                 await self._db(self._record_failure, event)
             else:
+                EVENTS_HANDLED.labels(bot, "ok").inc()
                 self._hand_to_sender(replies, epoch)
+            HANDLER_SECONDS.labels(bot).observe(time.monotonic() - started)
         finally:
             self._stop_typing(typing, event.room_id)
 
@@ -641,6 +653,7 @@ class MatrixRuntime:
         """Deliver one row, retrying transient failures; the room's next row waits."""
         backoff = 0.5
         while not await self._deliver(item):
+            RETRIES.labels("matrix_send").inc()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 15.0)
         if self._outbox_backlog:

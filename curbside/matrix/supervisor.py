@@ -57,6 +57,7 @@ from curbside.matrix.offloop import MainLoop
 from curbside.matrix.posting import Poster
 from curbside.matrix.runtime import TRANSIENT
 from curbside.matrix.storage import RuntimeStore
+from curbside.metrics import RETRIES
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +312,7 @@ class Supervisor:
     async def _failed(self, what: str, failures: int, exc: Exception) -> int:
         """Log one more failure in a row; the operator hears at the NOTICE_AFTER-th."""
         failures += 1
+        RETRIES.labels("job").inc()
         if isinstance(exc, RetrySoon):
             log.warning("%s must wait (%d in a row): %s", what, failures, exc)
         else:

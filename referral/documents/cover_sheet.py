@@ -32,6 +32,10 @@ CONFIDENTIALITY_NOTICE = (
 )
 
 
+TITLE_GAP = 18  # points between the title and the sender's name and numbers
+TITLE_MIN = 16
+
+
 def misdirected_notice(sender_phone: str) -> str:
     return (
         "<b>IF YOU RECEIVED THIS FAX IN ERROR:</b> do not read, copy, forward or use it. "
@@ -59,6 +63,14 @@ def _party_table(title: str, rows: list[tuple[str, str]], width: float) -> Table
     return table
 
 
+def _title_size(canvas: Canvas, title: str, room: float) -> float:
+    """The largest size up to 30 pt at which ``title`` leaves the sender's block clear."""
+    size = 30.0
+    while size > TITLE_MIN and canvas.stringWidth(title, "Helvetica-Bold", size) > room:
+        size -= 1
+    return size
+
+
 def render_cover_sheet(doc: ReferralDocument, total_pages: int) -> bytes:
     """One page; ``total_pages`` counts this cover too."""
 
@@ -71,16 +83,18 @@ def render_cover_sheet(doc: ReferralDocument, total_pages: int) -> bytes:
     top = height - MARGIN
 
     canvas.setFillColor(black)
-    canvas.setFont("Helvetica-Bold", 30)
-    canvas.drawString(MARGIN, top - 30, "FAX" if doc.recipient_is_fax else "REFERRAL PACKET")
+    contact = f"Phone {display(doc.sender.phone)}  ·  Fax {display(doc.sender.fax)}"
+    beside = max(
+        canvas.stringWidth(doc.sender.organisation, "Helvetica-Bold", 13),
+        canvas.stringWidth(contact, "Helvetica", 11),
+    )
+    title = "FAX" if doc.recipient_is_fax else "REFERRAL PACKET"
+    canvas.setFont("Helvetica-Bold", _title_size(canvas, title, inner - beside - TITLE_GAP))
+    canvas.drawString(MARGIN, top - 30, title)
     canvas.setFont("Helvetica-Bold", 13)
     canvas.drawRightString(width - MARGIN, top - 14, doc.sender.organisation)
     canvas.setFont("Helvetica", 11)
-    canvas.drawRightString(
-        width - MARGIN,
-        top - 30,
-        f"Phone {display(doc.sender.phone)}  ·  Fax {display(doc.sender.fax)}",
-    )
+    canvas.drawRightString(width - MARGIN, top - 30, contact)
     canvas.setLineWidth(RULE * 2)
     canvas.line(MARGIN, top - 42, width - MARGIN, top - 42)
 

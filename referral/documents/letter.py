@@ -1,8 +1,9 @@
 """The referral letter: who, to whom, why, what is asked — with page numbers and a QR code.
 
     header  title · referring organisation · QR code (referral id only) · urgency
-    body    Patient │ Referring clinician (NPI) │ Recipient │ Reason + ICD-10-CM │
-            Clinical question │ Urgency │ Consent │ Attachments
+    body    urgency banner │ Patient │ Referring clinician (NPI) │ Recipient │
+            Reason + ICD-10-CM codes with their descriptions │ Clinical question │
+            Consent │ Enclosures — label/value pairs two to a line, so it fits one page
     footer  referral id · confidentiality line · "Page x of y"
 
 "Page x of y" needs the page count before the last page is known, so the
@@ -19,6 +20,7 @@ from xml.sax.saxutils import escape
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
@@ -26,7 +28,6 @@ from reportlab.platypus import (
     KeepTogether,
     Paragraph,
     SimpleDocTemplate,
-    Spacer,
     Table,
     TableStyle,
 )
@@ -45,6 +46,7 @@ from referral.documents.style import (
     TITLE,
     black,
 )
+from referral.icd10 import describe
 
 QR_SIZE = 1.1 * inch
 HEADER_HEIGHT = 1.45 * inch
@@ -56,21 +58,34 @@ def _p(text: str, style: Any = BODY) -> Paragraph:
     return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
 
-def _fields(rows: list[tuple[str, str]]) -> Table:
+_FIELD_STYLE = TableStyle(
+    [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("TOPPADDING", (0, 0), (-1, -1), 1),
+    ]
+)
+_INNER = PAGE[0] - 2 * MARGIN
+
+
+def _fields(rows: list[tuple[str, str]], label_width: float = 1.9 * inch) -> Table:
     table = Table(
         [[_p(label, LABEL), _p(value)] for label, value in rows],
-        colWidths=[1.9 * inch, PAGE[0] - 2 * MARGIN - 1.9 * inch],
+        colWidths=[label_width, _INNER - label_width],
     )
-    table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-                ("TOPPADDING", (0, 0), (-1, -1), 1),
-            ]
-        )
-    )
+    table.setStyle(_FIELD_STYLE)
+    return table
+
+
+def _grid(rows: list[tuple[str, str]]) -> Table:
+    """Label/value pairs two to a line: a letter that fits on one page."""
+    label, value = 1.05 * inch, _INNER / 2 - 1.05 * inch
+    cells = [_cell for pair in rows for _cell in (_p(pair[0], LABEL), _p(pair[1]))]
+    lines = [cells[i : i + 4] for i in range(0, len(cells), 4)]
+    lines[-1] += [""] * (4 - len(lines[-1]))
+    table = Table(lines, colWidths=[label, value, label, value])
+    table.setStyle(_FIELD_STYLE)
     return table
 
 
@@ -87,8 +102,12 @@ class _Rule(Flowable):
         self.canv.line(0, RULE, self.width, RULE)
 
 
+# Tighter than the shared heading: the letter's eight sections fit one page.
+SECTION = ParagraphStyle("section", parent=HEADING, spaceBefore=6)
+
+
 def _section(title: str, *body: Flowable) -> KeepTogether:
-    return KeepTogether([_p(title, HEADING), _Rule(), *body])
+    return KeepTogether([_p(title, SECTION), _Rule(), *body])
 
 
 def _urgency_banner(urgency: str) -> Table:
@@ -96,7 +115,7 @@ def _urgency_banner(urgency: str) -> Table:
     label = URGENCY_LABELS[urgency]
     if urgency == "routine":
         return _fields([("Urgency", label)])
-    banner = Table([[_p(f"{label} REFERRAL", INVERSE)]], colWidths=[PAGE[0] - 2 * MARGIN])
+    banner = Table([[_p(f"{label} REFERRAL", INVERSE)]], colWidths=[_INNER])
     banner.setStyle(
         TableStyle([("BACKGROUND", (0, 0), (-1, -1), black), ("LEFTPADDING", (0, 0), (-1, -1), 8)])
     )
@@ -113,7 +132,7 @@ def _story(doc: ReferralDocument) -> list[Flowable]:
     recipient_rows = [("Name", recipient.name), (where, recipient_address)]
     if recipient.phone:
         recipient_rows.append(("Phone", display(recipient.phone)))
-    attachments = [a.filename for a in doc.attachments] or ["none"]
+    enclosures = "; ".join(a.filename for a in doc.attachments) or "none"
     consent = (
         f"The referring clinician attests that the patient consented to this referral "
         f"and to sharing the information in it for treatment. Attested by "
@@ -123,12 +142,12 @@ def _story(doc: ReferralDocument) -> list[Flowable]:
         _urgency_banner(doc.urgency),
         _section(
             "Patient",
-            _fields(
+            _grid(
                 [
                     ("Name", doc.patient_name),
-                    ("Date of birth", format_date(doc.date_of_birth)),
+                    ("Born", format_date(doc.date_of_birth)),
                     ("Sex", doc.sex.capitalize()),
-                    ("MRN", f"{doc.mrn} ({doc.referring_org_name})"),
+                    ("MRN", doc.mrn),
                     ("Phone", display(doc.patient_phone)),
                     ("Payer", doc.payer),
                     ("Member ID", doc.member_id),
@@ -137,28 +156,31 @@ def _story(doc: ReferralDocument) -> list[Flowable]:
         ),
         _section(
             "Referring clinician",
-            _fields(
+            _grid(
                 [
                     ("Name", f"{doc.referrer_name}, {doc.referrer_credential}".rstrip(", ")),
                     ("NPI", doc.referrer_npi),
                     ("Specialty", doc.referrer_specialty),
                     ("Organization", doc.referring_org_name),
-                    ("Phone / Fax", f"{display(sender.phone)} / {display(sender.fax)}"),
+                    ("Phone", display(sender.phone)),
+                    ("Fax", display(sender.fax)),
                     ("Matrix", doc.referrer_user_id),
                 ]
             ),
         ),
-        _section("Referred to", _fields(recipient_rows)),
+        _section("Referred to", _grid(recipient_rows)),
         _section(
             "Reason for referral",
             _p(doc.reason),
-            Spacer(1, 4),
-            _fields([("ICD-10-CM", ", ".join(doc.icd10_codes))]),
+            _fields(
+                [("ICD-10-CM" if i == 0 else "", f"{code}  {describe(code)}")
+                 for i, code in enumerate(doc.icd10_codes)],
+                label_width=1.05 * inch,
+            ),
         ),
         _section("Clinical question", _p(doc.clinical_question)),
-        _section("Urgency", _p(URGENCY_LABELS[doc.urgency])),
         _section("Patient consent", _p(consent)),
-        _section("Enclosures", *(_p(f"• {name}") for name in attachments)),
+        _section("Enclosures", _p(enclosures)),
     ]
 
 

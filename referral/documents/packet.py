@@ -5,6 +5,7 @@
     reply sheet (fax recipients only)  ├─ pikepdf merge ─> docinfo dated from the
     images → one page each (reportlab) │   referral, deterministic /ID ─> bytes
     PDF attachments, pages as they are ┘                                  └─> SHA-256
+    every enclosure page stamped: "Referral RF-… · packet page x of y" (bottom right)
 
 The same referral always yields the same bytes: reportlab runs with
 ``invariant=1``, the PDF's dates come from the referral (never the clock),
@@ -33,7 +34,7 @@ from referral.documents.content import AttachmentFile, ReferralDocument
 from referral.documents.cover_sheet import render_cover_sheet
 from referral.documents.letter import render_letter
 from referral.documents.reply_sheet import render_reply_sheet
-from referral.documents.style import MARGIN, PAGE, SMALL, black
+from referral.documents.style import MARGIN, PAGE, SMALL, black, white
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,57 @@ def attachment_pdf(attachment: AttachmentFile) -> bytes:
     return image_page(attachment)
 
 
+STAMP_HEIGHT = 16  # points of white band behind the stamp, at the page's foot
+STAMP_FROM_BOTTOM = 14  # clear of the fax machine's own header line at the top
+
+
+def enclosure_stamp(width: float, height: float, text: str) -> bytes:
+    """A transparent page of ``width`` x ``height`` with ``text`` bottom right on white."""
+    buffer = BytesIO()
+    canvas = Canvas(buffer, pagesize=(width, height), invariant=1)
+    size = SMALL.fontSize
+    text_width = canvas.stringWidth(text, "Helvetica-Bold", size)
+    right = width - min(MARGIN, width / 10)
+    canvas.setFillColor(white)
+    canvas.rect(right - text_width - 6, STAMP_FROM_BOTTOM - 4, text_width + 12, STAMP_HEIGHT,
+                stroke=0, fill=1)
+    canvas.setFillColor(black)
+    canvas.setFont("Helvetica-Bold", size)
+    canvas.drawRightString(right, STAMP_FROM_BOTTOM, text)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+STAMP_NAME = pikepdf.Name("/CurbsideStamp")
+
+
+def _stamp_enclosures(merged: pikepdf.Pdf, first: int, referral_id: str) -> list[pikepdf.Pdf]:
+    """Referral id and "packet page x of y" on every enclosure page (0-based ``first`` on).
+
+    A loose lab report that falls out of the packet still says which referral
+    it belongs to. The stamp is a form XObject under a fixed name drawn after
+    the page's own content, which is wrapped in q/Q so its graphics state
+    cannot move the stamp (pikepdf's ``add_overlay`` names it at random, and
+    the packet's bytes must not change between renders). Returns the stamp
+    documents, to be closed after saving.
+    """
+    total = len(merged.pages)
+    stamps = []
+    for index in range(first, total):
+        page = merged.pages[index]
+        x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+        text = f"Referral {referral_id} · packet page {index + 1} of {total}"
+        stamp = pikepdf.open(BytesIO(enclosure_stamp(x1 - x0, y1 - y0, text)))
+        stamps.append(stamp)
+        form = merged.copy_foreign(stamp.pages[0].as_form_xobject())
+        page.add_resource(form, pikepdf.Name.XObject, STAMP_NAME)
+        page.contents_add(pikepdf.Stream(merged, b"q\n"), prepend=True)
+        draw = f"\nQ q 1 0 0 1 {x0:g} {y0:g} cm {STAMP_NAME} Do Q\n".encode()
+        page.contents_add(pikepdf.Stream(merged, draw))
+    return stamps
+
+
 def count_pages(pdf: bytes) -> int:
     with pikepdf.open(BytesIO(pdf)) as document:
         return len(document.pages)
@@ -133,6 +185,7 @@ def build_packet(doc: ReferralDocument, *, reply_sheet: bool | None = None) -> P
     try:
         for source in sources:
             merged.pages.extend(source.pages)
+        sources += _stamp_enclosures(merged, 1 + letter_pages, doc.referral_id)
         stamp = pdf_date(doc.document_date)
         merged.docinfo["/Title"] = f"Referral {doc.referral_id}"
         merged.docinfo["/Creator"] = "Curbside"

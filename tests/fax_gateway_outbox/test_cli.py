@@ -130,3 +130,20 @@ def test_received_says_what_became_of_each_fax(host: Host, tmp_path: Path) -> No
     settled = _run(host, "received")
     assert re.search(r"operator\W+1", settled.output), settled.output
     assert re.search(r"not accounted for yet\W+0", settled.output)
+
+
+def test_a_narrow_listing_shows_whole_ids_and_a_start_of_one_is_accepted(
+    host: Host, tmp_path: Path
+) -> None:
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(make_pdf())
+    queued = _run(host, "send", "--no-wait", "--to", "+13125550108", str(letter))
+    job_id = queued.output.split()[1].rstrip(":")
+    listing = CliRunner(env={"COLUMNS": "80"}).invoke(fax, ["status"], obj=host)
+    assert job_id in listing.output, listing.output
+    detail = _run(host, "status", job_id[:8])
+    assert detail.exit_code == 0 and f"job {job_id}" in detail.output
+    unknown = CliRunner().invoke(fax, ["status", "ffffffffzz"], obj=host)
+    assert unknown.exit_code == 1 and "no fax job ffffffffzz" in unknown.output
+    cancelled = _run(host, "cancel", job_id[:8])
+    assert cancelled.exit_code == 0 and "cancelled" in cancelled.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from bots.gatekeeper.roster import RosterFormatError, import_roster
 from curbside.audit import AuditEntry
 from curbside.credentials import active_credential
 from curbside.database import session_scope
+from curbside.homeserver import existing_accounts
 from tests.gatekeeper.registry_data import (
     BOB,
     CAROL,
@@ -136,3 +138,23 @@ def test_directory_finds_listed_colleagues_by_specialty_and_state(engine, audit,
         assert [c.user_id for c in found] == ["@dana:curbside.test"]
         assert [c.user_id for c in find_colleagues(session, "nurse practitioner", "MA",
                                                    now=now, limit=10)] == ["@carol:curbside.test"]
+
+
+def test_roster_rows_naming_no_account_on_the_homeserver_are_refused(
+    engine, audit, tmp_path, homeserver, unique
+) -> None:
+    """Real Synapse: the account check asks it which of the roster's ids exist."""
+    dana = asyncio.run(homeserver.register_user(f"dana{unique}", "pw-" + unique))
+    ghost = f"@ghost{unique}:{homeserver.server_name}"
+    path = _roster(tmp_path, [f"{dana},{DANA},MA,MD123456,HR", f"{ghost},{DANA},MA,MD123456,HR"])
+
+    result = import_roster(engine, path, ADMIN, audit=audit,
+                           accounts=lambda ids: asyncio.run(existing_accounts(homeserver.url, ids)))
+
+    assert result.imported == 1
+    [refused] = result.rejections
+    assert (refused.line, refused.matrix_id) == (3, ghost)
+    assert refused.reason.startswith(f"no account {ghost} exists on the homeserver")
+    with session_scope(engine) as session:
+        assert active_credential(session, dana) is not None
+        assert active_credential(session, ghost) is None

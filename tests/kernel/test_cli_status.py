@@ -1,8 +1,14 @@
 """`curbside status` reads the schema's state and migrates nothing: a database
-one migration behind is reported, with the command that fixes it, and left as it was."""
+one migration behind is reported, with the command that fixes it, and left as it was.
+It also says whether the fax bridge and the fax webhooks listen, how deep the fax
+queue is (and whether a worker takes it), and whether a verifiers' room is set."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -13,9 +19,10 @@ from sqlalchemy import insert, text
 from curbside.cli import cli
 from curbside.cli.wiring import BOTS, migration_locations
 from curbside.database import _alembic_config, make_engine
-from curbside.homeserver import EmbeddedSynapse
+from curbside.homeserver import EmbeddedSynapse, free_port
 from curbside.matrix.models import MatrixAccount
 from curbside.settings import load_settings
+from fax_gateway.models import FaxJob
 
 
 def _run(config_path: Path, *args: str) -> tuple[int, str]:
@@ -32,14 +39,76 @@ def _versions(url: str) -> set[str]:
         engine.dispose()
 
 
+@contextmanager
+def _listening(*ports: int) -> Iterator[None]:
+    """Stand-ins for the bridge's and the webhooks' listeners of a running `curbside up`."""
+    sockets = []
+    try:
+        for port in ports:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+            sockets.append(sock)
+        yield
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _configure(config_path: Path, homeserver: EmbeddedSynapse, **gatekeeper: object) -> dict:
+    config = yaml.safe_load(config_path.read_text())
+    config["homeserver"]["url"] = homeserver.url
+    config["bridge"]["port"] = free_port()
+    config["fax"]["webhook_port"] = free_port()
+    config["bots"]["gatekeeper"]["options"].update(gatekeeper)
+    config_path.write_text(yaml.safe_dump(config))
+    return config
+
+
+def test_status_reports_the_bridge_the_fax_gateway_and_the_credentialing_room(
+    tmp_path: Path, homeserver: EmbeddedSynapse
+) -> None:
+    config_path = tmp_path / "config" / "curbside.yaml"
+    assert _run(config_path, "init")[0] == 0
+    config = _configure(config_path, homeserver)
+    code, output = _run(config_path, "status")
+    assert code == 1
+    bridge, webhooks = config["bridge"]["port"], config["fax"]["webhook_port"]
+    assert f"bridge      appservice NOT listening on port {bridge}" in output
+    assert f"webhooks NOT listening on port {webhooks}" in output
+    assert "fax queue   0 job(s) not finished" in output
+    assert "credentials no verifiers' room" in output
+
+    settings = load_settings(config_path)
+    engine = make_engine(settings.database.url)
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    with engine.begin() as connection:
+        connection.execute(insert(FaxJob).values(
+            id="f" * 32, idempotency_key="k", state="queued", transport="loopback",
+            to_number="x", destination_hash="h", caller_ident="c", document_ref="d",
+            document_sha256="s", attempts=0, next_attempt_at=long_ago,
+            deadline_at=long_ago + timedelta(days=1), submitted_by="test",
+            created_at=long_ago, updated_at=long_ago,
+        ))
+    engine.dispose()
+    _configure(config_path, homeserver, verifiers_room="!staff:curbside.localhost")
+    config = yaml.safe_load(config_path.read_text())
+    with _listening(config["bridge"]["port"], config["fax"]["webhook_port"]):
+        code, output = _run(config_path, "status")
+    assert code == 1, output
+    assert f"appservice listening on port {config['bridge']['port']}" in output
+    assert f"webhooks listening on port {config['fax']['webhook_port']}" in output
+    assert "fax queue   1 job(s) not finished (1 queued)" in output
+    assert "fax worker  1 due job(s) no worker has taken for over 2 min" in output
+    assert "credentials verifiers' room !staff:curbside.localhost" in output
+
+
 def test_status_reports_a_database_behind_and_leaves_it(
     tmp_path: Path, homeserver: EmbeddedSynapse
 ) -> None:
     config_path = tmp_path / "config" / "curbside.yaml"
     assert _run(config_path, "init")[0] == 0  # config, and the database at head
-    config = yaml.safe_load(config_path.read_text())
-    config["homeserver"]["url"] = homeserver.url
-    config_path.write_text(yaml.safe_dump(config))
+    config = _configure(config_path, homeserver, verifiers_room="!staff:curbside.localhost")
     settings = load_settings(config_path)
     engine = make_engine(settings.database.url)
     with engine.begin() as connection:  # every bot has run and synced
@@ -48,7 +117,8 @@ def test_status_reports_a_database_behind_and_leaves_it(
                 user_id=settings.bot_user_id(name), device_id=f"DEV{name}",
                 access_token="token", sync_token="s1",
             ))
-    code, output = _run(config_path, "status")
+    with _listening(config["bridge"]["port"], config["fax"]["webhook_port"]):
+        code, output = _run(config_path, "status")
     assert (code, "database    at head") == (0, output.splitlines()[1]), output
 
     command.downgrade(_alembic_config(engine, migration_locations()), "bridge@-1")
@@ -63,5 +133,6 @@ def test_status_reports_a_database_behind_and_leaves_it(
     assert _versions(settings.database.url) == before  # nothing was applied
 
     assert _run(config_path, "init")[0] == 0  # the command status names fixes it
-    code, output = _run(config_path, "status")
+    with _listening(config["bridge"]["port"], config["fax"]["webhook_port"]):
+        code, output = _run(config_path, "status")
     assert (code, "database    at head") == (0, output.splitlines()[1]), output

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from curbside.homeserver import free_port
+from tests.support.service import init_project
 
 CURBSIDE = [sys.executable, "-m", "curbside"]
 READY = "Press Ctrl-C to stop."
@@ -51,13 +51,8 @@ def _up_until_ready(project: Path) -> tuple[dict[str, str], str]:
 def test_up_twice_keeps_devices_and_prints_how_to_connect(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    init = _curbside(project, "init")
-    assert init.returncode == 0, init.stderr
+    config = init_project(project)  # every port a free one: tests run side by side
     config_path = project / "config" / "curbside.yaml"
-    config = yaml.safe_load(config_path.read_text())
-    config["homeserver"]["url"] = f"http://127.0.0.1:{free_port()}"
-    config["fax"]["webhook_port"] = free_port()
-    config_path.write_text(yaml.safe_dump(config))
 
     first, output = _up_until_ready(project)
     assert len(first) == 3, output
@@ -70,6 +65,10 @@ def test_up_twice_keeps_devices_and_prints_how_to_connect(tmp_path: Path) -> Non
     assert "created operator.room !" in output and "created operator.fax_inbox_room !" in output
     operator = yaml.safe_load(config_path.read_text())["operator"]
     assert operator["room"].startswith("!") and operator["fax_inbox_room"].startswith("!")
+    assert " nio." not in output  # libraries' INFO lines stay in the log file
+    log_file = project / "data" / "logs" / "curbside.log"
+    assert f"logs: {log_file}" in output
+    assert "INFO nio." in log_file.read_text()
 
     second, output = _up_until_ready(project)
     assert second == first, output

@@ -11,10 +11,12 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import nio
 import pypdf
 import pytest
 from sqlalchemy import select
 
+from bots.medinfo import metrics as medinfo_metrics
 from bots.medinfo import records
 from bots.medinfo.bot import MedinfoBot
 from bots.medinfo.models import PvReportRow, RequestRow
@@ -290,6 +292,23 @@ async def test_an_adverse_event_reaches_pv_with_the_four_criteria(desk: Desk) ->
         report = session.scalars(select(PvReportRow).where(
             PvReportRow.sponsor_key == "northwind", PvReportRow.kind == "ae")).one()
         assert report.seconds_to_forward >= 0
+        assert report.acknowledged_at is None
+        assert (("northwind",), 1) in medinfo_metrics._pv_unacknowledged(session)
+
+    pv_member = desk.people["npv"]
+    reacted = await pv_member.client.room_send(desk.rooms["npv"], "m.reaction", {
+        "m.relates_to": {"rel_type": "m.annotation", "event_id": pv.event.event_id, "key": "ok"}
+    }, ignore_unverified_devices=True)
+    assert isinstance(reacted, nio.RoomSendResponse), reacted
+
+    def acknowledged() -> str | None:
+        with session_scope(desk.bot.config.engine) as session:
+            return session.scalars(select(PvReportRow.acknowledged_by).where(
+                PvReportRow.sponsor_key == "northwind", PvReportRow.kind == "ae")).one()
+
+    assert await wait_for(acknowledged, what="the PV acknowledgement") == pv_member.user_id
+    with session_scope(desk.bot.config.engine) as session:
+        assert (("northwind",), 1) not in medinfo_metrics._pv_unacknowledged(session)
 
 
 async def test_an_unanswered_urgent_request_is_reminded_then_escalated(desk: Desk) -> None:

@@ -405,6 +405,53 @@ def test_fhir_bundle_validates_and_links(referral_db: ReferralDb) -> None:
             assert ref in urls, ref
 
 
+def test_fhir_recipient_clinician_is_a_role_and_the_consult_note_is_the_output(
+    referral_db: ReferralDb,
+) -> None:
+    """A referral to a verified cardiologist on Matrix, closed with a consult note."""
+    env = referral_db.env
+    with session_scope(referral_db.engine) as session:
+        case = cases.create_referral(
+            session, env, fax_request(recipient=CARDIOLOGIST, recipient_name="Dr Okafor"),
+            referrer=REFERRER,
+        )
+        for to, side, actor in [
+            (Status.REQUESTED, Side.REFERRER, REFERRER),
+            (Status.ACCEPTED, Side.RECIPIENT, CARDIOLOGIST),
+            (Status.IN_PROGRESS, Side.RECIPIENT, CARDIOLOGIST),
+            (Status.COMPLETED, Side.RECIPIENT, CARDIOLOGIST),
+        ]:
+            cases.transition(session, env, case.id, to=to, side=side, actor=actor)
+        cases.record_business_status(
+            session, env, case.id, code="consult-note-sent", side=Side.RECIPIENT,
+            actor=CARDIOLOGIST, note="Start apixaban 5 mg twice daily; follow up in 3 months.",
+        )
+        bundle = export_bundle(session, env, case.id, actor="operator")
+    entries = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    task = next(r for r in entries.values() if r["resourceType"] == "Task")
+    request = next(r for r in entries.values() if r["resourceType"] == "ServiceRequest")
+    role = entries[request["performer"][0]["reference"]]
+    assert role["resourceType"] == "PractitionerRole"
+    assert task["owner"]["reference"] == request["performer"][0]["reference"]
+    assert role["specialty"][0]["coding"][0]["display"] == "Cardiology"
+    assert role["specialty"][0]["coding"][0]["system"] == "http://nucc.org/provider-taxonomy"
+    practitioner = entries[role["practitioner"]["reference"]]
+    assert {"system": NPI_SYSTEM, "value": "1987654321"} in practitioner["identifier"]
+    assert practitioner["name"][0]["text"] == "Ravi Okafor"
+    assert not any(  # an Organization only for the referring practice
+        r["resourceType"] == "Organization" and r["name"] == "Dr Okafor" for r in entries.values()
+    )
+    note = entries[task["output"][0]["valueReference"]["reference"]]
+    assert note["resourceType"] == "DocumentReference"
+    assert note["type"]["coding"][0]["code"] == "11488-4"
+    assert note["author"][0]["reference"] == role["practitioner"]["reference"]
+    text = base64.b64decode(note["content"][0]["attachment"]["data"]).decode()
+    assert text == "Start apixaban 5 mg twice daily; follow up in 3 months."
+    for resource in entries.values():
+        for ref in _references(resource):
+            assert ref in entries, ref
+
+
 def _references(value: object) -> list[str]:
     if isinstance(value, dict):
         found = [value["reference"]] if isinstance(value.get("reference"), str) else []

@@ -208,3 +208,41 @@ def test_any_change_changes_the_hash(packet: Packet) -> None:
         ),
     )
     assert build_packet(with_jpeg).pages == 1 + packet.letter_pages + 1 + 2
+
+
+def test_letter_fits_one_page_with_urgency_once_and_code_descriptions(packet: Packet) -> None:
+    assert packet.letter_pages == 1
+    letter = _text(packet.data)[1]
+    assert letter.count("URGENT") == 1  # the banner; no second "Urgency" section
+    assert "I48.91 Unspecified atrial fibrillation" in letter
+    assert "R00.2 Palpitations" in letter
+
+
+def test_every_enclosure_page_names_the_referral_and_its_packet_page(packet: Packet) -> None:
+    pages = _text(packet.data)
+    first_enclosure = 1 + packet.letter_pages + 1  # after the fax-back reply sheet
+    for number in range(first_enclosure + 1, packet.pages + 1):
+        stamp = f"Referral {packet.referral_id} · packet page {number} of {packet.pages}"
+        assert stamp in pages[number - 1], (number, pages[number - 1])
+    assert not any("packet page" in page for page in pages[:first_enclosure])
+
+
+def _right_edge_of(text_page: pypdfium2.PdfTextPage, needle: str) -> tuple[float, float]:
+    """(left of the first char, right of the last char) of ``needle`` on the page."""
+    text = text_page.get_text_range()
+    start = text.index(needle)
+    left = text_page.get_charbox(start)[0]
+    right = text_page.get_charbox(start + len(needle) - 1)[2]
+    return left, right
+
+
+def test_cover_title_leaves_the_senders_numbers_clear() -> None:
+    doc = sample_document()
+    to_matrix = replace(doc, recipient_is_fax=False,
+                        recipient=replace(doc.recipient, address="@kim:curbside.example"))
+    pdf = pypdfium2.PdfDocument(render_cover_sheet(to_matrix, 5))
+    text_page = pdf[0].get_textpage()
+    _, title_right = _right_edge_of(text_page, "REFERRAL PACKET")
+    phone_left, _ = _right_edge_of(text_page, "Phone +1")
+    organisation_left, _ = _right_edge_of(text_page, doc.sender.organisation)
+    assert title_right < min(phone_left, organisation_left)

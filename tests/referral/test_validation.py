@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from referral import icd10
 from referral.validation import (
     FieldError,
     RecipientKind,
@@ -31,7 +32,7 @@ TODAY = date(2026, 11, 24)
         ("I48.91", "I48.91"),
         ("r07.9", "R07.9"),
         ("Z00.00", "Z00.00"),
-        ("E11", "E11"),
+        ("e119", "E11.9"),
         ("I4891", "I48.91"),
         ("S72.001A", "S72.001A"),
         ("U07.1", "U07.1"),
@@ -45,6 +46,26 @@ def test_icd10_shapes_accepted(typed: str, stored: str) -> None:
 def test_icd10_shapes_refused(typed: str) -> None:
     with pytest.raises(FieldError, match=r"codes look like I48\.91, R07\.9 or Z00\.00"):
         parse_icd10(typed)
+
+
+def test_a_code_not_in_the_code_set_is_refused_with_the_closest() -> None:
+    with pytest.raises(FieldError) as refused:
+        parse_icd10("I48.99")
+    assert refused.value.message.startswith("I48.99 is not in the ICD-10-CM code set")
+    assert "I48.91 (Unspecified atrial fibrillation)" in refused.value.message
+
+
+def test_a_category_is_refused_with_billable_codes_under_it() -> None:
+    with pytest.raises(FieldError) as refused:
+        parse_icd10("E11")
+    message = refused.value.message
+    assert "E11 (Type 2 diabetes mellitus) is a category, not a billable code" in message
+    assert "E11." in message.split("e.g.", 1)[1]
+
+
+def test_codes_carry_their_descriptions() -> None:
+    assert icd10.lookup("R00.2") == icd10.Icd10Code("R00.2", "Palpitations")
+    assert icd10.describe("I48.91") == "Unspecified atrial fibrillation"
 
 
 def test_icd10_list_dedupes_and_needs_one() -> None:

@@ -1,0 +1,153 @@
+"""`curbside up` serves Prometheus metrics on loopback, and they count real traffic.
+
+A clinician DMs the gatekeeper (an event handled, a handler timed), sends an
+event encrypted with a session the bot never got (an undecryptable event),
+and two faxes go out on the loopback line with a rate limit of one per hour
+to that number: the first is delivered (pages sent, and received again on our
+own inbox: an inbound fax routed to the referral desk), the second waits for
+the limit (a retry). Everything is read with curl from the endpoint, as an
+operator's Prometheus would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from curbside.homeserver import register_user
+from tests.support.documents import make_pdf
+from tests.support.matrix_testkit import MatrixUser, wait_for
+from tests.support.service import curbside, init_project, start_up
+
+FAX_TO = "+16175550134"
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@dataclass
+class _Homeserver:
+    """What :class:`MatrixUser` needs of a homeserver: its URL and registration."""
+
+    url: str
+    shared_secret: str
+
+    async def register_user(self, localpart: str, password: str) -> str:
+        return await register_user(self.url, self.shared_secret, localpart, password)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[tuple[dict[str, Any], str]]:
+    config = init_project(tmp_path, fax={"rate_limit": {"count": 1, "per_seconds": 3600}})
+    process, lines = start_up(tmp_path)
+    try:
+        yield config, "".join(lines)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+def _scrape(url: str) -> Samples:
+    text = subprocess.run(
+        ["curl", "-sf", url], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def _clinician_traffic(hs: _Homeserver, gatekeeper: str, device: str) -> None:
+    """A !help the gatekeeper answers, then an event it has no key for."""
+    user = await MatrixUser.create(hs, f"metrics-{secrets.token_hex(4)}")
+    try:
+        room_id = await user.create_encrypted_room([gatekeeper])
+        await user.wait_joined(room_id, gatekeeper, device)
+        asked = await user.send(room_id, "!help")
+        await wait_for(lambda: user.replies_to(asked, gatekeeper), timeout=60,
+                       what="the gatekeeper's answer")
+        await _send_without_key(user, room_id)
+    finally:
+        await user.close()
+
+
+async def _send_without_key(user: MatrixUser, room_id: str) -> None:
+    """An m.room.encrypted event of a megolm session no one ever shared."""
+    client = user.client
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": "AwgAEnACgAkLmt6qF84IK++J7UDH2Za1YVchHyprqTqsg",
+        "sender_key": client.olm.account.identity_keys["curve25519"],
+        "device_id": client.device_id,
+        "session_id": secrets.token_urlsafe(32),
+    }
+    url = (f"{client.homeserver}/_matrix/client/v3/rooms/{room_id}/send/"
+           f"m.room.encrypted/{secrets.token_hex(8)}")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.put(url, json=content,
+                 headers={"Authorization": f"Bearer {client.access_token}"}) as response,
+    ):
+        assert response.status == 200, await response.text()
+
+
+def test_metrics_count_events_faxes_and_retries(
+    tmp_path: Path, service: tuple[dict[str, Any], str]
+) -> None:
+    config, output = service
+    metrics = config["metrics"]
+    url = f"http://127.0.0.1:{metrics['port']}/metrics"
+    assert f"metrics: {url}" in output
+    devices = dict(re.findall(r"bot (@\S+) on device (\S+)", output))
+    gatekeeper = next(user for user in devices if user.startswith("@gatekeeper:"))
+    homeserver = config["homeserver"]
+    hs = _Homeserver(homeserver["url"], homeserver["registration_shared_secret"])
+
+    before = _scrape(url)
+    asyncio.run(_clinician_traffic(hs, gatekeeper, devices[gatekeeper]))
+    for pages in (2, 1):
+        document = tmp_path / f"letter-{pages}.pdf"
+        document.write_bytes(make_pdf(pages))
+        sent = curbside(tmp_path, "fax", "send", "--to", FAX_TO, "--no-wait", str(document))
+        assert sent.returncode == 0, sent.stderr
+
+    def settled() -> Samples | None:
+        samples = _scrape(url)
+        done = (_value(samples, "curbside_fax_jobs", state="delivered") == 1
+                and _value(samples, "curbside_retries_total", kind="fax_rate_limit") >= 1
+                and _value(samples, "curbside_undecryptable_events_total", bot=gatekeeper) >= 1)
+        return samples if done else None
+
+    after = asyncio.run(wait_for(settled, timeout=180, what="the faxes and the undecryptable"))
+
+    assert _value(before, "curbside_events_handled_total", bot=gatekeeper, outcome="ok") == 0
+    assert _value(after, "curbside_events_handled_total", bot=gatekeeper, outcome="ok") >= 1
+    assert _value(after, "curbside_handler_seconds_count", bot=gatekeeper) >= 1
+    waiting = sum(
+        _value(after, "curbside_fax_jobs", state=state)
+        for state in ("queued", "rendering", "sending")
+    )
+    assert waiting == 1  # the second waits for the limit
+    assert _value(after, "curbside_fax_pages_sent_total") == 2
+    assert _value(after, "curbside_inbound_faxes_total", routed_to="referral_desk") == 1
+    assert ("curbside_outbox_depth", frozenset({("account", gatekeeper)})) in after
+    for due in ("overdue", "within_4h", "within_24h", "later", "no_due_time"):
+        assert ("curbside_medinfo_open_requests", frozenset({("due", due)})) in after
