@@ -6,9 +6,11 @@ services share this machine). Scripted Matrix clients log in with the demo
 logins `up` printed — nothing else is read from the project — and, within one
 five-minute deadline:
 
-1. verify the new demo clinician: !verify in a DM with the gatekeeper, the
-   three answers the screen gave, the demo verifier sees the evidence
-   (!pending) in the credentialing room the gatekeeper made, and !approve;
+1. verify the new demo clinician, who first hears from the medical-information
+   bot and the referral desk what to do (get verified): !verify in a DM with
+   the gatekeeper, the three answers the screen gave, the demo verifier sees
+   the evidence (!pending) in the credentialing room the gatekeeper made, and
+   !approve;
 2. the demo internist creates a verified room, invites the cardiologist, who
    receives the invite, and finds colleagues by a two-word specialty;
 3. the internist refers a patient (the form pasted in its thread) to the
@@ -185,6 +187,11 @@ async def verify_the_newcomer(screen: Screen, clinician: MatrixUser,
     room = await join_from(verifier, GATEKEEPER)  # the credentialing room it made
     await verifier.wait_joined(room, GATEKEEPER, screen.devices[GATEKEEPER])
     await say(verifier, room, "!pending", GATEKEEPER, "No verification requests are waiting")
+    # Not verified yet: every bot says what to do next, none leaves or stays silent.
+    for bot, told in ((MEDINFO, "send !verify"), (DESK, "!verify")):
+        chat = await chat_with(clinician, bot, screen.devices[bot])
+        answer = await say(clinician, chat, "hello", bot, "verified clinicians")
+        assert told in answer.body, answer.body
     dm = await chat_with(clinician, GATEKEEPER, screen.devices[GATEKEEPER])
     await say(clinician, dm, "hello", GATEKEEPER, "Send !verify to start")
     await say(clinician, dm, "!verify", GATEKEEPER, "What is your NPI")
