@@ -22,7 +22,6 @@ from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
-from support.phaxio_standin import Faults, PhaxioStandIn
 
 from curbside.audit import AuditLog
 from curbside.database import session_scope
@@ -30,6 +29,7 @@ from fax_gateway.gateway import open_gateway
 from fax_gateway.models import FaxJob
 from fax_gateway.status import JobState
 from tests.support.documents import make_pdf
+from tests.support.phaxio_standin import Faults, PhaxioStandIn
 
 from .conftest import AUDIT_KEY, PEPPER
 from .test_phaxio import serve

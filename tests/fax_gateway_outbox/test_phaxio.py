@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from sqlalchemy import Engine, func, select
-from support.phaxio_standin import PhaxioStandIn
 
 from curbside.audit import AuditEntry
 from curbside.database import session_scope
@@ -27,6 +26,7 @@ from fax_gateway.routing import Owner, OwnerKind
 from fax_gateway.status import JobState
 from fax_gateway.transports.phaxio import phaxio_signature
 from tests.support.documents import make_pdf
+from tests.support.phaxio_standin import PhaxioStandIn
 
 from .conftest import GatewayFactory
 
