@@ -123,9 +123,9 @@ def test_metrics_count_events_faxes_and_retries(
 
     before = _scrape(url)
     asyncio.run(_clinician_traffic(hs, gatekeeper, devices[gatekeeper]))
-    for pages in (2, 1):
-        document = tmp_path / f"letter-{pages}.pdf"
-        document.write_bytes(make_pdf(pages))
+    for letter in ("first", "second"):  # two pages each: either may get the one slot
+        document = tmp_path / f"{letter}.pdf"
+        document.write_bytes(make_pdf(2, text=f"The {letter} letter"))
         sent = curbside(tmp_path, "fax", "send", "--to", FAX_TO, "--no-wait", str(document))
         assert sent.returncode == 0, sent.stderr
 
