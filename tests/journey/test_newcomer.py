@@ -152,8 +152,8 @@ async def say(user: MatrixUser, room: str, body: str, bot: str, expect: str, *,
     return await says(user, room, bot, expect, since=since)
 
 
-async def chat_with(user: MatrixUser, bot: str, device: str | None = None) -> str:
-    """A one-to-one encrypted chat with ``bot``, once it joined and its keys are known."""
+async def open_chat(user: MatrixUser, bot: str) -> str:
+    """Start a one-to-one encrypted chat with ``bot`` (invited, as a client does)."""
     response = await user.client.room_create(
         invite=[bot], is_direct=True, preset=nio.RoomPreset.trusted_private_chat,
         initial_state=[{"type": "m.room.encryption", "state_key": "",
@@ -161,6 +161,12 @@ async def chat_with(user: MatrixUser, bot: str, device: str | None = None) -> st
     assert isinstance(response, nio.RoomCreateResponse), response
     room = str(response.room_id)
     await wait_for(lambda: room in user.client.rooms, what="the chat to sync")
+    return room
+
+
+async def chat_with(user: MatrixUser, bot: str, device: str | None = None) -> str:
+    """A one-to-one encrypted chat with ``bot``, once it joined and its keys are known."""
+    room = await open_chat(user, bot)
     await user.wait_joined(room, bot, device)
     return room
 
@@ -187,11 +193,14 @@ async def verify_the_newcomer(screen: Screen, clinician: MatrixUser,
     room = await join_from(verifier, GATEKEEPER)  # the credentialing room it made
     await verifier.wait_joined(room, GATEKEEPER, screen.devices[GATEKEEPER])
     await say(verifier, room, "!pending", GATEKEEPER, "No verification requests are waiting")
-    # Not verified yet: every bot says what to do next, none leaves or stays silent.
-    for bot, told in ((MEDINFO, "send !verify"), (DESK, "!verify")):
-        chat = await chat_with(clinician, bot, screen.devices[bot])
-        answer = await say(clinician, chat, "hello", bot, "verified clinicians")
-        assert told in answer.body, answer.body
+    # Not verified yet: every bot says what to do next, none stays silent. The
+    # medical-information desk says it in the chat it was invited to, then leaves.
+    refused = await says(clinician, await open_chat(clinician, MEDINFO), MEDINFO,
+                         "Only verified clinicians")
+    assert f"start a direct chat with {GATEKEEPER} and send !verify" in refused.body
+    desk_chat = await chat_with(clinician, DESK, screen.devices[DESK])
+    answer = await say(clinician, desk_chat, "hello", DESK, "verified clinicians")
+    assert "!verify" in answer.body, answer.body
     dm = await chat_with(clinician, GATEKEEPER, screen.devices[GATEKEEPER])
     await say(clinician, dm, "hello", GATEKEEPER, "Send !verify to start")
     await say(clinician, dm, "!verify", GATEKEEPER, "What is your NPI")
