@@ -18,7 +18,9 @@ five-minute deadline:
 4. the internist faxes a PDF to the cardiologist's demo fax number through the
    bridge: delivered, and received in the cardiologist's chat with the number;
 5. the internist asks the demo sponsor a question; the demo MSL sees it as
-   "a verified Internal Medicine clinician" and answers; the answer comes back.
+   "a verified Internal Medicine clinician" and answers; the answer comes back;
+6. the metrics endpoint counted it: events handled, handler latency, fax pages
+   sent, inbound faxes, open medical-information requests.
 
 Over everything any bot said: no taxonomy code where a specialty belongs, and
 no one-to-one chat with more than one thread.
@@ -37,9 +39,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import nio
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from curbside.homeserver import free_port
 from curbside.matrix.files import upload_encrypted
@@ -64,6 +68,7 @@ class Screen:
     """What `curbside up` printed: the homeserver, the logins, the bots' devices."""
 
     url: str
+    metrics: str
     logins: dict[str, str]
     devices: dict[str, str]
     npi: str
@@ -73,10 +78,11 @@ class Screen:
     @classmethod
     def read(cls, text: str) -> Screen:
         url = re.search(r"homeserver: +(http://\S+)", text)
+        metrics = re.search(r"metrics: +(http://\S+)", text)
         answers = ANSWERS.search(text)
-        assert url and answers, text
-        return cls(url.group(1), dict(LOGIN.findall(text)), dict(DEVICE.findall(text)),
-                   *answers.groups())
+        assert url and metrics and answers, text
+        return cls(url.group(1), metrics.group(1), dict(LOGIN.findall(text)),
+                   dict(DEVICE.findall(text)), *answers.groups())
 
 
 @contextlib.contextmanager
@@ -115,6 +121,7 @@ def running(tmp_path: Path) -> Iterator[Screen]:
     config["homeserver"]["url"] = f"http://127.0.0.1:{free_port()}"
     config["fax"]["webhook_port"] = free_port()
     config["bridge"]["port"] = free_port()
+    config["metrics"]["port"] = free_port()
     config_path.write_text(yaml.safe_dump(config))
     # As a second `make run` would: init again rewrites the files derived from the config.
     again = subprocess.run([*CURBSIDE, "init"], cwd=project, capture_output=True, text=True,
@@ -309,6 +316,21 @@ async def ask_the_sponsor(screen: Screen, internist: MatrixUser, msl: MatrixUser
     assert thread_of(relayed) == root
 
 
+async def metrics_counted(screen: Screen) -> None:
+    """The Prometheus endpoint counted what the journeys did (the series they exercise)."""
+    async with aiohttp.ClientSession() as http, http.get(screen.metrics) as response:
+        assert response.status == 200
+        families = text_string_to_metric_families(await response.text())
+        totals: dict[str, float] = {}
+        for family in families:
+            for sample in family.samples:
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    for series in ("curbside_events_handled_total", "curbside_handler_seconds_count",
+                   "curbside_fax_pages_sent_total", "curbside_inbound_faxes_total",
+                   "curbside_medinfo_open_requests"):
+        assert totals.get(series, 0) > 0, (series, sorted(totals))
+
+
 def check_what_everyone_read(users: list[MatrixUser], bots: set[str]) -> None:
     for user in users:
         from_bots = [r for r in user.received if r.event.sender in bots
@@ -335,6 +357,7 @@ async def journey(screen: Screen) -> float:
             await closed_loop_referral(screen, internist, cardiologist)
             await fax_through_the_bridge(internist, cardiologist)
             await ask_the_sponsor(screen, internist, logins["demo-msl"])
+            await metrics_counted(screen)
         check_what_everyone_read(list(logins.values()), {GATEKEEPER, DESK, MEDINFO})
     finally:
         for user in logins.values():
