@@ -18,7 +18,9 @@ five-minute deadline:
 4. the internist faxes a PDF to the cardiologist's demo fax number through the
    bridge: delivered, and received in the cardiologist's chat with the number;
 5. the internist asks the demo sponsor a question; the demo MSL sees it as
-   "a verified Internal Medicine clinician" and answers; the answer comes back.
+   "a verified Internal Medicine clinician" and answers; the answer comes back;
+6. the metrics endpoint counted it: events handled, handler latency, fax pages
+   sent, inbound faxes, open medical-information requests.
 
 Over everything any bot said: no taxonomy code where a specialty belongs, and
 no one-to-one chat with more than one thread.
@@ -37,9 +39,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import nio
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from curbside.homeserver import free_port
 from curbside.matrix.files import upload_encrypted
@@ -64,6 +68,7 @@ class Screen:
     """What `curbside up` printed: the homeserver, the logins, the bots' devices."""
 
     url: str
+    metrics: str
     logins: dict[str, str]
     devices: dict[str, str]
     npi: str
@@ -73,10 +78,11 @@ class Screen:
     @classmethod
     def read(cls, text: str) -> Screen:
         url = re.search(r"homeserver: +(http://\S+)", text)
+        metrics = re.search(r"metrics: +(http://\S+)", text)
         answers = ANSWERS.search(text)
-        assert url and answers, text
-        return cls(url.group(1), dict(LOGIN.findall(text)), dict(DEVICE.findall(text)),
-                   *answers.groups())
+        assert url and metrics and answers, text
+        return cls(url.group(1), metrics.group(1), dict(LOGIN.findall(text)),
+                   dict(DEVICE.findall(text)), *answers.groups())
 
 
 @contextlib.contextmanager
@@ -115,6 +121,7 @@ def running(tmp_path: Path) -> Iterator[Screen]:
     config["homeserver"]["url"] = f"http://127.0.0.1:{free_port()}"
     config["fax"]["webhook_port"] = free_port()
     config["bridge"]["port"] = free_port()
+    config["metrics"]["port"] = free_port()
     config_path.write_text(yaml.safe_dump(config))
     # As a second `make run` would: init again rewrites the files derived from the config.
     again = subprocess.run([*CURBSIDE, "init"], cwd=project, capture_output=True, text=True,
@@ -152,8 +159,8 @@ async def say(user: MatrixUser, room: str, body: str, bot: str, expect: str, *,
     return await says(user, room, bot, expect, since=since)
 
 
-async def chat_with(user: MatrixUser, bot: str, device: str | None = None) -> str:
-    """A one-to-one encrypted chat with ``bot``, once it joined and its keys are known."""
+async def open_chat(user: MatrixUser, bot: str) -> str:
+    """Start a one-to-one encrypted chat with ``bot`` (invited, as a client does)."""
     response = await user.client.room_create(
         invite=[bot], is_direct=True, preset=nio.RoomPreset.trusted_private_chat,
         initial_state=[{"type": "m.room.encryption", "state_key": "",
@@ -161,6 +168,12 @@ async def chat_with(user: MatrixUser, bot: str, device: str | None = None) -> st
     assert isinstance(response, nio.RoomCreateResponse), response
     room = str(response.room_id)
     await wait_for(lambda: room in user.client.rooms, what="the chat to sync")
+    return room
+
+
+async def chat_with(user: MatrixUser, bot: str, device: str | None = None) -> str:
+    """A one-to-one encrypted chat with ``bot``, once it joined and its keys are known."""
+    room = await open_chat(user, bot)
     await user.wait_joined(room, bot, device)
     return room
 
@@ -187,11 +200,14 @@ async def verify_the_newcomer(screen: Screen, clinician: MatrixUser,
     room = await join_from(verifier, GATEKEEPER)  # the credentialing room it made
     await verifier.wait_joined(room, GATEKEEPER, screen.devices[GATEKEEPER])
     await say(verifier, room, "!pending", GATEKEEPER, "No verification requests are waiting")
-    # Not verified yet: every bot says what to do next, none leaves or stays silent.
-    for bot, told in ((MEDINFO, "send !verify"), (DESK, "!verify")):
-        chat = await chat_with(clinician, bot, screen.devices[bot])
-        answer = await say(clinician, chat, "hello", bot, "verified clinicians")
-        assert told in answer.body, answer.body
+    # Not verified yet: every bot says what to do next, none stays silent. The
+    # medical-information desk says it in the chat it was invited to, then leaves.
+    refused = await says(clinician, await open_chat(clinician, MEDINFO), MEDINFO,
+                         "Only verified clinicians")
+    assert f"start a direct chat with {GATEKEEPER} and send !verify" in refused.body
+    desk_chat = await chat_with(clinician, DESK, screen.devices[DESK])
+    answer = await say(clinician, desk_chat, "hello", DESK, "verified clinicians")
+    assert "!verify" in answer.body, answer.body
     dm = await chat_with(clinician, GATEKEEPER, screen.devices[GATEKEEPER])
     await say(clinician, dm, "hello", GATEKEEPER, "Send !verify to start")
     await say(clinician, dm, "!verify", GATEKEEPER, "What is your NPI")
@@ -300,6 +316,21 @@ async def ask_the_sponsor(screen: Screen, internist: MatrixUser, msl: MatrixUser
     assert thread_of(relayed) == root
 
 
+async def metrics_counted(screen: Screen) -> None:
+    """The Prometheus endpoint counted what the journeys did (the series they exercise)."""
+    async with aiohttp.ClientSession() as http, http.get(screen.metrics) as response:
+        assert response.status == 200
+        families = text_string_to_metric_families(await response.text())
+        totals: dict[str, float] = {}
+        for family in families:
+            for sample in family.samples:
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    for series in ("curbside_events_handled_total", "curbside_handler_seconds_count",
+                   "curbside_fax_pages_sent_total", "curbside_inbound_faxes_total",
+                   "curbside_medinfo_open_requests"):
+        assert totals.get(series, 0) > 0, (series, sorted(totals))
+
+
 def check_what_everyone_read(users: list[MatrixUser], bots: set[str]) -> None:
     for user in users:
         from_bots = [r for r in user.received if r.event.sender in bots
@@ -326,6 +357,7 @@ async def journey(screen: Screen) -> float:
             await closed_loop_referral(screen, internist, cardiologist)
             await fax_through_the_bridge(internist, cardiologist)
             await ask_the_sponsor(screen, internist, logins["demo-msl"])
+            await metrics_counted(screen)
         check_what_everyone_read(list(logins.values()), {GATEKEEPER, DESK, MEDINFO})
     finally:
         for user in logins.values():
