@@ -190,7 +190,7 @@ def evidence_for_verifiers(request: VerificationRequest) -> tuple[str, str]:
         f"Licence: {request.licence_state} {request.licence_number} — taxonomy "
         f"{request.taxonomy_code} {request.specialty} (clinical; matches the registry)",
     ]
-    if request.fax_confirmed_at is not None:
+    if request.faxed_code_confirmed_at is not None:
         facts.append(f"Practice fax: {EVIDENCE}")
     ask = "Please confirm their identity (e.g. government ID and licence by video), then:"
     lines = [head, *facts, ask,

@@ -6,7 +6,7 @@ stands and the evidence gathered so far, so a restart resumes it.
 in, so reminders and removal notices reach them.
 ``gatekeeper_notices``: a notice (reminder, removal) that was sent, keyed so
 the sweeper sends each one once however often it runs.
-``gatekeeper_fax_codes``: one-time codes faxed to an NPI's practice fax for
+``gatekeeper_faxed_codes``: one-time codes faxed to an NPI's practice fax for
 ``!verify``; only a keyed hash of each code is kept (see fax_code.py).
 
 These hold professional identity from the public registry, never patient data.
@@ -40,7 +40,7 @@ class VerificationRequest(Base):
     taxonomy_code: Mapped[str | None] = mapped_column(String(10))
     specialty: Mapped[str | None] = mapped_column(Text)
     #: When the clinician typed back the code faxed to the NPI's NPPES practice fax.
-    fax_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    faxed_code_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decision_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -65,14 +65,14 @@ class SentNotice(Base):
 
 
 class FaxCode(Base):
-    __tablename__ = "gatekeeper_fax_codes"
+    __tablename__ = "gatekeeper_faxed_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_id: Mapped[int] = mapped_column(Integer, index=True)
     user_id: Mapped[str] = mapped_column(String(255), index=True)
     npi: Mapped[str] = mapped_column(String(10), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
-    fax_job_id: Mapped[str | None] = mapped_column(String(32))
+    gateway_job_id: Mapped[str | None] = mapped_column(String(32))
     wrong_tries: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
