@@ -170,7 +170,8 @@ class Bridge:
     async def portal_receiving(self, number: str, owner: Owner) -> Portal | None:
         """Where faxes received on ``number`` for ``owner`` are posted: the number's
         newest portal for that owner; for a user with none, a DM the puppet opens
-        now; None for a room the puppet is not in, or an owner not on Matrix."""
+        now; None for a room the puppet is not in, an owner not on Matrix, or a
+        user the homeserver does not know (an invite would wait for nobody)."""
         kind = OWNER_KINDS.get(owner.kind)
         if kind is None:
             return None
@@ -179,7 +180,7 @@ class Bridge:
             view = self.store.portal_for_owner(session, puppet.user_id, kind, owner.id)
         if view is not None:
             return await self.portal(view.room_id, puppet.user_id)
-        if kind != USER_OWNER:
+        if kind != USER_OWNER or not await puppet.user_exists(owner.id):
             return None
         return await self.portal(await puppet.open_dm(owner.id), puppet.user_id)
 

@@ -131,6 +131,14 @@ class Puppet(Bot):
         room = self.client.rooms.get(room_id)
         return room is not None and user_id in room.users and user_id not in room.invited_users
 
+    async def user_exists(self, user_id: str) -> bool:
+        """Whether the homeserver has a profile for ``user_id``: Synapse invites a user
+        it has never heard of without complaint, and the invite would wait forever.
+        (Synapse answers an unknown user's profile with M_NOT_FOUND or, for a local
+        one, M_UNKNOWN "No row found"; either is an error response here.)"""
+        response = await self.client.get_profile(user_id)
+        return not isinstance(response, nio.ProfileGetError)
+
     async def has_left(self, room_id: str, user_id: str) -> bool:
         """Whether ``user_id`` left (or was removed from, or refused) the room, as the
         homeserver's member state says: the sync alone cannot tell a member who left

@@ -7,8 +7,8 @@
                        ─► Portal.handle_received ─► Gateway.dispose(delivered | held)
     a status change not sent from Matrix ─► the cursor alone advances
     a fax whose owner cannot receive it (a room without a portal for the number,
-    an owner who left the portal or cannot be invited to one) ─► Gateway.dispose(
-    operator): the operator fax
+    an owner who left the portal, a user the homeserver does not know)
+    ─► Gateway.dispose(operator): the operator fax
     inbox gets it (the referral desk posts it there)
 
 Both feeds are durable tables with sequence numbers. The relay declares its
@@ -34,7 +34,6 @@ from bridge.services import Services
 from curbside.background import BackgroundTasks
 from curbside.matrix.jobs import Job, JobTable, feed
 from curbside.matrix.offloop import MainLoop
-from curbside.matrix.rooms import RoomCreationError
 from curbside.matrix.storage import RuntimeStore
 from curbside.matrix.supervisor import Supervisor
 from fax_gateway import Disposition, InboundRecord, JobChange
@@ -100,16 +99,12 @@ class Relay:
         if record.owner.kind not in OWNER_KINDS:
             return
         envelope = await asyncio.to_thread(self.services.gateway.inbound_envelope, record.id)
-        try:
-            portal = await self.services.host.portal_receiving(envelope.to_number, record.owner)
-        except RoomCreationError:  # a user who cannot be invited (gone, deactivated)
-            portal, why = None, "its owner cannot be invited to a chat with the number"
-        else:
-            why = f"its owner ({record.owner.kind.value}) has no portal for the number"
+        portal = await self.services.host.portal_receiving(envelope.to_number, record.owner)
         outcome = None
         if portal is not None:
             outcome = await portal.handle_received(record.id, job.session)
-        reason = REASONS[outcome] if portal is not None else why
+        reason = REASONS[outcome] if portal is not None else \
+            f"its owner ({record.owner.kind.value}) has no portal for the number"
         self.services.gateway.dispose(record.id, outcome or Disposition.OPERATOR,
                                       actor=RELAY_ACCOUNT, reason=reason, session=job.session)
 

@@ -193,7 +193,7 @@ def evidence_for_verifiers(request: VerificationRequest) -> tuple[str, str]:
         "Please confirm their identity (e.g. government ID and licence by video), then:",
         f"!approve {request.id} <what you checked>   or   !deny {request.id} <reason>",
     ]
-    if request.fax_confirmed_at is not None:
+    if request.faxed_code_confirmed_at is not None:
         facts.append(f"Practice fax: {EVIDENCE}")
     ask = "Please confirm their identity (e.g. government ID and licence by video), then:"
     lines = [head, *facts, ask,

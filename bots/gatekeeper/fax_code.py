@@ -7,7 +7,7 @@
              in error) ─► Gateway.submit, keyed by the code row (one fax per code)
     !code 123456 ─► the request's newest code: used, expired or out of tries? refused
              ─► compared in constant time ─► used once; a wrong code costs a try
-             ─► request.fax_confirmed_at ─► "code faxed to the NPPES practice fax and
+             ─► request.faxed_code_confirmed_at ─► "code faxed to the NPPES practice fax and
                 confirmed" beside the evidence the verifiers see
 
 The code proves the clinician can read what arrives at the fax number the
@@ -179,12 +179,12 @@ def confirm(session: Session, request: VerificationRequest, typed: str, *, key: 
             f"{left} tries left." if left else "This code no longer works; !faxcode sends "
             "a new one.")
     row.used_at = now
-    request.fax_confirmed_at = now
+    request.faxed_code_confirmed_at = now
     return None
 
 
-def sent(session: Session, code_id: int, fax_job_id: str) -> None:
+def sent(session: Session, code_id: int, gateway_job_id: str) -> None:
     """Remember which fax job carried a code (for the audit trail; not the code)."""
     row = session.get(FaxCode, code_id)
     if row is not None:
-        row.fax_job_id = fax_job_id
+        row.gateway_job_id = gateway_job_id

@@ -10,7 +10,7 @@ the sweeper sends each one once however often it runs.
 and the credentialing room each was invited to.
 ``gatekeeper_credentialing``: the credentialing room the gatekeeper created
 (one row), when the config names none.
-``gatekeeper_fax_codes``: one-time codes faxed to an NPI's practice fax for
+``gatekeeper_faxed_codes``: one-time codes faxed to an NPI's practice fax for
 ``!verify``; only a keyed hash of each code is kept (see fax_code.py).
 
 These hold professional identity from the public registry, never patient data.
@@ -46,7 +46,7 @@ class VerificationRequest(Base):
     # The credentialing room the evidence was posted to; None until it is posted.
     posted_room_id: Mapped[str | None] = mapped_column(String(255))
     #: When the clinician typed back the code faxed to the NPI's NPPES practice fax.
-    fax_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    faxed_code_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decision_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -110,14 +110,14 @@ class CredentialingRoom(Base):
 
 
 class FaxCode(Base):
-    __tablename__ = "gatekeeper_fax_codes"
+    __tablename__ = "gatekeeper_faxed_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_id: Mapped[int] = mapped_column(Integer, index=True)
     user_id: Mapped[str] = mapped_column(String(255), index=True)
     npi: Mapped[str] = mapped_column(String(10), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
-    fax_job_id: Mapped[str | None] = mapped_column(String(32))
+    gateway_job_id: Mapped[str | None] = mapped_column(String(32))
     wrong_tries: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

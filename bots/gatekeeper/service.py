@@ -248,7 +248,7 @@ class Gatekeeper:
             raise Refused("Verification by fax is not set up on this server; a verifier "
                           "confirms your identity instead.")
         request = self._answering(session, asker)
-        if request.fax_confirmed_at is not None:
+        if request.faxed_code_confirmed_at is not None:
             raise Refused(f"Your practice fax is already confirmed for request #{request.id}.")
         provider = find_provider(session, request.npi or "")
         try:

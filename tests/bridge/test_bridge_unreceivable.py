@@ -85,4 +85,4 @@ async def test_a_number_routed_to_a_user_who_does_not_exist_goes_to_the_operator
                                     what="the fax in the inbox")
         [entry] = await wait_for(lambda: operator_entries(world, received.id), timeout=60,
                                  what="the operator hand-over")
-        assert entry.reason == "its owner cannot be invited to a chat with the number"
+        assert entry.reason == "its owner (matrix_user) has no portal for the number"

@@ -60,7 +60,7 @@ def test_a_code_is_stored_hashed_and_works_once(engine: Engine) -> None:
                                 now=NOW) == "That is not the code I faxed. 2 tries left."
         assert fax_code.confirm(session, request, code, key=KEY, limits=LIMITS,
                                 now=NOW + timedelta(minutes=1)) is None
-        assert request.fax_confirmed_at is not None
+        assert request.faxed_code_confirmed_at is not None
         with pytest.raises(FaxCodeRefused, match="already used"):
             fax_code.confirm(session, request, code, key=KEY, limits=LIMITS, now=NOW)
 
