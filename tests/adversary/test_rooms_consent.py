@@ -108,7 +108,8 @@ async def board(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Board
             assert isinstance(await alice.client.join(room_id), nio.JoinResponse)
             board = Board(world, http, **people, dms=dms, room_id=room_id)
             invited = await board.ask(alice, f"!invite {board.bob.user_id} {room_id}")
-            assert invited.startswith(f"Invited {board.bob.user_id}"), invited
+            # Notices name the verified person, then the Matrix id (issue 13).
+            assert invited.startswith("Invited ") and f"({board.bob.user_id})." in invited, invited
             await wait_for(lambda: room_id in board.bob.client.invited_rooms, what="Bob's invite")
             assert isinstance(await board.bob.client.join(room_id), nio.JoinResponse)
             yield board
