@@ -67,7 +67,7 @@ async def test_element_reads_the_puppets_fax_and_the_puppet_reads_element(
             # The first fax was held until the join: it arrives clean, like any other.
             first = world.gateway.received_after(0)[0]
             first_notice = await element.wait_for_message(
-                lambda m: m.sender == puppet_id and "— 1 pages" in (m.body or ""),
+                lambda m: m.sender == puppet_id and "— 1 page." in (m.body or ""),
                 timeout=120, what="the first fax's notice")
             first_pdf = await element.wait_for_message(
                 lambda m: m.sender == puppet_id and m.msgtype == "m.file"
