@@ -35,7 +35,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support")]  # roundtrip.py's own imports
 
-from benchmarks.roundtrip import EchoClient, percentile, time_one  # noqa: E402
+from benchmarks.roundtrip import EchoClient, ReplyClock, percentile, time_one  # noqa: E402
 from curbside.matrix.bot import Bot  # noqa: E402
 from fax_gateway.transports.base import ContentKind, ReceivedFax  # noqa: E402
 from tests.bridge.harness import World, bridge_world, files  # noqa: E402
@@ -83,6 +83,7 @@ async def run(faxes: int, pings: int) -> dict[str, list[float]]:
         async with bridge_world(tmp_path) as world:
             clinician, room_id = await owned_portal(world)
 
+            clock = ReplyClock(clinician)
             echo = EchoClient(await MatrixUser.create(world.synapse, "echo"))
             world.users.append(echo.user)
             setup = await bot_setup(world.synapse, tmp_path, "pingbot")
@@ -99,16 +100,16 @@ async def run(faxes: int, pings: int) -> dict[str, list[float]]:
                 pdf = make_pdf(1, "Benchmark fax")
                 for _ in range(3):  # warm up sessions and caches everywhere
                     await time_fax(world, clinician, room_id, pdf)
-                    await time_one(clinician, bot_room, bot.account.user_id)
-                    await time_one(clinician, echo_room, echo.user.user_id)
+                    await time_one(clinician, clock, bot_room, bot.account.user_id)
+                    await time_one(clinician, clock, echo_room, echo.user.user_id)
                 results: dict[str, list[float]] = {"fax": [], "bot": [], "bare": []}
                 for _ in range(faxes):
                     results["fax"].append(await time_fax(world, clinician, room_id, pdf))
                 for _ in range(pings):
                     results["bot"].append(
-                        await time_one(clinician, bot_room, bot.account.user_id))
+                        await time_one(clinician, clock, bot_room, bot.account.user_id))
                     results["bare"].append(
-                        await time_one(clinician, echo_room, echo.user.user_id))
+                        await time_one(clinician, clock, echo_room, echo.user.user_id))
             finally:
                 await bot.stop()
     return results
