@@ -365,6 +365,11 @@ async def metrics_counted(screen: Screen) -> None:
     assert total(samples, "curbside_inbound_faxes_total") >= 1
     assert total(samples, "curbside_medinfo_open_requests") >= 1
     assert total(samples, "curbside_pv_unacknowledged") >= 1
+    print("curl", screen.metrics, *sorted(
+        f"{name}{{{','.join(f'{k}={v}' for k, v in sorted(labels))}}} {number:g}"
+        for (name, labels), number in samples.items()
+        if name.startswith("curbside_") and (number or name == "curbside_outbox_depth")),
+        sep="\n  ")
 
 
 def check_what_everyone_read(users: list[MatrixUser], bots: set[str]) -> None:
