@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import nio
 
 from curbside.database import KERNEL_VERSIONS, make_engine, migrate
@@ -161,6 +162,26 @@ class MatrixUser:
         )
         assert isinstance(response, nio.RoomSendResponse), response
         return str(response.event_id)
+
+    async def send_without_key(self, room_id: str) -> None:
+        """An m.room.encrypted event of a megolm session whose key this client never
+        shares: what a client that withholds room keys sends (undecryptable to all)."""
+        client = self.client
+        content = {
+            "algorithm": "m.megolm.v1.aes-sha2",
+            "ciphertext": "AwgAEnACgAkLmt6qF84IK++J7UDH2Za1YVchHyprqTqsg",
+            "sender_key": client.olm.account.identity_keys["curve25519"],
+            "device_id": client.device_id,
+            "session_id": secrets.token_urlsafe(32),
+        }
+        url = (f"{client.homeserver}/_matrix/client/v3/rooms/{room_id}/send/"
+               f"m.room.encrypted/{secrets.token_hex(8)}")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.put(url, json=content,
+                     headers={"Authorization": f"Bearer {client.access_token}"}) as response,
+        ):
+            assert response.status == 200, await response.text()
 
     def replies_to(self, event_id: str, sender: str) -> list[Received]:
         """Messages from ``sender`` that reply to ``event_id``."""
