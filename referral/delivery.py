@@ -8,7 +8,10 @@
                                   carries the same sealed packet (checked by its hash)
     record_delivery_outcome (txn 2, and again for each later status update)
     deliver_pending: those three steps for every pending attempt (after a send,
-        and whatever a crash or an outage left); a channel down ─► DeliveryDeferred
+        and whatever a crash or an outage left); a channel down ─► DeliveryDeferred.
+        It resumes the attempts it listed (resume_delivery) and never opens one: an
+        attempt reported delivered meanwhile (the Matrix outbox's sent hook) is skipped,
+        not re-opened under a new key (which would send the packet twice)
         accepted   the channel took it (event sent, fax queued)
         delivered  the recipient has it ──> disclosure record + business status "delivered"
         failed     attempt closed with its detail; the case stays as it was
@@ -125,11 +128,7 @@ def prepare_delivery(
     session: Session, env: ReferralEnv, referral_id: str, *, channel: str, actor: str
 ) -> DeliveryJob:
     """Check the packet against its stored hash and open (or re-open) an attempt."""
-    case = get_referral(session, referral_id, for_update=True)
-    if case.state not in DELIVERABLE:
-        raise DeliveryRefused(
-            f"referral {case.id} is {case.status}; only a sent, open referral can be delivered"
-        )
+    case = _deliverable(session, referral_id)
     packet = load_packet(case)
     pending = session.scalars(
         select(DeliveryAttempt).where(
@@ -170,11 +169,40 @@ def prepare_delivery(
             record_id=case.id,
             details={"attempt": pending.id, "channel": channel, "attempt_no": number},
         )
+    return _job(case, pending, packet)
+
+
+def resume_delivery(session: Session, attempt_id: str) -> DeliveryJob | None:
+    """The job of an attempt that is still pending; None once it has moved on.
+
+    The delivery job resumes the attempts it listed, never opens one: the
+    outbox may report a listed attempt delivered before the job reaches it,
+    and :func:`prepare_delivery` would then open a second attempt under a
+    new idempotency key, which the channel sends again.
+    """
+    attempt = session.get(DeliveryAttempt, attempt_id)
+    if attempt is None or attempt.status != DeliveryStatus.PENDING.value:
+        return None
+    case = _deliverable(session, attempt.referral_id)
+    return _job(case, attempt, load_packet(case))
+
+
+def _deliverable(session: Session, referral_id: str) -> ReferralCase:
+    """The case, locked, if its state lets a packet go out; else DeliveryRefused."""
+    case = get_referral(session, referral_id, for_update=True)
+    if case.state not in DELIVERABLE:
+        raise DeliveryRefused(
+            f"referral {case.id} is {case.status}; only a sent, open referral can be delivered"
+        )
+    return case
+
+
+def _job(case: ReferralCase, attempt: DeliveryAttempt, packet: Packet) -> DeliveryJob:
     return DeliveryJob(
-        attempt_id=pending.id,
+        attempt_id=attempt.id,
         referral_id=case.id,
-        channel=channel,
-        idempotency_key=pending.idempotency_key,
+        channel=attempt.channel,
+        idempotency_key=attempt.idempotency_key,
         packet=packet,
         recipient=recipient_of(case),
     )
@@ -239,14 +267,15 @@ async def deliver(channel: DeliveryChannel, job: DeliveryJob) -> DeliveryReceipt
         return DeliveryReceipt(DeliveryStatus.FAILED, detail=f"{type(exc).__name__}: {exc}"[:500])
 
 
-def pending_attempts(session: Session) -> list[tuple[str, str]]:
-    """(referral id, channel) of every attempt still waiting for its channel, oldest first."""
+def pending_attempts(session: Session) -> list[tuple[str, str, str]]:
+    """(attempt id, referral id, channel) of every attempt still waiting for its channel,
+    oldest first."""
     rows = session.execute(
-        select(DeliveryAttempt.referral_id, DeliveryAttempt.channel)
+        select(DeliveryAttempt.id, DeliveryAttempt.referral_id, DeliveryAttempt.channel)
         .where(DeliveryAttempt.status == DeliveryStatus.PENDING.value)
         .order_by(DeliveryAttempt.started_at)
     ).all()
-    return [(str(r[0]), str(r[1])) for r in rows]
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def has_attempt(session: Session, idempotency_key: str) -> bool:
@@ -360,12 +389,16 @@ async def deliver_pending(
     with session_scope(engine) as session:
         pending = pending_attempts(session)
     deferred = 0
-    for referral_id, channel_name in pending:
+    for attempt_id, referral_id, channel_name in pending:
         channel = channels.get(channel_name)
         if channel is None:
             continue
+        with session_scope(engine) as session:
+            job = resume_delivery(session, attempt_id)
+        if job is None:
+            continue  # delivered or failed since the list was read
         try:
-            await _attempt(engine, env, referral_id, channel, actor=actor, record=record)
+            await _attempt(engine, env, job, channel, actor=actor, record=record)
         except ChannelUnavailable as exc:
             log.warning("delivering %s must wait: %s", referral_id, exc)
             deferred += 1
@@ -377,16 +410,16 @@ async def send_referral(
     engine: Engine, env: ReferralEnv, referral_id: str, channel: DeliveryChannel, *, actor: str
 ) -> DeliveryReceipt:
     """Prepare, deliver and record one referral now (ChannelUnavailable propagates)."""
-    return await _attempt(engine, env, referral_id, channel, actor=actor)
+    with session_scope(engine) as session:
+        job = prepare_delivery(session, env, referral_id, channel=channel.name, actor=actor)
+    return await _attempt(engine, env, job, channel, actor=actor)
 
 
 async def _attempt(
-    engine: Engine, env: ReferralEnv, referral_id: str, channel: DeliveryChannel, *,
+    engine: Engine, env: ReferralEnv, job: DeliveryJob, channel: DeliveryChannel, *,
     actor: str, record: Recorder | None = None,
 ) -> DeliveryReceipt:
-    """Prepare, deliver and record in three steps, each database step its own transaction."""
-    with session_scope(engine) as session:
-        job = prepare_delivery(session, env, referral_id, channel=channel.name, actor=actor)
+    """Deliver a prepared job, then record the receipt in a transaction of its own."""
     receipt = await deliver(channel, job)
     with session_scope(engine) as session:
         if record is None:

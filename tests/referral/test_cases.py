@@ -322,6 +322,51 @@ def test_prepare_delivery_is_idempotent_until_an_outcome(referral_db: ReferralDb
     assert again.idempotency_key == first.idempotency_key
 
 
+class ReportingChannel(RecordingChannel):
+    """Accepts a packet; meanwhile the channel reports another one delivered, as the
+    Matrix outbox's sent hook does on its own thread while the delivery job runs."""
+
+    def __init__(self, db: ReferralDb, reports: dict[str, str]) -> None:
+        super().__init__(delivery.DeliveryStatus.ACCEPTED)
+        self.db = db
+        self.reports = reports  # key delivered -> key reported delivered meanwhile
+
+    async def deliver(
+        self, packet: Packet, recipient: delivery.Recipient, idempotency_key: str
+    ) -> delivery.DeliveryReceipt:
+        receipt = await super().deliver(packet, recipient, idempotency_key)
+        other = self.reports.get(idempotency_key)
+        if other is not None:
+            with session_scope(self.db.engine) as session:
+                delivery.record_delivery_outcome(
+                    session, self.db.env, other,
+                    delivery.DeliveryReceipt(delivery.DeliveryStatus.DELIVERED, "event-1"))
+        return receipt
+
+
+async def test_an_attempt_delivered_meanwhile_is_not_delivered_again(
+    referral_db: ReferralDb,
+) -> None:
+    """The delivery job's pass resumes the attempts it listed and opens none: one that
+    the channel reported delivered since the list was read gets no second attempt
+    (a new idempotency key, so a second packet to the recipient)."""
+    first, second = _sent_referral(referral_db), _sent_referral(referral_db)
+    keys = []
+    for referral_id in (first, second):
+        with session_scope(referral_db.engine) as session:
+            keys.append(delivery.prepare_delivery(
+                session, referral_db.env, referral_id, channel="fax", actor=REFERRER
+            ).idempotency_key)
+    channel = ReportingChannel(referral_db, {keys[0]: keys[1]})
+    await delivery.deliver_pending(referral_db.engine, referral_db.env, {"fax": channel},
+                                   actor=REFERRER)
+    assert [key for _, _, key in channel.calls] == [keys[0]]
+    with session_scope(referral_db.engine) as session:
+        attempts = session.scalars(
+            select(DeliveryAttempt).where(DeliveryAttempt.referral_id == second)).all()
+        assert [(a.attempt_no, a.status) for a in attempts] == [(1, "delivered")]
+
+
 def test_draft_cannot_be_delivered(referral_db: ReferralDb) -> None:
     with session_scope(referral_db.engine) as session:
         case = cases.create_referral(session, referral_db.env, fax_request(), referrer=REFERRER)
