@@ -224,7 +224,7 @@ async def test_delivery_writes_attempts_and_disclosures(referral_db: ReferralDb)
     assert disclosure.recipient_name == "Beacon Cardiology Associates"
     assert disclosure.recipient_address == "fax +16175550199"
     assert disclosure.purpose == "treatment"
-    assert f"Referral packet {referral_id} (7 pages" in disclosure.description
+    assert f"Referral packet {referral_id} (6 pages" in disclosure.description
     assert "fax-back reply sheet (referral id only)" in disclosure.description
     assert "date of birth" in disclosure.description and "Maria" not in disclosure.description
     with session_scope(referral_db.engine) as session:

@@ -220,11 +220,12 @@ def test_letter_fits_one_page_with_urgency_once_and_code_descriptions(packet: Pa
 
 def test_every_enclosure_page_names_the_referral_and_its_packet_page(packet: Packet) -> None:
     pages = _text(packet.data)
-    first_enclosure = 1 + packet.letter_pages + 1  # after the fax-back reply sheet
-    for number in range(first_enclosure + 1, packet.pages + 1):
+    # Stamped: every page after the letter, the fax-back reply sheet included.
+    after_letter = 1 + packet.letter_pages
+    for number in range(after_letter + 1, packet.pages + 1):
         stamp = f"Referral {packet.referral_id} · packet page {number} of {packet.pages}"
         assert stamp in pages[number - 1], (number, pages[number - 1])
-    assert not any("packet page" in page for page in pages[:first_enclosure])
+    assert not any("packet page" in page for page in pages[:after_letter])
 
 
 def _right_edge_of(text_page: pypdfium2.PdfTextPage, needle: str) -> tuple[float, float]:
