@@ -29,6 +29,7 @@ import importlib.util
 import json
 import os
 import resource
+import select
 import selectors
 import signal
 import socket
@@ -41,6 +42,8 @@ from types import ModuleType
 from typing import Any
 
 SPARE = 2
+#: Pages of the PDF each child warms up with: the size of a long referral or fax.
+WARM_PAGES = 50
 
 
 def _load(name: str) -> ModuleType:
@@ -120,16 +123,15 @@ def _convert(convert: str | None, facts: Any, data: bytes) -> bytes:
         return out.getvalue()
 
 
-def _child(listener: socket.socket, args: argparse.Namespace) -> None:
+def _child(listener: socket.socket, args: argparse.Namespace, samples: list[bytes]) -> None:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     memory = args.memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (args.cpu_seconds, args.cpu_seconds + 1))
-    # While idle, touch what a document will: the pages shared with the server
-    # are copied now (copy-on-write), not while a caller waits (20 ms -> 3 ms
-    # for a 30-page PDF on a loaded machine).
-    _warm_up()
+    # While idle, touch what a document will (see _samples): 20 ms -> 3 ms for
+    # a 30-page PDF on a loaded machine.
+    _warm_up(samples)
     conn = _accept_or_orphaned(listener)
     listener.close()
     if conn is None:
@@ -152,14 +154,19 @@ def _child(listener: socket.socket, args: argparse.Namespace) -> None:
 
 
 def _accept_or_orphaned(listener: socket.socket) -> socket.socket | None:
-    """The next connection, or None once stdin closes (the parent is gone: exit, do not linger)."""
+    """The next connection, or None once stdin closes (the parent is gone: exit, do not linger).
+
+    ``EPOLLEXCLUSIVE``: a connection wakes one spare child, not all of them
+    (the others would wake only to find the backlog empty, and compete for
+    the CPU with the one reading the document).
+    """
     listener.setblocking(False)
-    with selectors.DefaultSelector() as selector:
-        selector.register(listener, selectors.EVENT_READ, "document")
-        selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "parent")
+    with select.epoll() as poller:
+        poller.register(listener.fileno(), select.EPOLLIN | select.EPOLLEXCLUSIVE)
+        poller.register(sys.stdin.fileno(), select.EPOLLIN)
         while True:
-            for key, _ in selector.select():
-                if key.data == "parent":
+            for fd, _ in poller.poll():
+                if fd != listener.fileno():
                     return None
                 try:
                     conn, _ = listener.accept()
@@ -173,7 +180,8 @@ def serve(args: argparse.Namespace) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(args.socket)
     listener.listen(64)
-    _warm_up()
+    samples = _samples()
+    _warm_up(samples)
     gc.freeze()  # what the server holds stays shared with the children, not copied on write
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -193,7 +201,7 @@ def serve(args: argparse.Namespace) -> None:
             if os.fork() == 0:
                 selector.close()
                 try:
-                    _child(listener, args)
+                    _child(listener, args, samples)
                 finally:
                     os._exit(0)
             children += 1
@@ -207,28 +215,38 @@ def serve(args: argparse.Namespace) -> None:
         children -= _reap(args.accounting, block=False)
 
 
-def _warm_up() -> None:
-    """Probe one small PDF and PNG here, so every child starts with pikepdf and PIL warm.
+def _warm_up(samples: list[bytes]) -> None:
+    """Probe ``samples`` here, so the first document probed after this one starts warm."""
+    probe = _load("probe")
+    for sample in samples:
+        probe.probe(sample, probe.ProbeLimits())
 
-    A child is forked from this process; whatever pikepdf and PIL set up on
-    first use (lazy imports, plugin registries) is then done once, not in
-    every child (it made a 30-page PDF take 15 ms in a child instead of 3).
+
+def _samples() -> list[bytes]:
+    """Documents to warm up with: a PDF of ``WARM_PAGES`` pages, and a PNG.
+
+    In the server, a first probe does what pikepdf and PIL set up on first use
+    (lazy imports, plugin registries) once, not in every child (it made a
+    30-page PDF take 15 ms in a child instead of 3). In each child, a second
+    probe, while it waits for a document, copies the pages it shares with the
+    server (copy-on-write) and grows its heap to what a document of that size
+    needs: page faults then, not while a caller waits (the child read a
+    30-page PDF 1.5x slower than the caller's own process did without it).
     """
     import io
 
     import pikepdf
     from PIL import Image
 
-    probe = _load("probe")
     _load("inbound_pdf")
     pdf = io.BytesIO()
     with pikepdf.new() as document:
-        document.add_blank_page()
+        for _ in range(WARM_PAGES):
+            document.add_blank_page()
         document.save(pdf)
     png = io.BytesIO()
     Image.new("L", (8, 8)).save(png, "PNG")
-    for sample in (pdf.getvalue(), png.getvalue()):
-        probe.probe(sample, probe.ProbeLimits())
+    return [pdf.getvalue(), png.getvalue()]
 
 
 def _reap(accounting: str | None, *, block: bool) -> int:
