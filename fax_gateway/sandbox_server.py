@@ -1,7 +1,8 @@
 """The sandbox's process: a pre-forking server, one short-lived child per document.
 
     Sandbox (parent) ──spawn──> this server (pikepdf + PIL loaded, nothing else)
-        server: keeps SPARE children forked ahead, each blocked in accept()
+        server: keeps SPARE children forked ahead and warmed, each waiting to
+                accept (a connection wakes one of them, not all)
         child:  RLIMIT_AS + RLIMIT_CPU set at fork, accept one connection,
                 alarm(wall seconds), read request, probe/convert, reply, _exit
         parent: connects, sends, reads the reply; no reply = the child was
