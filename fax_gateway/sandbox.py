@@ -125,7 +125,6 @@ class Sandbox:
                 conn.connect(str(self._socket_path()))
             try:
                 conn.sendall(message)
-                conn.shutdown(socket.SHUT_WR)
                 reply, payload = read_message(conn, 8 * self.settings.max_bytes)
             except (OSError, ValueError, json.JSONDecodeError):
                 raise DocumentRefused(

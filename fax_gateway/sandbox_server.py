@@ -1,7 +1,8 @@
 """The sandbox's process: a pre-forking server, one short-lived child per document.
 
     Sandbox (parent) ──spawn──> this server (pikepdf + PIL loaded, nothing else)
-        server: keeps SPARE children forked ahead, each blocked in accept()
+        server: keeps SPARE children forked ahead and warmed, each waiting to
+                accept (a connection wakes one of them, not all)
         child:  RLIMIT_AS + RLIMIT_CPU set at fork, accept one connection,
                 alarm(wall seconds), read request, probe/convert, reply, _exit
         parent: connects, sends, reads the reply; no reply = the child was
@@ -17,8 +18,8 @@ It is started as a script with ``python -P`` and loads :mod:`fax_gateway.probe`
 and :mod:`fax_gateway.inbound_pdf` by path, not through the package, whose
 ``__init__`` pulls in the whole gateway (120 MB of RSS no child needs).
 
-Wire format, both ways: 4-byte big-endian header length, a JSON header, then
-the payload bytes to the end of the stream.
+Wire format, both ways: the header's and the payload's lengths (4 bytes
+each, big-endian), a JSON header, then the payload.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import importlib.util
 import json
 import os
 import resource
+import select
 import selectors
 import signal
 import socket
@@ -41,6 +43,9 @@ from types import ModuleType
 from typing import Any
 
 SPARE = 2
+_PREFIX = struct.Struct(">II")  # header length, payload length
+#: Pages of the PDF each child warms up with: the size of a long referral or fax.
+WARM_PAGES = 50
 
 
 def _load(name: str) -> ModuleType:
@@ -58,24 +63,32 @@ def _load(name: str) -> ModuleType:
 
 
 def read_message(conn: socket.socket, limit: int) -> tuple[dict[str, Any], bytes]:
-    """One framed message from ``conn`` (read to EOF); ValueError if malformed or over ``limit``."""
-    chunks, size = [], 0
-    while chunk := conn.recv(1 << 20):
-        size += len(chunk)
-        if size > limit:
-            raise ValueError("message over the size limit")
+    """One framed message from ``conn``; ValueError if malformed, cut short or over ``limit``.
+
+    Both lengths come first, so the message is read into one buffer of its
+    size and the reader stops at its last byte: it never waits for the
+    sender's end of stream (one wake-up less each way).
+    """
+    header_size, payload_size = _PREFIX.unpack(_read_exactly(conn, _PREFIX.size))
+    if header_size + payload_size > limit:
+        raise ValueError("message over the size limit")
+    return json.loads(_read_exactly(conn, header_size)), _read_exactly(conn, payload_size)
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes:
+    chunks, missing = [], size
+    while missing:
+        chunk = conn.recv(missing)
+        if not chunk:
+            raise ValueError("message cut short")
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if len(raw) < 4:
-        raise ValueError("empty message")
-    (header_size,) = struct.unpack_from(">I", raw)
-    header = json.loads(raw[4 : 4 + header_size])
-    return header, raw[4 + header_size :]
+        missing -= len(chunk)
+    return b"".join(chunks)  # the one chunk itself, not a copy, when it came at once
 
 
 def frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
     encoded = json.dumps(header).encode()
-    return struct.pack(">I", len(encoded)) + encoded + payload
+    return _PREFIX.pack(len(encoded), len(payload)) + encoded + payload
 
 
 def _handle(header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], bytes]:
@@ -120,16 +133,15 @@ def _convert(convert: str | None, facts: Any, data: bytes) -> bytes:
         return out.getvalue()
 
 
-def _child(listener: socket.socket, args: argparse.Namespace) -> None:
+def _child(listener: socket.socket, args: argparse.Namespace, samples: list[bytes]) -> None:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     memory = args.memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (args.cpu_seconds, args.cpu_seconds + 1))
-    # While idle, touch what a document will: the pages shared with the server
-    # are copied now (copy-on-write), not while a caller waits (20 ms -> 3 ms
-    # for a 30-page PDF on a loaded machine).
-    _warm_up()
+    # While idle, touch what a document will (see _samples): 20 ms -> 3 ms for
+    # a 30-page PDF on a loaded machine.
+    _warm_up(samples)
     conn = _accept_or_orphaned(listener)
     listener.close()
     if conn is None:
@@ -152,14 +164,19 @@ def _child(listener: socket.socket, args: argparse.Namespace) -> None:
 
 
 def _accept_or_orphaned(listener: socket.socket) -> socket.socket | None:
-    """The next connection, or None once stdin closes (the parent is gone: exit, do not linger)."""
+    """The next connection, or None once stdin closes (the parent is gone: exit, do not linger).
+
+    ``EPOLLEXCLUSIVE``: a connection wakes one spare child, not all of them
+    (the others would wake only to find the backlog empty, and compete for
+    the CPU with the one reading the document).
+    """
     listener.setblocking(False)
-    with selectors.DefaultSelector() as selector:
-        selector.register(listener, selectors.EVENT_READ, "document")
-        selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "parent")
+    with select.epoll() as poller:
+        poller.register(listener.fileno(), select.EPOLLIN | select.EPOLLEXCLUSIVE)
+        poller.register(sys.stdin.fileno(), select.EPOLLIN)
         while True:
-            for key, _ in selector.select():
-                if key.data == "parent":
+            for fd, _ in poller.poll():
+                if fd != listener.fileno():
                     return None
                 try:
                     conn, _ = listener.accept()
@@ -173,7 +190,8 @@ def serve(args: argparse.Namespace) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(args.socket)
     listener.listen(64)
-    _warm_up()
+    samples = _samples()
+    _warm_up(samples)
     gc.freeze()  # what the server holds stays shared with the children, not copied on write
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -193,7 +211,7 @@ def serve(args: argparse.Namespace) -> None:
             if os.fork() == 0:
                 selector.close()
                 try:
-                    _child(listener, args)
+                    _child(listener, args, samples)
                 finally:
                     os._exit(0)
             children += 1
@@ -207,28 +225,38 @@ def serve(args: argparse.Namespace) -> None:
         children -= _reap(args.accounting, block=False)
 
 
-def _warm_up() -> None:
-    """Probe one small PDF and PNG here, so every child starts with pikepdf and PIL warm.
+def _warm_up(samples: list[bytes]) -> None:
+    """Probe ``samples`` here, so the first document probed after this one starts warm."""
+    probe = _load("probe")
+    for sample in samples:
+        probe.probe(sample, probe.ProbeLimits())
 
-    A child is forked from this process; whatever pikepdf and PIL set up on
-    first use (lazy imports, plugin registries) is then done once, not in
-    every child (it made a 30-page PDF take 15 ms in a child instead of 3).
+
+def _samples() -> list[bytes]:
+    """Documents to warm up with: a PDF of ``WARM_PAGES`` pages, and a PNG.
+
+    In the server, a first probe does what pikepdf and PIL set up on first use
+    (lazy imports, plugin registries) once, not in every child (it made a
+    30-page PDF take 15 ms in a child instead of 3). In each child, a second
+    probe, while it waits for a document, copies the pages it shares with the
+    server (copy-on-write) and grows its heap to what a document of that size
+    needs: page faults then, not while a caller waits (the child read a
+    30-page PDF 1.5x slower than the caller's own process did without it).
     """
     import io
 
     import pikepdf
     from PIL import Image
 
-    probe = _load("probe")
     _load("inbound_pdf")
     pdf = io.BytesIO()
     with pikepdf.new() as document:
-        document.add_blank_page()
+        for _ in range(WARM_PAGES):
+            document.add_blank_page()
         document.save(pdf)
     png = io.BytesIO()
     Image.new("L", (8, 8)).save(png, "PNG")
-    for sample in (pdf.getvalue(), png.getvalue()):
-        probe.probe(sample, probe.ProbeLimits())
+    return [pdf.getvalue(), png.getvalue()]
 
 
 def _reap(accounting: str | None, *, block: bool) -> int:
