@@ -62,11 +62,16 @@ def test_a_tree_only_the_parser_sees_is_stopped_by_the_childs_limits(
 ) -> None:
     """The page-tree bomb inside a compressed object stream: no byte scan sees it, so the
     child parses until a limit (memory, CPU, wall clock) kills it; the caller is told."""
-    with pytest.raises(DocumentRefused, match="within the sandbox's memory and time limits"):
+    # Which limit stops it depends on where the parser's allocation fails: a
+    # MemoryError the child catches and answers, or a kill by the kernel.
+    with pytest.raises(DocumentRefused, match="needs more memory than the sandbox allows|"
+                       "within the sandbox's memory and time limits") as refused:
         sandbox.inspect(documents.hidden_page_tree_bomb())
+    assert refused.value.status == 422
     sandbox.close()
     ends = [json.loads(line) for line in (tmp_path / "children.jsonl").read_text().splitlines()]
-    assert any(end["signal"] is not None for end in ends)  # killed, not finished
+    if "within the sandbox's" in str(refused.value):
+        assert any(end["signal"] is not None for end in ends)  # killed, not finished
     assert max(end["peak_rss_kb"] for end in ends) < 300 * 1024
 
 
