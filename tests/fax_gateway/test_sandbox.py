@@ -64,8 +64,8 @@ def test_a_tree_only_the_parser_sees_is_stopped_by_the_childs_limits(
     child parses until a limit (memory, CPU, wall clock) kills it; the caller is told."""
     # Which limit stops it depends on where the parser's allocation fails: a
     # MemoryError the child catches and answers, or a kill by the kernel.
-    with pytest.raises(DocumentRefused, match="needs more memory than the sandbox allows|"
-                       "within the sandbox's memory and time limits") as refused:
+    with pytest.raises(DocumentRefused, match=r"needs more memory than the sandbox allows|"
+                       r"within the sandbox's memory and time limits") as refused:
         sandbox.inspect(documents.hidden_page_tree_bomb())
     assert refused.value.status == 422
     sandbox.close()
