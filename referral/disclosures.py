@@ -89,17 +89,7 @@ def record_disclosure(
         purpose=purpose,
         disclosed_by=case.referrer_user_id,
     )
-    session.add(row)
-    session.flush()
-    env.audit.record(
-        session,
-        actor=actor,
-        action="referral.disclosure",
-        record_type=RECORD_TYPE,
-        record_id=case.id,
-        details={"disclosure": row.id, "delivery": attempt.id, "purpose": purpose},
-    )
-    return row
+    return _keep(session, env, row, actor=actor, delivery=attempt.id, purpose=purpose)
 
 
 def record_note_disclosure(
@@ -129,6 +119,12 @@ def record_note_disclosure(
         purpose=purpose,
         disclosed_by=case.recipient_address,
     )
+    return _keep(session, env, row, actor=actor, consult_note=True, purpose=purpose)
+
+
+def _keep(session: Session, env: ReferralEnv, row: Disclosure, *, actor: str,
+          **details: object) -> Disclosure:
+    """Store a disclosure and audit it in the same transaction (its id in the audit row)."""
     session.add(row)
     session.flush()
     env.audit.record(
@@ -136,8 +132,8 @@ def record_note_disclosure(
         actor=actor,
         action="referral.disclosure",
         record_type=RECORD_TYPE,
-        record_id=case.id,
-        details={"disclosure": row.id, "consult_note": True, "purpose": purpose},
+        record_id=row.referral_id,
+        details={"disclosure": row.id, **details},
     )
     return row
 
