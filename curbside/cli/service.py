@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 import aiohttp
 import click
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from bots.gatekeeper import credentialing
 from bridge.bridge import Bridge
 from bridge.config import BridgeConfig
 from bridge.errors import BridgeStartupError
@@ -342,12 +344,19 @@ def _fax_status(app: AppContext, engine: Engine) -> bool:
 
 
 def _credentialing_status(app: AppContext) -> bool:
-    room = app.settings.bots["gatekeeper"].options.get("verifiers_room")
+    """The configured verifiers' room, else the one the gatekeeper made."""
+    configured = app.settings.bots["gatekeeper"].options.get("verifiers_room")
+    try:
+        with session_scope(app.engine) as session:
+            room = credentialing.room_of(session, configured)
+    except SQLAlchemyError:  # the gatekeeper's tables are not there yet: status never migrates
+        room = configured
     if room:
         click.echo(f"credentials verifiers' room {room}")
         return True
     click.echo("credentials no verifiers' room: !verify requests wait for one "
-               "(set bots.gatekeeper.options.verifiers_room, docs/verification.md)")
+               "(`curbside verifiers add @user` and the gatekeeper makes it, or set "
+               "bots.gatekeeper.options.verifiers_room; docs/verification.md)")
     return False
 
 

@@ -16,6 +16,7 @@ from alembic import command
 from click.testing import CliRunner
 from sqlalchemy import insert, text
 
+from bots.gatekeeper.models import CredentialingRoom
 from curbside.cli import cli
 from curbside.cli.wiring import BOTS, migration_locations
 from curbside.database import _alembic_config, make_engine
@@ -101,6 +102,16 @@ def test_status_reports_the_bridge_the_fax_gateway_and_the_credentialing_room(
     assert "fax queue   1 job(s) not finished (1 queued)" in output
     assert "fax worker  1 due job(s) no worker has taken for over 2 min" in output
     assert "credentials verifiers' room !staff:curbside.localhost" in output
+
+    # With none configured, the room the gatekeeper made (`curbside verifiers add`) counts.
+    _configure(config_path, homeserver, verifiers_room="")
+    engine = make_engine(settings.database.url)
+    with engine.begin() as connection:
+        connection.execute(insert(CredentialingRoom).values(
+            id=1, room_id="!made:curbside.localhost", created_at=long_ago))
+    engine.dispose()
+    code, output = _run(config_path, "status")
+    assert "credentials verifiers' room !made:curbside.localhost" in output
 
 
 def test_status_reports_a_database_behind_and_leaves_it(
