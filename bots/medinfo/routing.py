@@ -76,7 +76,7 @@ REACHABLE = "reachable through the medical-information desk"
 def reporter(credential: Credential, *, share_identity: bool, contact_consent: bool) -> str:
     """The reporter as PV sees them: always reachable, named only with the clinician's consent.
 
-    Declined: "a verified cardiologist in MA, reachable through the
+    Declined: "a verified Cardiovascular Disease clinician in MA, reachable through the
     medical-information desk" — never a name, NPI or Matrix id; PV asks through
     the bot (``!followup``). Shared: name and NPI, and the Matrix id only when
     the clinician also consented to be contacted.

@@ -143,6 +143,8 @@ async def test_a_poisoned_feed_item_is_moved_aside_and_the_feed_goes_on(world):
     supervisor.start(MainLoop(asyncio.get_running_loop(), workers=4))
     try:
         await wait_for(lambda: worker.handled == [1, 3], timeout=30)
+        # handled is set inside the item's transaction: wait for its commit too.
+        await wait_for(lambda: queued(world, "!room:x") == ["item 1", "item 3"], timeout=30)
     finally:
         await tasks.cancel_all()
     assert queued(world, "!room:x") == ["item 1", "item 3"]
@@ -164,9 +166,13 @@ async def test_a_feed_resumes_from_its_cursor_and_counts_failures_across_restart
     supervisor, tasks = supervise(worker, world)
     supervisor.start(MainLoop(asyncio.get_running_loop(), workers=4))
     await wait_for(lambda: worker.handled == [1], timeout=10)
-    with session_scope(engine) as session:
-        cursor = session.get(MatrixFeedCursor, ("@bot:x", "items"))
-        assert cursor is not None and cursor.position == 1
+
+    def position() -> int | None:  # handled is set inside the item's transaction
+        with session_scope(engine) as session:
+            cursor = session.get(MatrixFeedCursor, ("@bot:x", "items"))
+            return None if cursor is None else cursor.position
+
+    await wait_for(lambda: position() == 1, timeout=10)
     await tasks.cancel_all()  # "crash" with item 2 failing
 
     again = Worker([Item(1), Item(2, poison=True), Item(3)])

@@ -65,8 +65,8 @@ async def test_an_ae_in_lay_words_is_forwarded_determined_reconciled_and_followe
     # The screen's item: the four minimum criteria, and no name, NPI or Matrix id.
     screened = await _pv_item(desk, "fainted at home")
     for field in ("1. Patient: identifiable patient",
-                  "2. Reporter: a verified cardiologist in MA, reachable through the "
-                  "medical-information desk",
+                  "2. Reporter: a verified Cardiovascular Disease clinician in MA, "
+                  "reachable through the medical-information desk",
                   "3. Suspect product: Cardiova (velostatin)",
                   "4. Event: My patient fainted at home two days after starting Cardiova",
                   "Date of first awareness (day 0): ", "forwarding target (one business day)"):
@@ -172,8 +172,8 @@ async def test_a_clinician_s_post_in_a_sponsored_room_reaches_pv(desk: Desk,
                                       "she is fine now.")
     item = await _pv_item(desk, "fainted after her first dose")
     assert "Source: the desk's screen of a post in Northwind Pharma's sponsored room" in item.body
-    assert ("2. Reporter: a verified cardiologist in MA, reachable through the "
-            "medical-information desk") in item.body
+    assert ("2. Reporter: a verified Cardiovascular Disease clinician in MA, "
+            "reachable through the medical-information desk") in item.body
     assert clinician.user_id not in item.body and "Whitfield" not in item.body
     await desk.bot_says(clinician, page, post, "pharmacovigilance team (PV-")
     with session_scope(desk.bot.config.engine) as session:

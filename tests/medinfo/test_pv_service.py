@@ -204,8 +204,8 @@ def test_every_clinician_post_in_a_sponsored_room_is_screened(world: World) -> N
     [text] = world.posted(NORTH.pv_room)
     assert "3. Suspect product: not named in the post; Northwind Pharma's products: " \
            "Cardiova (velostatin), Glucera (metrafide) — please ask" in text
-    assert ("2. Reporter: a verified cardiologist in MA, reachable through the "
-            "medical-information desk") in text
+    assert ("2. Reporter: a verified Cardiovascular Disease clinician in MA, "
+            "reachable through the medical-information desk") in text
     assert DANA not in text
     assert world.posted(NORTH.sponsored)[-1].startswith(
         f"Safety information in this message was sent to Northwind Pharma's "
