@@ -343,11 +343,12 @@ def _fax_status(app: AppContext, engine: Engine) -> bool:
     return healthy
 
 
-def _credentialing_status(app: AppContext) -> bool:
-    """The configured verifiers' room, else the one the gatekeeper made."""
+def _credentialing_status(app: AppContext, engine: Engine) -> bool:
+    """The configured verifiers' room, else the one the gatekeeper made (``engine``: as
+    found, never migrated)."""
     configured = app.settings.bots["gatekeeper"].options.get("verifiers_room")
     try:
-        with session_scope(app.engine) as session:
+        with session_scope(engine) as session:
             room = credentialing.room_of(session, configured)
     except SQLAlchemyError:  # the gatekeeper's tables are not there yet: status never migrates
         room = configured
@@ -391,7 +392,7 @@ def status(app: AppContext) -> None:
             healthy &= _bots_status(app, engine)
             healthy &= _fax_status(app, engine)
         healthy &= _bridge_status(app)
-        healthy &= _credentialing_status(app)
+        healthy &= _credentialing_status(app, engine)
     finally:
         engine.dispose()
     if behind or not healthy:
